@@ -1,0 +1,28 @@
+# The front door. `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PINTEREST_HOME ?= $(CURDIR)/.pinterest
+
+.PHONY: help install up down status test clean-state
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: ## install system packages if missing, the venv and the service jars
+	@scripts/bootstrap.sh
+
+up: install ## start Kafka, PostgreSQL and the S3 server (idempotent; waits until healthy)
+	@$(PY) -m devstack up
+
+down: ## stop every service of the local stack
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; fi
+
+status: ## what runs, where, healthy or not, and the log paths
+	@$(PY) -m devstack status
+
+test: install ## the whole suite; starts its own services on free ports and stops them after
+	@$(VENV)/bin/pytest
+
+clean-state: down ## delete all local state (keeps downloaded jars and caches)
+	rm -rf "$(PINTEREST_HOME)/stack" "$(PINTEREST_HOME)/tmp"

@@ -1,0 +1,49 @@
+"""`python -m devstack {fetch,up,down,status}`: the local stack from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pinterest_common.config import get_settings
+
+from .jars import SetupError
+from .stack import Stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    parser.add_argument("command", choices=["fetch", "up", "down", "status"])
+    args = parser.parse_args(argv)
+    stack = Stack(get_settings())
+    try:
+        if args.command == "fetch":
+            stack.prepare()
+            print("[devstack] jars and binaries are in place")
+        elif args.command == "up":
+            stack.up()
+            print("[devstack] all services are up")
+            return _print_status(stack)
+        elif args.command == "down":
+            stopped = stack.down()
+            print(f"[devstack] stopped: {', '.join(stopped) or 'nothing was running'}")
+        else:
+            return _print_status(stack)
+    except (SetupError, TimeoutError) as exc:
+        print(f"[devstack] error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_status(stack: Stack) -> int:
+    rows = stack.status()
+    print(f"state: {stack.state_dir}")
+    print(f"{'service':<10} {'state':<10} {'endpoint':<28} log")
+    for row in rows:
+        state = "healthy" if row.healthy else ("unhealthy" if row.running else "stopped")
+        print(f"{row.name:<10} {state:<10} {row.endpoint:<28} {row.log}")
+    return 0 if all(row.healthy for row in rows) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""The local stack's services. Each one knows how to start, check and stop itself.
+
+All state lives in `state_dir` (by default `$PINTEREST_HOME/stack`); jars come from the shared
+cache `$PINTEREST_HOME/cache`, so a test session in a temporary state directory reuses them.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinterest_common.config import DATABASES, Settings
+
+from .jars import SetupError, require_tool, resolve_classpath
+from .process import port_open, read_pid, spawn, terminate, wait_until
+
+LOCALHOST = "127.0.0.1"
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    running: bool
+    healthy: bool
+    endpoint: str
+    log: Path
+    detail: str = ""
+
+
+class Service:
+    name: str
+    start_timeout: float = 90.0
+
+    def __init__(self, settings: Settings, state_dir: Path):
+        self.settings = settings
+        self.state_dir = state_dir
+        self.dir = state_dir / self.name
+        self.log_file = state_dir / "logs" / f"{self.name}.log"
+        self.pid_file = state_dir / "run" / f"{self.name}.pid"
+
+    # Subclasses implement these four.
+    @property
+    def endpoint(self) -> str:
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def _launch(self) -> None:
+        raise NotImplementedError
+
+    def provision(self) -> None:
+        """Create what the platform expects inside the service (databases, bucket)."""
+
+    def prepare(self) -> None:
+        """Fetch what the service needs (jars, binaries) without starting it."""
+
+    def running(self) -> bool:
+        return read_pid(self.pid_file) is not None
+
+    def start(self) -> None:
+        if not self.running():
+            self.prepare()
+            print(f"[devstack] starting {self.name} on {self.endpoint} (log: {self.log_file})", flush=True)
+            self._launch()
+        wait_until(self.healthy, self.start_timeout, self.name, self.log_file)
+        self.provision()
+
+    def stop(self) -> bool:
+        return terminate(self.pid_file)
+
+    def status(self) -> ServiceStatus:
+        running = self.running()
+        return ServiceStatus(self.name, running, running and self.healthy(), self.endpoint, self.log_file)
+
+
+def _java() -> str:
+    return require_tool("java", "Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless).")
+
+
+class Kafka(Service):
+    """Apache Kafka 4 in KRaft mode: one combined broker/controller node."""
+
+    name = "kafka"
+    heap = "512m"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{LOCALHOST}:{self.settings.kafka_port}"
+
+    def prepare(self) -> None:
+        resolve_classpath("kafka", self.settings.cache_dir)
+
+    def _config(self) -> Path:
+        port, controller = self.settings.kafka_port, self.settings.kafka_controller_port
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{LOCALHOST}:{controller}",
+            "listeners": f"PLAINTEXT://{LOCALHOST}:{port},CONTROLLER://{LOCALHOST}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{LOCALHOST}:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.dir / "data"),
+            "num.partitions": "3",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "3",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        path = self.dir / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        log4j = self.dir / "log4j2.properties"
+        log4j.write_text(
+            "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = out\n"
+            "appender.out.type = Console\nappender.out.name = out\n"
+            "appender.out.layout.type = PatternLayout\n"
+            "appender.out.layout.pattern = [%d] %p %m (%c)%n\n"
+        )
+        return path
+
+    def _java_cmd(self, main: str, *args: str) -> list[str]:
+        classpath = str(self.settings.cache_dir / "jars" / "kafka" / "*")
+        return [
+            _java(), f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
+            "-cp", classpath, main, *args,
+        ]
+
+    def _launch(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        if not (self.dir / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            subprocess.run(
+                self._java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                check=True, capture_output=True,
+            )
+        spawn(self._java_cmd("kafka.Kafka", str(config)), self.log_file, self.pid_file)
+
+    def healthy(self) -> bool:
+        if not port_open(LOCALHOST, self.settings.kafka_port):
+            return False
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.endpoint, request_timeout_ms=3000)
+        except (KafkaError, OSError, ValueError):
+            return False
+        try:
+            return bool(admin.describe_cluster().get("brokers"))
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+
+class S3Server(Service):
+    """S3Proxy with jclouds' filesystem provider: the S3 API over objects kept on disk."""
+
+    name = "s3"
+    heap = "256m"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOCALHOST}:{self.settings.s3_port}"
+
+    def prepare(self) -> None:
+        resolve_classpath("s3proxy", self.settings.cache_dir)
+
+    def _launch(self) -> None:
+        s = self.settings
+        if not (s.s3_access_key_id and s.s3_secret_access_key):
+            raise SetupError("the local S3 server needs PINTEREST_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY")
+        (self.dir / "objects").mkdir(parents=True, exist_ok=True)
+        config = self.dir / "s3proxy.conf"
+        config.write_text(
+            f"s3proxy.endpoint={self.endpoint}\n"
+            "s3proxy.authorization=aws-v2-or-v4\n"
+            f"s3proxy.identity={s.s3_access_key_id}\n"
+            f"s3proxy.credential={s.s3_secret_access_key}\n"
+            "s3proxy.ignore-unknown-headers=true\n"
+            "jclouds.provider=filesystem\n"
+            f"jclouds.filesystem.basedir={self.dir / 'objects'}\n"
+        )
+        config.chmod(0o600)
+        classpath = str(s.cache_dir / "jars" / "s3proxy" / "*")
+        cmd = [_java(), f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-cp", classpath,
+               "org.gaul.s3proxy.Main", "--properties", str(config)]
+        spawn(cmd, self.log_file, self.pid_file)
+
+    def _client(self):
+        import boto3
+        from botocore.config import Config
+
+        s = self.settings
+        return boto3.client(
+            "s3", endpoint_url=s.s3_endpoint_url, region_name=s.s3_region,
+            aws_access_key_id=s.s3_access_key_id, aws_secret_access_key=s.s3_secret_access_key,
+            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+        )
+
+    def healthy(self) -> bool:
+        if not port_open(LOCALHOST, self.settings.s3_port):
+            return False
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client().list_buckets()
+            return True
+        except (BotoCoreError, ClientError):
+            return False
+
+    def provision(self) -> None:
+        client = self._client()
+        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        if self.settings.s3_bucket not in existing:
+            client.create_bucket(Bucket=self.settings.s3_bucket)
+
+
+class Postgres(Service):
+    """PostgreSQL 15+ from the system (Debian's packages), one cluster in the state directory.
+
+    PostgreSQL refuses to run as root; when we are root, the server runs as the `postgres`
+    system user that Debian's package creates.
+    """
+
+    name = "postgres"
+    start_timeout = 60.0
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.settings.pg_host}:{self.settings.pg_port}"
+
+    @staticmethod
+    def bin_dir() -> Path:
+        candidates = [Path(p).parent for p in filter(None, [shutil.which("pg_ctl")])]
+        candidates += sorted(
+            (Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")),
+            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+            reverse=True,
+        )
+        for candidate in candidates:
+            if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
+                return candidate.resolve()
+        raise SetupError("PostgreSQL server binaries not found. Debian: apt-get install postgresql")
+
+    def _as_server_user(self, cmd: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return cmd
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise SetupError("running as root needs the `postgres` system user (apt-get install postgresql)") from exc
+        return ["runuser", "-u", "postgres", "--", *cmd]
+
+    def _chown_to_server_user(self, *paths: Path) -> None:
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam("postgres")
+            for path in paths:
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    def prepare(self) -> None:
+        self.bin_dir()
+
+    def _launch(self) -> None:
+        bin_dir = self.bin_dir()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        self._chown_to_server_user(self.dir, self.log_file)
+        if not (self.data_dir / "PG_VERSION").exists():
+            pwfile = self.dir / "pwfile"
+            pwfile.write_text(self.settings.pg_password + "\n")
+            pwfile.chmod(0o600)
+            self._chown_to_server_user(pwfile)
+            try:
+                subprocess.run(
+                    self._as_server_user([
+                        str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.settings.pg_user,
+                        f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
+                    ]),
+                    check=True, capture_output=True,
+                )
+            finally:
+                pwfile.unlink()
+        options = (
+            f"-c listen_addresses={self.settings.pg_host} -p {self.settings.pg_port} "
+            f"-c unix_socket_directories={self.dir} -c shared_buffers=64MB -c max_connections=200"
+        )
+        subprocess.run(
+            self._as_server_user([
+                str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
+                "-o", options, "-w", "-t", "60", "start",
+            ]),
+            check=True, capture_output=True,
+        )
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+
+    def _connect(self, database: str = "postgres"):
+        import psycopg2
+
+        return psycopg2.connect(self.settings.pg_dsn(database), connect_timeout=3)
+
+    def healthy(self) -> bool:
+        import psycopg2
+
+        try:
+            self._connect().close()
+            return True
+        except psycopg2.OperationalError:
+            return False
+
+    def provision(self) -> None:
+        from psycopg2 import sql
+
+        conn = self._connect()
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for database in DATABASES:
+                    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+                    if cur.fetchone() is None:
+                        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        finally:
+            conn.close()
+
+    def stop(self) -> bool:
+        if not self.running():
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        subprocess.run(
+            self._as_server_user([str(self.bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+        )
+        terminate(self.pid_file)
+        return True

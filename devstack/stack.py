@@ -1,0 +1,33 @@
+"""The whole local stack: the services in start order, started and stopped together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pinterest_common.config import Settings
+
+from .services import Kafka, Postgres, S3Server, Service, ServiceStatus
+
+
+class Stack:
+    def __init__(self, settings: Settings, state_dir: Path | None = None):
+        self.settings = settings
+        self.state_dir = state_dir or settings.home / "stack"
+        self.services: list[Service] = [
+            service(settings, self.state_dir) for service in (Postgres, S3Server, Kafka)
+        ]
+
+    def prepare(self) -> None:
+        """Resolve jars and check binaries, so `up` and the tests start without downloads."""
+        for service in self.services:
+            service.prepare()
+
+    def up(self) -> None:
+        for service in self.services:
+            service.start()
+
+    def down(self) -> list[str]:
+        return [service.name for service in reversed(self.services) if service.stop()]
+
+    def status(self) -> list[ServiceStatus]:
+        return [service.status() for service in self.services]

@@ -1,0 +1,1 @@
+"""Code shared by every component: configuration, the event schema and the cleaning rules."""

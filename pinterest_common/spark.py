@@ -1,0 +1,78 @@
+"""Build SparkSessions that can read Kafka and the S3 lake (`s3a://`), for batch and streaming.
+
+Connector jars come through Spark's own package resolution (`spark.jars.packages`) from Maven
+Central, cached under `$PINTEREST_HOME/cache/ivy`, so only the first session downloads them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .config import HADOOP_AWS_PACKAGE, SPARK_KAFKA_PACKAGE, Settings
+
+
+def spark_packages() -> list[str]:
+    import pyspark
+
+    spark_version = pyspark.__version__
+    return [
+        SPARK_KAFKA_PACKAGE.format(spark_version=spark_version),
+        HADOOP_AWS_PACKAGE.format(hadoop_version=hadoop_version()),
+    ]
+
+
+def hadoop_version() -> str:
+    """The Hadoop client version bundled with pyspark; hadoop-aws must match it exactly."""
+    import pyspark
+
+    jars = os.path.join(os.path.dirname(pyspark.__file__), "jars")
+    for name in os.listdir(jars):
+        if name.startswith("hadoop-client-api-") and name.endswith(".jar"):
+            return name[len("hadoop-client-api-") : -len(".jar")]
+    raise RuntimeError(f"no hadoop-client-api jar in {jars}")
+
+
+def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    """The Spark configuration shared by the batch assets and the streaming job."""
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": settings.spark_master,
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.jars.packages": ",".join(spark_packages()),
+        "spark.jars.ivy": str(settings.cache_dir / "ivy"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.local.dir": str(settings.home / "spark-tmp"),
+        "spark.hadoop.fs.s3a.bucket.probe": "0",
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.endpoint.region": settings.s3_region,
+    }
+    if settings.s3_endpoint_url:
+        conf.update({
+            "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint_url,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(settings.s3_endpoint_url.startswith("https")).lower(),
+            "spark.hadoop.fs.s3a.change.detection.mode": "none",
+        })
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        conf.update({
+            "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+            "spark.hadoop.fs.s3a.access.key": settings.s3_access_key_id,
+            "spark.hadoop.fs.s3a.secret.key": settings.s3_secret_access_key,
+        })
+    return conf
+
+
+def build_spark_session(settings: Settings, app_name: str = "pinterest"):
+    """A SparkSession for `settings.spark_master` with the Kafka and S3 connectors."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -1,0 +1,110 @@
+"""The local stack's real services answer, and every component can reach them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import psycopg2
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from pinterest_common.config import DATABASES
+
+pytestmark = pytest.mark.integration
+
+
+def _new_topic(settings, partitions: int = 1) -> str:
+    topic = f"test.roundtrip.{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
+    return topic
+
+
+def _s3(settings):
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=settings.s3_secret_access_key,
+    )
+
+
+def test_kafka_produce_consume_round_trip(stack_settings):
+    topic = _new_topic(stack_settings)
+    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_servers, acks="all")
+    sent = [f"message-{i}".encode() for i in range(10)]
+    for value in sent:
+        producer.send(topic, key=b"k", value=value)
+    producer.flush()
+    producer.close()
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=stack_settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
+    received = [record.value for record in consumer]
+    consumer.close()
+    assert received == sent
+
+
+def test_s3_put_list_get_on_the_local_server(stack_settings, tmp_path):
+    s3 = _s3(stack_settings)
+    bucket = stack_settings.s3_bucket
+    assert bucket in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    key = f"tests/{uuid.uuid4().hex}/object.json"
+    body = json.dumps({"hello": "lake"}).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=key.rsplit("/", 1)[0] + "/")["Contents"]]
+    assert listed == [key]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_spark_reads_json_from_the_lake_over_s3a(stack_settings, spark):
+    prefix = f"tests/{uuid.uuid4().hex}/"
+    lines = "\n".join(json.dumps({"ind": i, "category": c}) for i, c in [(1, "art"), (2, "travel")])
+    _s3(stack_settings).put_object(Bucket=stack_settings.s3_bucket, Key=prefix + "part.json", Body=lines.encode())
+
+    rows = spark.read.json(stack_settings.s3a_url(prefix)).orderBy("ind").collect()
+    assert [(r.ind, r.category) for r in rows] == [(1, "art"), (2, "travel")]
+
+
+def test_spark_reads_a_kafka_topic_through_the_connector(stack_settings, spark):
+    topic = _new_topic(stack_settings, partitions=2)
+    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_servers, acks="all")
+    for i in range(6):
+        producer.send(topic, key=str(i).encode(), value=json.dumps({"n": i}).encode())
+    producer.flush()
+    producer.close()
+
+    frame = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", stack_settings.kafka_bootstrap_servers)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .load()
+    )
+    values = sorted(json.loads(r.value)["n"] for r in frame.selectExpr("CAST(value AS STRING) AS value").collect())
+    assert values == list(range(6))
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_postgres_connect_and_write_in_each_database(stack_settings, database):
+    conn = psycopg2.connect(stack_settings.pg_dsn(database))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE probe (id int PRIMARY KEY, note text)")
+            cur.execute("INSERT INTO probe VALUES (%s, %s)", (1, database))
+            cur.execute("SELECT current_database(), note FROM probe")
+            assert cur.fetchone() == (database, database)
+    finally:
+        conn.close()

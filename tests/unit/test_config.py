@@ -1,0 +1,38 @@
+from pathlib import Path
+
+from pinterest_common.config import DEFAULTS, REPO_ROOT, Settings
+
+
+def test_defaults_point_at_the_local_stack():
+    settings = Settings.from_env({})
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert settings.s3_bucket == "pinterest-data-lake"
+    assert (settings.pg_host, settings.pg_port) == ("127.0.0.1", 5432)
+    assert settings.spark_master == "local[2]"
+    assert settings.home == REPO_ROOT / ".pinterest"
+
+
+def test_environment_overrides_and_empty_endpoint_means_aws():
+    settings = Settings.from_env({
+        "PINTEREST_HOME": "/srv/pinterest",
+        "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9092,broker-2:9092",
+        "PINTEREST_S3_ENDPOINT_URL": "",
+        "PINTEREST_S3_ACCESS_KEY_ID": "",
+        "PINTEREST_PG_PORT": "6543",
+    })
+    assert settings.home == Path("/srv/pinterest")
+    assert settings.kafka_port == 9092
+    assert settings.s3_endpoint_url is None
+    assert settings.s3_access_key_id is None
+    assert settings.pg_port == 6543
+    assert "port=6543" in settings.pg_dsn("dagster")
+
+
+def test_env_example_documents_every_variable():
+    documented = {
+        line.split("=", 1)[0]
+        for line in (REPO_ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert set(DEFAULTS) <= documented
