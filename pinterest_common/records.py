@@ -1,0 +1,60 @@
+"""The Kafka record format: the event exactly as received as the value, metadata in headers.
+
+Every record the API writes to `pinterest.pin|geo|user` carries these headers (UTF-8 bytes):
+
+| header           | value                                               |
+|------------------|-----------------------------------------------------|
+| `event_id`       | UUID4 assigned by the API                           |
+| `event_type`     | `pin`, `geo` or `user`                              |
+| `received_at`    | UTC ISO-8601 with microseconds and `Z`              |
+| `schema_version` | `pinterest_common.schema.SCHEMA_VERSION`            |
+
+The key is `unique_id` for pins and `ind` for geo and user events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .schema import SCHEMA_VERSION
+
+EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER = "event_id", "event_type", "received_at", "schema_version"
+
+
+@dataclass(frozen=True)
+class RecordMetadata:
+    event_id: str
+    event_type: str
+    received_at: str
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def new(cls, event_type: str, now: datetime | None = None) -> RecordMetadata:
+        return cls(str(uuid.uuid4()), event_type, format_received_at(now or datetime.now(timezone.utc)))
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            (EVENT_ID, self.event_id.encode()),
+            (EVENT_TYPE, self.event_type.encode()),
+            (RECEIVED_AT, self.received_at.encode()),
+            (SCHEMA_VERSION_HEADER, str(self.schema_version).encode()),
+        ]
+
+    @classmethod
+    def from_headers(cls, headers) -> RecordMetadata:
+        """Parse record headers (a list of (name, bytes)); raises ValueError if one is missing."""
+        values = {name: value.decode() for name, value in (headers or []) if value is not None}
+        missing = [h for h in (EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER) if h not in values]
+        if missing:
+            raise ValueError(f"record lacks header(s): {', '.join(missing)}")
+        return cls(values[EVENT_ID], values[EVENT_TYPE], values[RECEIVED_AT], int(values[SCHEMA_VERSION_HEADER]))
+
+
+def format_received_at(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_received_at(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
