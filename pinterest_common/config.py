@@ -7,14 +7,14 @@ Settings come from environment variables with defaults for the local stack (`mak
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Local-stack defaults. The credentials below are development defaults for services bound to
-# 127.0.0.1, like MinIO's `minioadmin`; production sets its own through the environment.
+# Local-stack defaults. Secrets have none: see LOCAL_SECRETS.
 DEFAULTS: dict[str, str] = {
     "PINTEREST_HOME": str(REPO_ROOT / ".pinterest"),
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
@@ -23,14 +23,37 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_S3_BUCKET": "pinterest-data-lake",
     "PINTEREST_S3_REGION": "us-east-1",
     "PINTEREST_S3_ACCESS_KEY_ID": "pinterest",
-    "PINTEREST_S3_SECRET_ACCESS_KEY": "pinterest-local-secret",
+    "PINTEREST_S3_SECRET_ACCESS_KEY": "",
     "PINTEREST_PG_HOST": "127.0.0.1",
     "PINTEREST_PG_PORT": "5432",
     "PINTEREST_PG_USER": "pinterest",
-    "PINTEREST_PG_PASSWORD": "pinterest-local",
+    "PINTEREST_PG_PASSWORD": "",
     "SPARK_MASTER": "local[2]",
     "PINTEREST_SPARK_DRIVER_MEMORY": "1g",
+    # Dagster and the batch lake (pinterest_assets). DAGSTER_HOME may refer to ${PINTEREST_HOME}.
+    "DAGSTER_HOME": "${PINTEREST_HOME}/dagster",
+    "PINTEREST_LAKE_MAX_RECORDS_PER_RUN": "10000",
+    "PINTEREST_LAKE_MAX_RUNS_PER_TICK": "20",
+    "PINTEREST_LAKE_ROLL_MAX_RECORDS": "5000",
+    "PINTEREST_LAKE_ROLL_MAX_BYTES": str(16 * 1024 * 1024),
+    "PINTEREST_LAKE_ROLL_MAX_SPAN_SECONDS": "3600",
+    "PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS": "30",
+    "PINTEREST_LAKE_RUN_TIMEOUT_SECONDS": "900",
+    # The ingestion API (ingestion_api) and its Kafka topics.
+    "PINTEREST_API_PORT": "8000",
+    "PINTEREST_API_KEYS": "",
+    "PINTEREST_API_WORKERS": "2",
+    "PINTEREST_API_THREADS": "4",
+    "PINTEREST_API_BATCH_MAX_EVENTS": "500",
+    "PINTEREST_API_MAX_BYTES": "524288",
+    "PINTEREST_API_KAFKA_TIMEOUT_S": "5",
+    "PINTEREST_TOPIC_PARTITIONS": "3",
 }
+
+# Secrets that, when their variable is unset, are generated once for the local stack into
+# $PINTEREST_HOME/secrets.env (mode 0600), so that the repository holds no credential.
+LOCAL_SECRETS = ("PINTEREST_S3_SECRET_ACCESS_KEY", "PINTEREST_PG_PASSWORD")
+LOCAL_SECRETS_FILE = "secrets.env"
 
 # The PostgreSQL databases the platform uses, created by `make up`.
 STREAMING_DB = "pinterest_streaming"
@@ -47,7 +70,35 @@ HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:{hadoop_version}"
 def _env(name: str, environ: dict[str, str] | None = None) -> str:
     source = os.environ if environ is None else environ
     value = source.get(name)
+    if value is None and name in LOCAL_SECRETS:
+        return local_secrets(Path(source.get("PINTEREST_HOME") or DEFAULTS["PINTEREST_HOME"]))[name]
     return DEFAULTS[name] if value is None else value
+
+
+def local_secrets(home: Path) -> dict[str, str]:
+    """The local stack's generated secrets, created on first use (safe against concurrent callers)."""
+    path = home.expanduser() / LOCAL_SECRETS_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{LOCAL_SECRETS_FILE}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.writelines(f"{name}={secrets.token_urlsafe(24)}\n" for name in LOCAL_SECRETS)
+        try:
+            os.link(draft, path)  # fails if another process won the race; its file is kept
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {name: value for name, value in pairs}
+
+
+def _under_home(value: str, home: str) -> Path:
+    """A path setting that may start with ${PINTEREST_HOME} (or $PINTEREST_HOME)."""
+    home_path = str(Path(home).expanduser().resolve())
+    value = value.replace("${PINTEREST_HOME}", home_path).replace("$PINTEREST_HOME", home_path)
+    return Path(value).expanduser().resolve()
 
 
 def _optional(value: str) -> str | None:
@@ -64,13 +115,29 @@ class Settings:
     s3_bucket: str
     s3_region: str
     s3_access_key_id: str | None
-    s3_secret_access_key: str | None
+    s3_secret_access_key: str | None = field(repr=False)
     pg_host: str
     pg_port: int
     pg_user: str
-    pg_password: str
+    pg_password: str = field(repr=False)
     spark_master: str
     spark_driver_memory: str
+    api_port: int
+    api_keys: tuple[str, ...] = field(repr=False)
+    api_workers: int
+    api_threads: int
+    api_batch_max_events: int
+    api_max_bytes: int
+    api_kafka_timeout_s: float
+    topic_partitions: int
+    dagster_home: Path
+    lake_max_records_per_run: int
+    lake_max_runs_per_tick: int
+    lake_roll_max_records: int
+    lake_roll_max_bytes: int
+    lake_roll_max_span_seconds: int
+    lake_sensor_interval_seconds: int
+    lake_run_timeout_seconds: int
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -90,6 +157,22 @@ class Settings:
             pg_password=get("PINTEREST_PG_PASSWORD"),
             spark_master=get("SPARK_MASTER"),
             spark_driver_memory=get("PINTEREST_SPARK_DRIVER_MEMORY"),
+            api_port=int(get("PINTEREST_API_PORT")),
+            api_keys=tuple(key.strip() for key in get("PINTEREST_API_KEYS").split(",") if key.strip()),
+            api_workers=int(get("PINTEREST_API_WORKERS")),
+            api_threads=int(get("PINTEREST_API_THREADS")),
+            api_batch_max_events=int(get("PINTEREST_API_BATCH_MAX_EVENTS")),
+            api_max_bytes=int(get("PINTEREST_API_MAX_BYTES")),
+            api_kafka_timeout_s=float(get("PINTEREST_API_KAFKA_TIMEOUT_S")),
+            topic_partitions=int(get("PINTEREST_TOPIC_PARTITIONS")),
+            dagster_home=_under_home(get("DAGSTER_HOME") or DEFAULTS["DAGSTER_HOME"], get("PINTEREST_HOME")),
+            lake_max_records_per_run=int(get("PINTEREST_LAKE_MAX_RECORDS_PER_RUN")),
+            lake_max_runs_per_tick=int(get("PINTEREST_LAKE_MAX_RUNS_PER_TICK")),
+            lake_roll_max_records=int(get("PINTEREST_LAKE_ROLL_MAX_RECORDS")),
+            lake_roll_max_bytes=int(get("PINTEREST_LAKE_ROLL_MAX_BYTES")),
+            lake_roll_max_span_seconds=int(get("PINTEREST_LAKE_ROLL_MAX_SPAN_SECONDS")),
+            lake_sensor_interval_seconds=int(get("PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS")),
+            lake_run_timeout_seconds=int(get("PINTEREST_LAKE_RUN_TIMEOUT_SECONDS")),
         )
 
     # Derived locations under PINTEREST_HOME.

@@ -39,5 +39,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-say "resolving service jars (cached under \${PINTEREST_HOME:-.pinterest}/cache)"
+say "resolving service jars (cached under ${PINTEREST_HOME:-.pinterest}/cache)"
 "$VENV/bin/python" -m devstack fetch

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from pinterest_common.config import DEFAULTS, REPO_ROOT, Settings
@@ -30,9 +31,21 @@ def test_environment_overrides_and_empty_endpoint_means_aws():
 
 
 def test_env_example_documents_every_variable():
+    assignment = re.compile(r"^(?:# )?([A-Z][A-Z0-9_]*)=")
     documented = {
-        line.split("=", 1)[0]
+        match.group(1)
         for line in (REPO_ROOT / ".env.example").read_text().splitlines()
-        if line and not line.startswith("#")
+        if (match := assignment.match(line))
     }
     assert set(DEFAULTS) <= documented
+
+
+def test_local_secrets_are_generated_once_and_kept_out_of_repr(tmp_path):
+    first = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
+    again = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
+    assert len(first.pg_password) >= 24 and first.pg_password == again.pg_password
+    assert first.s3_secret_access_key and first.s3_secret_access_key != first.pg_password
+    assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
+    assert first.pg_password not in repr(first) and first.s3_secret_access_key not in repr(first)
+    explicit = Settings.from_env({"PINTEREST_HOME": str(tmp_path), "PINTEREST_PG_PASSWORD": "from-env"})
+    assert explicit.pg_password == "from-env"
