@@ -1,0 +1,1 @@
+"""Plain PySpark queries (no Dagster import) behind the batch assets."""
