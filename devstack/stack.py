@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pinterest_common.config import Settings
 
+from .api_service import IngestionApi
 from .services import Kafka, Postgres, S3Server, Service, ServiceStatus
 
 
@@ -14,7 +15,7 @@ class Stack:
         self.settings = settings
         self.state_dir = state_dir or settings.home / "stack"
         self.services: list[Service] = [
-            service(settings, self.state_dir) for service in (Postgres, S3Server, Kafka)
+            service(settings, self.state_dir) for service in (Postgres, S3Server, Kafka, IngestionApi)
         ]
 
     def prepare(self) -> None:

@@ -24,11 +24,22 @@ CATEGORIES = (
     "home-decor", "mens-fashion", "quotes", "tattoos", "travel", "vehicles",
 )
 
+# The placeholders the source system writes instead of a value, per pin field. They are valid
+# input; cleaning turns them into NULL. Geo and user events have none.
+PIN_SENTINELS: dict[str, tuple[str, ...]] = {
+    "title": ("No Title Data Available",),
+    "description": ("No description available Story format", "No description available", "Untitled"),
+    "poster_name": ("User Info Error",),
+    "follower_count": ("User Info Error",),
+    "tag_list": ("N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",),
+    "image_src": ("Image src error.",),
+}
+
 # Field kinds. "integer" and "number" accept a JSON number or a numeric string.
 INTEGER, NUMBER, STRING, DATETIME = "integer", "number", "string", "datetime"
 
-_INTEGER_STRING = re.compile(r"^[+-]?\d+$")
-_NUMBER_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+INTEGER_STRING = re.compile(r"^[+-]?\d+$")
+NUMBER_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -127,10 +138,10 @@ def _kind_error(field: Field, value: Any) -> str | None:
     if isinstance(value, bool):
         return f"'{field.name}' must be {'an integer' if field.kind == INTEGER else 'a number'}"
     if field.kind == INTEGER:
-        ok = (isinstance(value, int)) or (isinstance(value, str) and bool(_INTEGER_STRING.match(value.strip())))
+        ok = (isinstance(value, int)) or (isinstance(value, str) and bool(INTEGER_STRING.match(value.strip())))
         return None if ok else f"'{field.name}' must be an integer or an integer string"
     ok = (isinstance(value, (int, float)) and math.isfinite(value)) or (
-        isinstance(value, str) and bool(_NUMBER_STRING.match(value.strip()))
+        isinstance(value, str) and bool(NUMBER_STRING.match(value.strip()))
     )
     return None if ok else f"'{field.name}' must be a number or a numeric string"
 

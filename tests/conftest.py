@@ -22,8 +22,9 @@ REUSE_STACK_VAR = "PINTEREST_TEST_USE_RUNNING_STACK"
 
 
 def _test_environment(state_dir: Path) -> dict[str, str]:
-    kafka, controller, s3, pg = (free_port() for _ in range(4))
+    kafka, controller, s3, pg, api = (free_port() for _ in range(5))
     return {
+        "PINTEREST_API_PORT": str(api),
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
         "PINTEREST_KAFKA_CONTROLLER_PORT": str(controller),
         "PINTEREST_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",

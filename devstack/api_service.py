@@ -1,0 +1,65 @@
+"""The ingestion API in the local stack: gunicorn serving ingestion_api on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .jars import SetupError
+from .process import port_open, spawn, wait_until
+from .services import LOCALHOST, Service
+
+
+class IngestionApi(Service):
+    """gunicorn with the gthread workers of ingestion_api/gunicorn_config.py; healthy when
+    GET /healthz answers 200, i.e. the API reaches Kafka."""
+
+    name = "api"
+    start_timeout = 60.0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOCALHOST}:{self.settings.api_port}"
+
+    def _environment(self) -> dict[str, str]:
+        """The API's settings, taken from this stack's settings rather than the caller's environment."""
+        s = self.settings
+        return {
+            **os.environ,
+            "PINTEREST_HOME": str(s.home),
+            "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+            "PINTEREST_API_PORT": str(s.api_port),
+            "PINTEREST_API_KEYS": ",".join(s.api_keys),
+            "PINTEREST_API_WORKERS": str(s.api_workers),
+            "PINTEREST_API_THREADS": str(s.api_threads),
+            "PINTEREST_API_BATCH_MAX_EVENTS": str(s.api_batch_max_events),
+            "PINTEREST_API_MAX_BYTES": str(s.api_max_bytes),
+            "PINTEREST_API_KAFKA_TIMEOUT_S": str(s.api_kafka_timeout_s),
+            "PINTEREST_TOPIC_PARTITIONS": str(s.topic_partitions),
+        }
+
+    def _launch(self) -> None:
+        port = self.settings.api_port
+        if port_open(LOCALHOST, port):
+            raise SetupError(f"port {port} is already in use by another process: set PINTEREST_API_PORT to a free port")
+        cmd = [
+            sys.executable, "-m", "gunicorn", "--config", "python:ingestion_api.gunicorn_config",
+            "--bind", f"{LOCALHOST}:{port}", "--name", "pinterest-api",
+            # One control socket per stack, not gunicorn's shared default under $HOME.
+            "--control-socket", str(self.pid_file.with_suffix(".ctl")),
+            "ingestion_api.app:create_app()",
+        ]
+        spawn(cmd, self.log_file, self.pid_file, env=self._environment())
+
+    def provision(self) -> None:
+        """Wait until every worker reaches Kafka: answers in a row, as connections spread over workers."""
+        wait_until(lambda: all(self.healthy() for _ in range(2 * self.settings.api_workers)),
+                   self.start_timeout, self.name, self.log_file)
+
+    def healthy(self) -> bool:
+        import requests
+
+        try:
+            return requests.get(f"{self.endpoint}/healthz", timeout=3).status_code == 200
+        except requests.RequestException:
+            return False

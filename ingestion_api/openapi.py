@@ -1,0 +1,155 @@
+"""The OpenAPI 3.1 document, generated from the event schema (pinterest_common.schema)."""
+
+from __future__ import annotations
+
+import re
+
+from pinterest_common import schema
+from pinterest_common.config import Settings
+from pinterest_common.schema import DATETIME, EVENT_TYPES, INTEGER, NUMBER, EventType, Field
+
+from .canonical import CANONICAL_TRIPLE
+
+_STRFTIME_PATTERNS = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}"}
+
+
+def _datetime_pattern() -> str:
+    def one(fmt: str) -> str:
+        parts = re.split(r"(%[YmdHMS])", fmt)
+        return "".join(_STRFTIME_PATTERNS.get(part) or re.escape(part) for part in parts)
+
+    return "^(?:" + "|".join(one(fmt) for fmt in schema.DATETIME_FORMATS) + ")$"
+
+
+def _padded(regex: re.Pattern) -> str:
+    """The validator's numeric-string pattern; it strips surrounding whitespace before matching."""
+    return r"^\s*(?:" + regex.pattern.removeprefix("^").removesuffix("$") + r")\s*$"
+
+
+def _field_schema(field: Field) -> dict:
+    described = {"description": field.description} if field.description else {}
+    if field.kind == INTEGER:
+        return {"type": ["integer", "string"], "pattern": _padded(schema.INTEGER_STRING), **described}
+    if field.kind == NUMBER:
+        return {"type": ["number", "string"], "pattern": _padded(schema.NUMBER_STRING), **described}
+    if field.kind == DATETIME:
+        return {"type": "string", "pattern": _datetime_pattern(), **described}
+    return {"type": "string", **described}
+
+
+def event_schema(event_type: EventType) -> dict:
+    return {
+        "type": "object",
+        "properties": {field.name: _field_schema(field) for field in event_type.fields},
+        "required": list(event_type.field_names),
+        "additionalProperties": False,
+        "example": CANONICAL_TRIPLE[event_type.name],
+    }
+
+
+_ACCEPTED = {
+    "type": "object",
+    "properties": {
+        "event_id": {"type": "string", "format": "uuid"}, "event_type": {"type": "string"},
+        "received_at": {"type": "string"}, "topic": {"type": "string"},
+        "partition": {"type": "integer"}, "offset": {"type": "integer"},
+    },
+}
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "integer"}, "error": {"type": "string"},
+        "problems": {"type": "array", "items": {"type": "string"}},
+        "dead_letter_id": {"type": ["string", "null"], "description": "event_id of the dead-letter record; null if it could not be written"},
+    },
+}
+_BATCH = {
+    "type": "object",
+    "properties": {
+        "event_type": {"type": "string"}, "accepted": {"type": "integer"}, "rejected": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "results": {"type": "array", "items": {"type": "object", "description": (
+            "per event, by position: status 202 with the accepted fields, 422 with problems and "
+            "dead_letter_id, or 503 with error")}},
+    },
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema_ref: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema_ref}}}
+
+
+def _errors(auth: bool) -> dict:
+    errors = {
+        "400": _json(_ref("Error"), "malformed JSON (also written to pinterest.dlq)"),
+        "413": _json(_ref("Error"), "body or batch too large (also written to pinterest.dlq)"),
+        "415": _json(_ref("Error"), "Content-Type is not JSON (also written to pinterest.dlq)"),
+        "503": _json(_ref("Error"), "Kafka did not acknowledge in time; retry after Retry-After seconds"),
+    }
+    if auth:
+        errors["401"] = _json(_ref("Error"), "missing or invalid API key")
+    return errors
+
+
+def _operations(event_type: EventType, auth: bool) -> dict:
+    name, model = event_type.name, event_type.name.capitalize() + "Event"
+    security = {"security": [{"ApiKey": []}, {"Bearer": []}]} if auth else {}
+    single = {
+        "post": {
+            "summary": f"Ingest one {name} event", "operationId": f"post_{name}", **security,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}},
+            "responses": {
+                "202": _json(_ACCEPTED, f"acknowledged by Kafka (topic {event_type.topic})"),
+                "422": _json(_ref("Error"), "the event breaks the schema (also written to pinterest.dlq)"),
+                **_errors(auth),
+            },
+        },
+    }
+    batch = {
+        "post": {
+            "summary": f"Ingest a JSON array of {name} events", "operationId": f"post_{name}_batch", **security,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "array", "minItems": 1, "items": _ref(model)}}}},
+            "responses": {
+                "202": _json(_BATCH, "every event acknowledged by Kafka"),
+                "207": _json(_BATCH, "some events acknowledged, the others rejected (see results)"),
+                "422": _json(_BATCH, "every event rejected, or the body is not a non-empty array"),
+                **_errors(auth),
+            },
+        },
+    }
+    return {f"/{name}/": single, f"/{name}/batch": batch}
+
+
+def build_openapi(settings: Settings) -> dict:
+    auth = bool(settings.api_keys)
+    paths: dict = {}
+    for event_type in EVENT_TYPES.values():
+        paths.update(_operations(event_type, auth))
+    paths["/healthz"] = {"get": {"summary": "Kafka is reachable", "operationId": "healthz", "responses": {
+        "200": {"description": "Kafka answers"}, "503": {"description": "Kafka does not answer"}}}}
+    components: dict = {
+        "schemas": {
+            **{e.name.capitalize() + "Event": event_schema(e) for e in EVENT_TYPES.values()},
+            "Error": _ERROR,
+        },
+    }
+    if auth:
+        components["securitySchemes"] = {
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "Bearer": {"type": "http", "scheme": "bearer"},
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Pinterest event ingestion API", "version": str(schema.SCHEMA_VERSION),
+            "description": "Events are validated against the data contract and written to Kafka "
+                           "(pinterest.pin|geo|user); a 2xx answer means Kafka acknowledged them.",
+        },
+        "paths": paths,
+        "components": components,
+    }

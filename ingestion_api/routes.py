@@ -1,0 +1,170 @@
+"""The event endpoints: POST /<type>/ (one event) and POST /<type>/batch (a JSON array).
+
+An event is answered 2xx only once Kafka has acknowledged it. Invalid bodies and events are
+answered 4xx with every problem named, and written to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import EVENT_TYPES, EventType, record_key, validate
+
+from .auth import require_api_key
+from .dlq import Rejection, dead_letter_record
+from .errors import error_response, unavailable_response
+from .kafka_producer import Delivery, KafkaPublisher, OutgoingRecord
+from .payload import MalformedJSON, RawEvent, parse_document, split_array
+
+log = logging.getLogger(__name__)
+
+events = Blueprint("events", __name__)
+events.before_request(require_api_key)
+EVENT_PATH = "/<any(pin, geo, user):name>"
+
+ERRORS = {
+    400: "malformed JSON", 413: "request too large", 415: "unsupported media type", 422: "invalid {} event",
+}
+
+
+def _publisher() -> KafkaPublisher:
+    return current_app.extensions["publisher"]
+
+
+class Rejected(Exception):
+    def __init__(self, rejection: Rejection):
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+
+
+def _read_body(max_bytes: int) -> bytes:
+    """The body; a body too large (only max_bytes of it kept) or not JSON is rejected."""
+    body = request.stream.read(max_bytes + 1)
+    if len(body) > max_bytes or (request.content_length or 0) > max_bytes:
+        raise Rejected(Rejection(413, [f"the body exceeds the limit of {max_bytes} bytes"], body[:max_bytes], True))
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise Rejected(Rejection(415, [f"Content-Type must be application/json, got {mimetype or 'none'}"], body))
+    return body
+
+
+def _parse(body: bytes) -> RawEvent:
+    try:
+        return parse_document(body)
+    except MalformedJSON as exc:
+        raise Rejected(Rejection(400, [f"malformed JSON: {exc}"], body)) from exc
+
+
+def _event_record(event_type: EventType, event: RawEvent, received: datetime) -> tuple[OutgoingRecord, RecordMetadata]:
+    metadata = RecordMetadata.new(event_type.name, received)
+    record = OutgoingRecord(event_type.topic, record_key(event_type, event.value), event.raw, metadata.headers())
+    return record, metadata
+
+
+def _dead_letter(rejection: Rejection, event_type: EventType, received: datetime) -> tuple[OutgoingRecord, RecordMetadata]:
+    metadata = RecordMetadata.new(event_type.name, received)
+    log.info("rejected %s on %s: %d %s (%d problem(s))", event_type.name, request.path,
+             rejection.status, rejection.reason, len(rejection.problems))
+    return dead_letter_record(rejection, metadata, request.path), metadata
+
+
+def _dead_letter_id(metadata: RecordMetadata, delivery: Delivery) -> str | None:
+    if not delivery.acknowledged:
+        log.error("dead-letter record %s not written: %s", metadata.event_id, delivery.error)
+        return None
+    return metadata.event_id
+
+
+def _reject(rejection: Rejection, event_type: EventType, received: datetime) -> Response:
+    """Write the rejected body to the dead-letter topic, then answer with every problem."""
+    record, metadata = _dead_letter(rejection, event_type, received)
+    delivery = _publisher().publish([record])[0]
+    return error_response(
+        rejection.status, ERRORS[rejection.status].format(event_type.name), rejection.problems,
+        dead_letter_id=_dead_letter_id(metadata, delivery),
+    )
+
+
+def _accepted(metadata: RecordMetadata, topic: str, delivery: Delivery) -> dict:
+    return {
+        "event_id": metadata.event_id, "event_type": metadata.event_type, "received_at": metadata.received_at,
+        "topic": topic, "partition": delivery.partition, "offset": delivery.offset,
+    }
+
+
+@events.post(f"{EVENT_PATH}/")
+def post_event(name: str) -> Response:
+    event_type = EVENT_TYPES[name]
+    received = datetime.now(timezone.utc)
+    try:
+        body = _read_body(current_app.extensions["settings"].api_max_bytes)
+        document = _parse(body)
+        problems = validate(event_type, document.value)
+        if problems:
+            raise Rejected(Rejection(422, problems, body))
+    except Rejected as exc:
+        return _reject(exc.rejection, event_type, received)
+
+    record, metadata = _event_record(event_type, document, received)
+    delivery = _publisher().publish([record])[0]
+    if not delivery.acknowledged:
+        return unavailable_response({"error": "Kafka unavailable", "problems": [delivery.error]}, _publisher().timeout_s)
+    response = jsonify(_accepted(metadata, event_type.topic, delivery))
+    response.status_code = 202
+    return response
+
+
+def _batch_elements(body: bytes, max_events: int) -> list[RawEvent]:
+    """The batch's events; a body that is not a non-empty array of at most max_events is rejected."""
+    document = _parse(body)
+    if not isinstance(document.value, list):
+        raise Rejected(Rejection(422, [f"a batch must be a JSON array of events, got {type(document.value).__name__}"], body))
+    if not document.value:
+        raise Rejected(Rejection(422, ["a batch must contain at least one event"], body))
+    if len(document.value) > max_events:
+        raise Rejected(Rejection(413, [f"a batch holds at most {max_events} events, got {len(document.value)}"], body))
+    return split_array(document)
+
+
+def _plan(event_type: EventType, position: int, element: RawEvent, received: datetime):
+    """The record for one event of a batch: the event itself, or its dead letter; and its problems."""
+    problems = validate(event_type, element.value)
+    if problems:
+        return *_dead_letter(Rejection(422, problems, element.raw, position=position), event_type, received), problems
+    return *_event_record(event_type, element, received), problems
+
+
+def _result(position: int, record: OutgoingRecord, metadata: RecordMetadata, problems: list[str], delivery: Delivery) -> dict:
+    if problems:
+        return {"position": position, "status": 422, "problems": problems,
+                "dead_letter_id": _dead_letter_id(metadata, delivery)}
+    if delivery.acknowledged:
+        return {"position": position, "status": 202, **_accepted(metadata, record.topic, delivery)}
+    return {"position": position, "status": 503, "error": delivery.error}
+
+
+@events.post(f"{EVENT_PATH}/batch")
+def post_batch(name: str) -> Response:
+    event_type = EVENT_TYPES[name]
+    received = datetime.now(timezone.utc)
+    settings = current_app.extensions["settings"]
+    try:
+        elements = _batch_elements(_read_body(settings.api_max_bytes), settings.api_batch_max_events)
+    except Rejected as exc:
+        return _reject(exc.rejection, event_type, received)
+
+    planned = [_plan(event_type, position, element, received) for position, element in enumerate(elements)]
+    deliveries = _publisher().publish([record for record, _, _ in planned])
+    results = [_result(position, *plan, delivery) for position, (plan, delivery) in enumerate(zip(planned, deliveries))]
+    counts = {status: sum(r["status"] == status for r in results) for status in (202, 422, 503)}
+    answer = {"event_type": name, "accepted": counts[202], "rejected": counts[422], "failed": counts[503],
+              "results": results}
+    if counts[503]:
+        return unavailable_response({"error": "Kafka unavailable", **answer}, _publisher().timeout_s)
+    response = jsonify(answer)
+    response.status_code = 202 if not counts[422] else (207 if counts[202] else 422)
+    return response

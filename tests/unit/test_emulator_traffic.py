@@ -1,0 +1,99 @@
+"""The emulator over real HTTP against the API with a fake publisher (no services)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from ingestion_api.app import create_app
+from ingestion_api.cli import main
+from ingestion_api.traffic import Emulator, EmulatorOptions
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import DLQ_TOPIC
+from tests.unit.test_api import FakePublisher, make_settings
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def url(publisher):
+    server = make_server("127.0.0.1", 0, create_app(make_settings(), publisher), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def accepted_ids(publisher: FakePublisher) -> list[str]:
+    return [RecordMetadata.from_headers(r.headers).event_id for r in publisher.records if r.topic != DLQ_TOPIC]
+
+
+def ledger_ids(path) -> list[str]:
+    return [json.loads(line)["event_id"] for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_every_acknowledged_event_is_in_the_ledger_once(url, publisher, tmp_path, batch_size):
+    ledger = tmp_path / "ledger.jsonl"
+    options = EmulatorOptions(url=url, count=60, seed=4, batch_size=batch_size, invalid_share=0.1, ledger=ledger)
+    summary = Emulator(options, progress=None).run()
+
+    assert summary.sent == 180 == summary.accepted + summary.rejected
+    assert summary.rejected == summary.intended_invalid > 0
+    assert (summary.unexpected, summary.failed) == (0, 0)
+    assert sorted(ledger_ids(ledger)) == sorted(accepted_ids(publisher))
+    assert len(set(ledger_ids(ledger))) == summary.accepted
+    assert len(publisher.on(DLQ_TOPIC)) == summary.rejected
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_503_answers_are_retried_until_acknowledged_without_duplicates(url, publisher, tmp_path, batch_size):
+    publisher.failures = 4
+    ledger = tmp_path / "ledger.jsonl"
+    options = EmulatorOptions(url=url, count=10, seed=1, batch_size=batch_size, invalid_share=0.0, ledger=ledger)
+    summary = Emulator(options, progress=None).run()
+
+    assert (summary.accepted, summary.failed, summary.unexpected) == (30, 0, 0)
+    assert 1 <= summary.retries <= 4
+    assert len(publisher.records) == 30
+    assert sorted(ledger_ids(ledger)) == sorted(accepted_ids(publisher))
+
+
+def test_gives_up_after_max_retries_and_the_command_says_so(url, publisher, tmp_path, capsys):
+    publisher.up = False
+    status = main(["emulate", "--url", url, "--count", "2", "--max-retries", "1", "--invalid-share", "0",
+                   "--ledger", str(tmp_path / "ledger.jsonl")])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "0 accepted" in out and "6 failed" in out and "6 retries" in out
+    assert (tmp_path / "ledger.jsonl").read_text() == ""
+
+
+def test_rate_duration_and_progress(url, publisher):
+    progress = io.StringIO()
+    options = EmulatorOptions(url=url, count=None, duration=1.6, rate=50, concurrency=2, invalid_share=0.0)
+    summary = Emulator(options, progress=progress).run()
+
+    assert 1.5 <= summary.elapsed_s < 4
+    assert 50 <= summary.sent <= 100  # 50 events/s for 1.6 s
+    assert "[emulate]" in progress.getvalue() and "events/s" in progress.getvalue()
+
+
+def test_output_writes_the_same_events_for_the_same_seed(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert main(["emulate", "--count", "50", "--seed", "3", "--output", str(first)]) == 0
+    assert main(["emulate", "--count", "50", "--seed", "3", "--output", str(second)]) == 0
+    lines = [json.loads(line) for line in first.read_text().splitlines()]
+    assert first.read_text() == second.read_text()
+    assert len(lines) == 150
+    assert [line["event_type"] for line in lines[:3]] == ["pin", "geo", "user"]
+    assert {line["valid"] for line in lines} == {True, False}
+    assert all("event" in line or "raw" in line for line in lines)
