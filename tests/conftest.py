@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,22 +32,17 @@ def _test_environment(state_dir: Path) -> dict[str, str]:
         "PINTEREST_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
         "PINTEREST_PG_PORT": str(pg),
         "PINTEREST_HOME": os.environ.get("PINTEREST_HOME") or str(get_settings().home),
+        "DAGSTER_HOME": str(state_dir / "dagster"),
     }
 
 
-@pytest.fixture(scope="session")
-def stack_settings() -> Settings:
-    """Settings pointing at running real services; exported to os.environ for the code under test."""
-    if os.environ.get(REUSE_STACK_VAR) == "1":
-        settings = get_settings()
-        if not all(row.healthy for row in Stack(settings).status()):
-            pytest.fail(f"{REUSE_STACK_VAR}=1 but the local stack is not healthy: run `make up`")
-        yield settings
-        return
-
+@contextmanager
+def fresh_stack(prefix: str = "test-stack-") -> Iterator[Settings]:
+    """A new stack of real services on free ports in a temporary state directory, with its
+    settings exported to os.environ until it is stopped."""
     base = get_settings().home / "tmp"
     base.mkdir(parents=True, exist_ok=True)
-    state_dir = Path(tempfile.mkdtemp(prefix="test-stack-", dir=base))
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     state_dir.chmod(0o755)  # PostgreSQL runs as another user when we are root
     saved = dict(os.environ)
     os.environ.update(_test_environment(state_dir))
@@ -59,6 +56,27 @@ def stack_settings() -> Settings:
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Iterator[Settings]:
+    """Settings pointing at running real services; exported to os.environ for the code under test."""
+    if os.environ.get(REUSE_STACK_VAR) == "1":
+        settings = get_settings()
+        if not all(row.healthy for row in Stack(settings).status()):
+            pytest.fail(f"{REUSE_STACK_VAR}=1 but the local stack is not healthy: run `make up`")
+        yield settings
+        return
+    with fresh_stack() as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def isolated_stack() -> Iterator[Settings]:
+    """A stack of its own for one test module, for tests that need the topics and the lake to
+    hold nothing but their own data (the session stack is shared by every test)."""
+    with fresh_stack("test-isolated-") as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")
