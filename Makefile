@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PINTEREST_HOME ?= $(CURDIR)/.pinterest
 
-.PHONY: help install up down status test clean-state
+.PHONY: help install up down status test clean-state batch
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ down: ## stop every service of the local stack
 
 status: ## what runs, where, healthy or not, and the log paths
 	@$(PY) -m devstack status
+
+batch: up ## one pass of the batch pipeline: drain sensors -> runs landing Kafka in the S3 lake (in the Dagster UI history)
+	@$(PY) -m pinterest_assets.batch
 
 test: install ## the whole suite; starts its own services on free ports and stops them after
 	@$(VENV)/bin/pytest

@@ -48,6 +48,14 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_API_MAX_BYTES": "524288",
     "PINTEREST_API_KAFKA_TIMEOUT_S": "5",
     "PINTEREST_TOPIC_PARTITIONS": "3",
+    # The streaming job (streaming/): Kafka -> PostgreSQL, and its Dagster observation.
+    "PINTEREST_STREAMING_DATABASE": "pinterest_streaming",
+    "PINTEREST_STREAMING_CHECKPOINT": "${PINTEREST_HOME}/streaming/checkpoint",
+    "PINTEREST_STREAMING_TRIGGER_SECONDS": "1",
+    "PINTEREST_STREAMING_WATERMARK": "10 minutes",
+    "PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER": "20000",
+    "PINTEREST_STREAMING_FRESHNESS_SECONDS": "120",
+    "PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS": "30",
 }
 
 # Secrets that, when their variable is unset, are generated once for the local stack into
@@ -101,6 +109,11 @@ def _under_home(value: str, home: str) -> Path:
     return Path(value).expanduser().resolve()
 
 
+def _location(value: str, home: str) -> str:
+    """A URL (s3a://...) as it is, else a path under the rules of `_under_home`."""
+    return value if "://" in value else str(_under_home(value, home))
+
+
 def _optional(value: str) -> str | None:
     """An empty string means "not set" (e.g. no S3 endpoint: real AWS)."""
     return value or None
@@ -138,6 +151,13 @@ class Settings:
     lake_roll_max_span_seconds: int
     lake_sensor_interval_seconds: int
     lake_run_timeout_seconds: int
+    streaming_database: str
+    streaming_checkpoint: str  # a local path or an s3a:// URL
+    streaming_trigger_seconds: float
+    streaming_watermark: str  # a Spark interval, e.g. "10 minutes"
+    streaming_max_offsets_per_trigger: int
+    streaming_freshness_seconds: int
+    streaming_observe_interval_seconds: int
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -173,6 +193,13 @@ class Settings:
             lake_roll_max_span_seconds=int(get("PINTEREST_LAKE_ROLL_MAX_SPAN_SECONDS")),
             lake_sensor_interval_seconds=int(get("PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS")),
             lake_run_timeout_seconds=int(get("PINTEREST_LAKE_RUN_TIMEOUT_SECONDS")),
+            streaming_database=get("PINTEREST_STREAMING_DATABASE"),
+            streaming_checkpoint=_location(get("PINTEREST_STREAMING_CHECKPOINT"), get("PINTEREST_HOME")),
+            streaming_trigger_seconds=float(get("PINTEREST_STREAMING_TRIGGER_SECONDS")),
+            streaming_watermark=get("PINTEREST_STREAMING_WATERMARK"),
+            streaming_max_offsets_per_trigger=int(get("PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER")),
+            streaming_freshness_seconds=int(get("PINTEREST_STREAMING_FRESHNESS_SECONDS")),
+            streaming_observe_interval_seconds=int(get("PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS")),
         )
 
     # Derived locations under PINTEREST_HOME.

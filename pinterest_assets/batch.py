@@ -1,0 +1,269 @@
+"""`make batch`: one complete pass of the batch pipeline over whatever Kafka holds.
+
+It does what the running sensors do, in the foreground, through the DAGSTER_HOME instance:
+evaluate each drain sensor (the same code, against the same instance), execute the runs it
+requests in that instance (tagged with the sensor and run key, so they show in the UI's run
+history like sensor runs, and the daemon's run-key check sees them), and evaluate again until
+every topic is drained up to the end offsets seen when its pass began (records arriving during
+the pass are left for the next one). Runs that other processes have in flight are waited for.
+Exit status 1 if a run or an error-severity check failed.
+
+    python -m pinterest_assets.batch
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from pinterest_common.config import DAGSTER_DB, Settings
+
+from .lake import kafka_io
+from .lake.progress import ProgressStore
+from .raw_streams import STREAMS, RawStream
+from .sensors.kafka_drain import NOT_FINISHED, runs_in_flight
+
+# Dagster's own run tags (dagster._core.storage.tags), set as a sensor-launched run would have them.
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
+LAUNCHED_BY_TAG, LAUNCHED_BY = "pinterest/launched_by", "make batch"
+BATCH_PID_TAG, BATCH_HOST_TAG = "pinterest/batch_pid", "pinterest/batch_host"
+
+POLL_S = 2.0
+
+
+@dataclass
+class RunOutcome:
+    run_key: str
+    run_id: str
+    success: bool
+    landed: int = 0
+    dead_lettered: int = 0
+    objects: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchSummary:
+    runs: list[RunOutcome] = field(default_factory=list)
+    skipped_run_keys: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.success and not r.failed_checks for r in self.runs)
+
+    @property
+    def landed(self) -> int:
+        return sum(r.landed for r in self.runs)
+
+
+def fail_dead_batch_runs(instance: dg.DagsterInstance, log: Callable[[str], None] = print) -> list[str]:
+    """Mark failed the runs of earlier `make batch` processes on this host that died mid-run
+    (they would otherwise look in flight until their max runtime)."""
+    failed = []
+    host = socket.gethostname()
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: LAUNCHED_BY}, statuses=NOT_FINISHED)
+    )
+    for record in records:
+        tags = record.dagster_run.tags
+        if tags.get(BATCH_HOST_TAG) == host and not _pid_alive(int(tags.get(BATCH_PID_TAG, "0"))):
+            instance.report_run_failed(record.dagster_run, message="the `make batch` process running it is gone")
+            failed.append(record.dagster_run.run_id)
+            log(f"[batch] marked run {record.dagster_run.run_id} failed: its `make batch` process is gone")
+    return failed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def existing_run(instance: dg.DagsterInstance, sensor_name: str, run_key: str) -> dg.DagsterRun | None:
+    """A run this sensor already has for `run_key` (Dagster's own run-key rule)."""
+    for run in instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key})):
+        if run.tags.get(SENSOR_NAME_TAG) == sensor_name:
+            return run
+    return None
+
+
+def evaluate_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, stream: RawStream, cursor: str | None):
+    """One tick of the stream's drain sensor: (run requests, new cursor, skip message)."""
+    sensor = defs.resolve_sensor_def(stream.sensor_name)
+    resources = {k: v for k, v in (defs.resources or {}).items() if k in sensor.required_resource_keys}
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=resources, sensor_name=stream.sensor_name
+    ) as context:
+        result = sensor(context)
+    if isinstance(result, dg.SkipReason):
+        return [], cursor, result.skip_message
+    skip = result.skip_reason.skip_message if result.skip_reason else None
+    return list(result.run_requests or []), result.cursor if result.cursor is not None else cursor, skip
+
+
+def launch(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    stream: RawStream,
+    request: dg.RunRequest,
+) -> RunOutcome | None:
+    """Execute the run `request` asks for in `instance`, unless the sensor has one for its key."""
+    if existing_run(instance, stream.sensor_name, request.run_key) is not None:
+        return None
+    job = defs.resolve_job_def(stream.job_name)
+    result = job.execute_in_process(
+        run_config=request.run_config,
+        instance=instance,
+        tags={
+            **request.tags,
+            RUN_KEY_TAG: request.run_key,
+            SENSOR_NAME_TAG: stream.sensor_name,
+            LAUNCHED_BY_TAG: LAUNCHED_BY,
+            BATCH_PID_TAG: str(os.getpid()),
+            BATCH_HOST_TAG: socket.gethostname(),
+        },
+        raise_on_error=False,
+    )
+    outcome = RunOutcome(request.run_key, result.run_id, result.success)
+    for materialization in result.asset_materializations_for_node(stream.asset_name):
+        meta = materialization.metadata
+        outcome.landed = meta["dagster/row_count"].value
+        outcome.dead_lettered = meta["dead_lettered"].value
+        outcome.objects = meta["object_count"].value
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            target = outcome.failed_checks if evaluation.severity == dg.AssetCheckSeverity.ERROR else outcome.warned_checks
+            target.append(evaluation.check_name)
+    return outcome
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="pinterest-batch")
+    try:
+        offsets = kafka_io.partition_offsets(consumer, topic) or {}
+    finally:
+        consumer.close()
+    return {p: o.end for p, o in offsets.items()}
+
+
+def _progress(settings: Settings) -> ProgressStore:
+    import psycopg2
+
+    return ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
+
+
+def drain(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    stream: RawStream,
+    summary: BatchSummary,
+    settings: Settings,
+    log: Callable[[str], None] = print,
+) -> bool:
+    """Tick and run until `stream`'s topic has landed up to its end offsets as of now; False
+    if a run failed."""
+    targets = end_offsets(settings, stream.topic)
+    progress = _progress(settings)
+    cursor: str | None = None
+    while True:
+        requests, cursor, skip = evaluate_sensor(defs, instance, stream, cursor)
+        if not requests:
+            log(f"[batch] {stream.sensor_name}: {skip}")
+        launched = 0
+        for request in requests:
+            outcome = launch(defs, instance, stream, request)
+            if outcome is None:
+                summary.skipped_run_keys.append(request.run_key)
+                log(f"[batch] {request.run_key}: the sensor already has a run for this key; skipped")
+                continue
+            launched += 1
+            summary.runs.append(outcome)
+            log(_describe(outcome))
+            if not outcome.success:
+                return False
+        if launched:
+            committed = progress.committed(stream.topic)
+            if all(committed.get(p, 0) >= end for p, end in targets.items()):
+                return True
+            continue
+        if not _wait_for_runs_in_flight(instance, stream, settings.lake_run_timeout_seconds, log):
+            return True
+
+
+def _wait_for_runs_in_flight(
+    instance: dg.DagsterInstance, stream: RawStream, timeout_s: float, log: Callable[[str], None]
+) -> bool:
+    """Wait until no other process has a landing run of the topic in flight; True if it waited."""
+    if not runs_in_flight(instance, stream.topic, timeout_s):
+        return False
+    log(f"[batch] {stream.topic}: waiting for landing runs launched elsewhere (e.g. by the sensor daemon)")
+    deadline = time.monotonic() + timeout_s
+    while runs_in_flight(instance, stream.topic, timeout_s) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    return True
+
+
+def _describe(outcome: RunOutcome) -> str:
+    status = "ok" if outcome.success else "FAILED"
+    text = f"[batch] {outcome.run_key}: run {outcome.run_id} {status}"
+    if outcome.success:
+        text += f", {outcome.landed} landed, {outcome.dead_lettered} dead-lettered, {outcome.objects} object(s)"
+    if outcome.failed_checks:
+        text += f", FAILED checks: {', '.join(outcome.failed_checks)}"
+    if outcome.warned_checks:
+        text += f", warnings: {', '.join(outcome.warned_checks)}"
+    return text
+
+
+def run_batch(
+    defs: dg.Definitions | None = None,
+    instance: dg.DagsterInstance | None = None,
+    log: Callable[[str], None] = print,
+) -> BatchSummary:
+    """One pass over every drain sensor (see the module docstring)."""
+    from pinterest_common.config import get_settings
+
+    settings = get_settings()
+    if instance is None:
+        from .instance import prepare_instance
+
+        prepare_instance(settings)
+        instance = dg.DagsterInstance.get()
+    if defs is None:
+        from .definitions import build_definitions
+
+        defs = build_definitions(settings)
+    log(f"[batch] Dagster instance: {instance.root_directory}")
+    fail_dead_batch_runs(instance, log)
+    summary = BatchSummary()
+    for stream in STREAMS:
+        if not drain(defs, instance, stream, summary, settings, log):
+            log(f"[batch] {stream.topic}: stopped after a failed run; the sensor will request its range again")
+    log(
+        f"[batch] done: {len(summary.runs)} run(s), {summary.landed} event(s) landed"
+        + ("" if summary.ok else "; some runs or checks FAILED (see above and the Dagster UI)")
+    )
+    return summary
+
+
+def main() -> int:
+    summary = run_batch()
+    return 0 if summary.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""The batch lake's logic, free of Dagster: plan offset ranges, parse records, roll and name
+objects, keep the durable progress, and land one range exactly once.
+
+The Dagster definitions (assets, checks, sensors) are thin wrappers around these modules:
+
+- `ranges`   which offset ranges to land next (the drain sensors' planning) and the run keys
+- `records`  a Kafka record -> a lake line, or a dead letter with its reason
+- `objects`  rolling lines into objects, deterministic object keys and gzip bytes
+- `progress` the committed offsets and the object manifest in PostgreSQL (schema `lake`)
+- `kafka_io` partition offsets (metadata only) and reading exactly one offset range
+- `landing`  one range from Kafka to S3, exactly once
+- `verify`   reading landed objects back, for the asset checks
+"""
+
+# Object key prefixes inside the bucket; the event type and the day follow.
+RAW_PREFIX = "raw"
+DEAD_LETTER_PREFIX = "dead-letter/raw"

@@ -1,0 +1,76 @@
+"""Kafka access for the lake: partition offsets (metadata only) and reading one offset range.
+
+The lake keeps its own progress in PostgreSQL, so the consumer has no group and commits
+nothing. It reads with isolation level read_committed: end offsets are then the last stable
+offsets, and records of aborted transactions are skipped (their offsets become gaps).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+from .ranges import PartitionOffsets
+
+with warnings.catch_warnings():
+    # kafka-python 3.0 loads its protocol schemas with importlib.resources.read_text/open_text,
+    # deprecated since Python 3.11: not ours to fix, and not worth a warning in every process.
+    warnings.filterwarnings("ignore", message=r"(read_text|open_text) is deprecated", category=DeprecationWarning)
+    from kafka import KafkaConsumer, TopicPartition
+
+
+def open_consumer(bootstrap_servers: str, request_timeout_ms: int = 15_000, client_id: str = "pinterest-lake") -> Any:
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        request_timeout_ms=request_timeout_ms,
+        bootstrap_timeout_ms=request_timeout_ms,
+        max_poll_records=2000,
+    )
+
+
+def partition_offsets(consumer: Any, topic: str, timeout_ms: int = 10_000) -> dict[int, PartitionOffsets] | None:
+    """Earliest and end offset of each partition of `topic`; None if the topic does not exist.
+
+    Reads metadata only, never a message.
+    """
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        return None
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    earliest = consumer.beginning_offsets(tps, timeout_ms=timeout_ms)
+    end = consumer.end_offsets(tps, timeout_ms=timeout_ms)
+    return {tp.partition: PartitionOffsets(int(earliest[tp]), int(end[tp])) for tp in tps}
+
+
+def read_range(consumer: Any, topic: str, partition: int, start: int, end: int, idle_timeout_s: float = 60.0) -> list:
+    """The records of `topic` partition `partition` with offsets in `[start, end)`, in order.
+
+    Stops when the consumer's position reaches `end` (offsets without a record, e.g.
+    transaction markers, count as read). Offsets below the partition's earliest offset are gone
+    from Kafka: reading then starts at the earliest. Raises TimeoutError if no progress is made
+    for `idle_timeout_s`.
+    """
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    records: list = []
+    deadline = time.monotonic() + idle_timeout_s
+    position = start
+    while position < end:
+        batch = consumer.poll(timeout_ms=500, max_records=2000)
+        for record in batch.get(tp, []):
+            if start <= record.offset < end:
+                records.append(record)
+        new_position = consumer.position(tp, timeout_ms=10_000)
+        if new_position is not None and new_position > position:
+            position = new_position
+            deadline = time.monotonic() + idle_timeout_s
+        elif time.monotonic() > deadline:
+            raise TimeoutError(f"{topic} p{partition}: no progress past offset {position} (reading up to {end})")
+    return records

@@ -1,0 +1,186 @@
+"""The code location under Dagster's own tools: `dagster definitions validate` and `dagster dev`.
+
+The `dagster dev` test runs the real webserver and daemon on a free port, with a temporary
+DAGSTER_HOME whose dagster.yaml keeps everything in the test stack's PostgreSQL: the sensors
+tick by themselves, launch runs that land the events produced beforehand, and the UI's GraphQL
+API shows the assets, checks, sensors and runs. It is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+import requests
+
+from devstack.process import free_port
+from pinterest_assets.instance import prepare_instance
+from pinterest_assets.lake.progress import ProgressStore
+from pinterest_assets.raw_streams import STREAMS
+from pinterest_common.config import DAGSTER_DB, REPO_ROOT, get_settings
+from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
+from tests.integration.test_batch_lake import accept_events, pins
+
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def test_definitions_validate_passes(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "All code locations passed validation." in output
+
+
+def graphql(port: int, query: str) -> dict:
+    response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"{what} within {timeout:.0f}s")
+
+
+@pytest.fixture
+def dagster_dev(stack_settings, tmp_path):
+    """`dagster dev -w workspace.yaml` on a free port; yields (port, instance, log path)."""
+    saved = dict(os.environ)
+    os.environ["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
+    settings = get_settings()
+    prepare_instance(settings)
+    ensure_topics(settings, 3, topics=EVENT_TOPICS)
+    port = free_port()
+    log_path = tmp_path / "dagster-dev.log"
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        with dg.DagsterInstance.get() as instance:
+            yield port, instance, log_path
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.integration
+def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_settings, dagster_dev):
+    port, instance, log_path = dagster_dev
+    settings = get_settings()
+    accepted = accept_events(settings, pins(6, seed="dagster-dev"))
+    end = {a.event_type: {} for a in accepted}
+    for a in accepted:
+        end[a.event_type][a.partition] = max(end[a.event_type].get(a.partition, 0), a.offset + 1)
+
+    def served():
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/server_info", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(served, 240, "the webserver did not answer")
+    locations = wait_for(
+        lambda: [
+            e for e in graphql(port, LOCATIONS)["workspaceOrError"]["locationEntries"] if e["loadStatus"] == "LOADED"
+        ],
+        120, "the code location did not load",
+    )
+    assert [e["name"] for e in locations] == ["pinterest_assets"]
+    assert locations[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", locations
+
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(port, ASSETS)["assetNodes"]}
+    for stream in STREAMS:
+        raw = nodes[stream.asset_name]
+        assert raw["groupName"] == "raw_lake" and set(raw["kinds"]) == {"kafka", "s3"}
+        assert {c["name"] for c in raw["assetChecksOrError"]["checks"]} == {
+            "nothing_lost", "no_duplicate_offsets", "schema_valid_share",
+        }
+        assert nodes[stream.topic_asset_name]["groupName"] == "kafka"
+
+    # The daemon's sensors land the events by themselves.
+    progress = ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
+
+    def landed():
+        return all(
+            progress.committed(f"pinterest.{event_type}").get(p, 0) >= offset
+            for event_type, partitions in end.items()
+            for p, offset in partitions.items()
+        )
+
+    wait_for(landed, 420, "the sensors' runs did not land the events", interval=5)
+    wait_for(
+        lambda: not instance.get_runs(
+            filters=dg.RunsFilter(tags={"pinterest/topic": "pinterest.pin"}, statuses=[
+                s for s in dg.DagsterRunStatus if s not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+            ])
+        ),
+        180, "landing runs still in flight",
+    )
+
+    sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
+    assert {s["name"] for s in sensors} == {s.sensor_name for s in STREAMS}
+    for sensor in sensors:
+        assert sensor["sensorState"]["status"] == "RUNNING"
+        ticks = sensor["sensorState"]["ticks"]
+        assert ticks and all(t["error"] is None for t in ticks), sensor
+    runs = graphql(port, RUNS)["runsOrError"]["results"]
+    assert runs and all(r["status"] == "SUCCESS" for r in runs), runs
+    assert any(t["key"] == "dagster/sensor_name" for r in runs for t in r["tags"])
+
+    # With every warning shown (PYTHONWARNINGS=default): no deprecation at all (Dagster's own
+    # notice that `dagster dev` is superseded by `dg dev` is a SupersessionWarning), nothing about
+    # our code, and no error.
+    log = log_path.read_text(errors="replace")
+    warned = [
+        line for line in log.splitlines() if "DeprecationWarning" in line or ("Warning" in line and "pinterest" in line)
+    ]
+    assert warned == [], "\n".join(warned)
+    assert "Traceback" not in log and not re.search(r"\bERROR\b", log), log[-5000:]
+
+
+LOCATIONS = """
+{ workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+ASSETS = """
+{ assetNodes { assetKey { path } groupName kinds
+    assetChecksOrError { ... on AssetChecks { checks { name } } } } }
+"""
+SENSORS = """
+{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "pinterest_assets"}) {
+    ... on Sensors { results { name sensorState { status ticks(limit: 5) { status error { message } } } } } } }
+"""
+RUNS = """
+{ runsOrError(filter: {tags: [{key: "pinterest/topic", value: "pinterest.pin"}]}) {
+    ... on Runs { results { runId status tags { key value } } } } }
+"""

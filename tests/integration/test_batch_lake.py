@@ -1,0 +1,466 @@
+"""The batch lake end to end on the real services: Kafka -> drain sensors -> runs -> S3, exactly once.
+
+The runs go through a real Dagster instance (a temporary DAGSTER_HOME whose dagster.yaml keeps
+runs and event logs in the test stack's PostgreSQL), like `make batch`.
+
+The must-show test posts its events through the real API (`accept_through_api`); the others
+produce records the way the API writes them (`accept_events`: value = the event JSON, key =
+record_key, headers = RecordMetadata), which lets them choose `received_at`.
+
+The topics are shared by the whole test session, so every test first drains what is there,
+then checks its own events by event_id, and the lake-wide invariants by offset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+import boto3
+import dagster as dg
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from pinterest_assets import batch
+from pinterest_assets.definitions import build_definitions
+from pinterest_assets.instance import prepare_instance
+from pinterest_assets.lake.progress import PartitionBusy, ProgressStore
+from pinterest_assets.raw_streams import STREAMS
+from pinterest_common.config import DAGSTER_DB, REPO_ROOT, get_settings
+from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import GEO, PIN, USER, EventType, record_key
+
+pytestmark = [
+    pytest.mark.integration,
+    # Our code must not use anything deprecated (it would fail the run).
+    pytest.mark.filterwarnings("error::DeprecationWarning:pinterest_assets"),
+]
+
+PIN_STREAM = STREAMS[0]
+OBJECT_NAME = re.compile(
+    r"^(?P<prefix>raw|dead-letter/raw)/(?P<type>pin|geo|user)/dt=(?P<day>\d{4}-\d{2}-\d{2})/"
+    r"(?P<topic>pinterest\.(?:pin|geo|user))\+p(?P<partition>\d+)\+o(?P<first>\d{12})\+o(?P<last>\d{12})\.jsonl\.gz$"
+)
+
+
+# Producing ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Accepted:
+    event_id: str
+    event_type: str
+    value: str  # the JSON text sent
+    partition: int
+    offset: int
+
+
+def accept_events(settings, events: list[tuple[EventType, dict]], received_at: datetime | None = None) -> list[Accepted]:
+    """Write events exactly as the API does (see the module docstring to switch to the API)."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    try:
+        pending = []
+        for event_type, event in events:
+            meta = RecordMetadata.new(event_type.name, received_at)
+            value = json.dumps(event, ensure_ascii=False)
+            future = producer.send(
+                event_type.topic, key=record_key(event_type, event), value=value.encode(), headers=meta.headers()
+            )
+            pending.append((meta, value, future))
+        producer.flush()
+        return [
+            Accepted(meta.event_id, meta.event_type, value, f.get(30).partition, f.get(30).offset)
+            for meta, value, f in pending
+        ]
+    finally:
+        producer.close()
+
+
+def accept_through_api(settings, events: list[tuple[EventType, dict]]) -> list[Accepted]:
+    """POST each event to the real API (gunicorn in the test stack); what it acknowledged."""
+    import requests
+
+    accepted = []
+    with requests.Session() as http:
+        for event_type, event in events:
+            value = json.dumps(event, ensure_ascii=False)
+            answer = http.post(
+                f"http://127.0.0.1:{settings.api_port}/{event_type.name}/", data=value.encode(),
+                headers={"Content-Type": "application/json"}, timeout=30,
+            )
+            assert answer.status_code == 202, answer.text
+            body = answer.json()
+            accepted.append(Accepted(body["event_id"], event_type.name, value, body["partition"], body["offset"]))
+    return accepted
+
+
+def write_raw_records(settings, topic: str, records: list[tuple[bytes | None, bytes | None, list]]) -> None:
+    """Records from some other writer (not the API)."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    try:
+        for key, value, headers in records:
+            producer.send(topic, key=key, value=value, headers=headers)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def triples(count: int, seed: str = "") -> list[tuple[EventType, dict]]:
+    """`count` correlated pin/geo/user events (each triple shares ind)."""
+    events = []
+    for i in range(count):
+        ind = 10_000 + (abs(hash((seed, i))) % 1_000_000)
+        events.append((PIN, {
+            "index": ind, "unique_id": str(uuid.uuid4()), "title": f"Title {i} 🎄", "description": "No description available",
+            "poster_name": "Some Poster", "follower_count": f"{i}k", "tag_list": "a,b,c", "is_image_or_video": "image",
+            "image_src": "https://i.pinimg.com/x.jpg", "downloaded": 1, "save_location": "Local save in /data/art",
+            "category": "art",
+        }))
+        events.append((GEO, {"ind": ind, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": "-173.293", "country": "Albania"}))
+        events.append((USER, {"ind": str(ind), "first_name": "Abigail", "last_name": "Ali", "age": 20, "date_joined": "2015:10:24 11:23:51"}))
+    return events
+
+
+def pins(count: int, seed: str) -> list[tuple[EventType, dict]]:
+    return [(t, e) for t, e in triples(count, seed) if t is PIN]
+
+
+# The environment ----------------------------------------------------------------------------
+@dataclass
+class Lake:
+    settings: object
+    instance: dg.DagsterInstance
+    defs: dg.Definitions
+    s3: object
+    progress: ProgressStore
+    logs: list[str]
+
+    def run_batch(self) -> batch.BatchSummary:
+        summary = batch.run_batch(self.defs, self.instance, log=self.logs.append)
+        assert summary.ok, "\n".join(self.logs[-30:])
+        return summary
+
+    def objects(self, prefix: str) -> dict[str, bytes]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.settings.s3_bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return {k: self.s3.get_object(Bucket=self.settings.s3_bucket, Key=k)["Body"].read() for k in keys}
+
+    def lines(self, prefix: str) -> list[tuple[str, dict]]:
+        return [
+            (key, json.loads(line))
+            for key, body in self.objects(prefix).items()
+            for line in gzip.decompress(body).splitlines()
+        ]
+
+
+@pytest.fixture(scope="module")
+def lake(stack_settings, tmp_path_factory):
+    saved = dict(os.environ)
+    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    try:
+        settings = get_settings()
+        prepare_instance(settings)
+        ensure_topics(settings, 3, topics=EVENT_TOPICS)
+        import psycopg2
+
+        s3 = boto3.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
+        )
+        progress = ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
+        with dg.DagsterInstance.get() as instance:
+            yield Lake(settings, instance, build_definitions(settings), s3, progress, [])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def assert_lake_is_exact(lake: Lake) -> None:
+    """Lake-wide: every offset below the committed offset is in exactly one object, and the
+    object names tell the truth about their lines."""
+    for stream in STREAMS:
+        positions = Counter()
+        for prefix in ("raw", "dead-letter/raw"):
+            for key, line in lake.lines(f"{prefix}/{stream.name}/"):
+                name = OBJECT_NAME.match(key)
+                assert name, key
+                assert (name["prefix"], name["type"], name["topic"]) == (prefix, stream.name, stream.topic)
+                assert int(name["partition"]) == line["kafka_partition"]
+                assert int(name["first"]) <= line["kafka_offset"] <= int(name["last"])
+                if prefix == "raw":
+                    assert name["day"] == line["received_at"][:10]
+                positions[(line["kafka_partition"], line["kafka_offset"])] += 1
+        assert [p for p, n in positions.items() if n > 1] == [], f"{stream.topic}: offsets landed twice"
+        committed = lake.progress.committed(stream.topic)
+        expected = {(p, o) for p, next_offset in committed.items() for o in range(next_offset)}
+        assert set(positions) == expected, f"{stream.topic}: lake and committed offsets disagree"
+        assert lake.progress.objects(stream.topic, state="pending") == []
+
+
+def drained(lake: Lake) -> None:
+    """Land whatever earlier tests left in Kafka."""
+    lake.run_batch()
+
+
+# Must show 2: N events accepted -> tick -> runs -> S3 holds exactly those N ---------------------
+def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_runs(lake):
+    drained(lake)
+    accepted = accept_through_api(lake.settings, triples(40, seed="must-show-2"))
+    assert len(accepted) == 120
+    strangers = [
+        (b"k1", b"{not json", RecordMetadata.new("pin").headers()),
+        (b"k2", json.dumps({"index": 1}).encode(), RecordMetadata.new("pin").headers()),
+        (b"k3", json.dumps(triples(1)[0][1]).encode(), []),
+    ]
+    write_raw_records(lake.settings, PIN.topic, strangers)
+
+    summary = lake.run_batch()
+
+    # S3 holds each accepted event exactly once, its value byte for byte.
+    by_id = {}
+    for stream in STREAMS:
+        for key, line in lake.lines(f"raw/{stream.name}/"):
+            by_id.setdefault(line["event_id"], []).append((key, line))
+    for event in accepted:
+        copies = by_id.get(event.event_id, [])
+        assert len(copies) == 1, f"{event.event_id}: {len(copies)} copies"
+        key, line = copies[0]
+        assert key.startswith(f"raw/{event.event_type}/dt={line['received_at'][:10]}/")
+        assert (line["kafka_partition"], line["kafka_offset"]) == (event.partition, event.offset)
+        assert line["value"] == event.value
+        assert list(line) == [
+            "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
+            "kafka_offset", "kafka_timestamp", "key", "value",
+        ]
+
+    # The strangers are dead letters, with their reasons, and did not stop anything.
+    reasons = [line["reason"] for _, line in lake.lines("dead-letter/raw/pin/")]
+    assert any(r.startswith("value is not JSON") for r in reasons)
+    assert any(r.startswith("schema-invalid") for r in reasons)
+    assert any(r.startswith("invalid headers") for r in reasons)
+    assert_lake_is_exact(lake)
+
+    # The runs are in the instance (PostgreSQL storage), with their metadata and checks.
+    from dagster_postgres import PostgresRunStorage
+
+    assert isinstance(lake.instance.run_storage, PostgresRunStorage)
+    run_ids = {r.run_id for r in summary.runs}
+    assert run_ids and all(r.success and not r.failed_checks for r in summary.runs)
+    for run_id in run_ids:
+        run = lake.instance.get_run_by_id(run_id)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.tags["dagster/run_key"] and run.tags["dagster/sensor_name"].endswith("_drain_sensor")
+    materializations = [
+        record
+        for stream in STREAMS
+        for record in lake.instance.fetch_materializations(dg.AssetKey(stream.asset_name), limit=100).records
+        if record.run_id in run_ids
+    ]
+    assert len(materializations) == len(run_ids)
+    metadata = [m.asset_materialization.metadata for m in materializations]
+    assert sum(m["dagster/row_count"].value for m in metadata) == 120
+    assert sum(m["dead_lettered"].value for m in metadata) == 3
+    for meta in metadata:
+        assert meta["records_consumed"].value == meta["until_offset"].value - meta["landed_from_offset"].value
+        assert meta["bytes"].value > 0 and meta["object_count"].value == len(meta["objects"].value)
+        assert all(OBJECT_NAME.match(key) for key in meta["objects"].value)
+        if meta["dagster/row_count"].value:
+            span = meta["received_at_span_seconds"].value
+            assert meta["received_at_min"].value <= meta["received_at_max"].value and 0 <= span < 600
+    evaluations = [
+        entry.dagster_event.event_specific_data
+        for run_id in run_ids
+        for entry in lake.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    assert len(evaluations) == 3 * len(run_ids)
+    assert all(e.passed for e in evaluations if e.check_name != "schema_valid_share")
+
+
+def test_a_rerun_of_a_landed_range_changes_nothing(lake):
+    drained(lake)
+    accept_events(lake.settings, pins(5, seed="rerun"))
+    summary = lake.run_batch()
+    run = lake.instance.get_run_by_id(summary.runs[0].run_id)
+    before = lake.objects("raw/")
+    committed = {s.topic: lake.progress.committed(s.topic) for s in STREAMS}
+
+    stream = next(s for s in STREAMS if s.job_name == run.job_name)
+    result = lake.defs.resolve_job_def(stream.job_name).execute_in_process(
+        run_config=run.run_config, instance=lake.instance, raise_on_error=False
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node(stream.asset_name)[0].metadata
+    assert meta["already_landed"].value is True and meta["objects"].value == []
+    assert lake.objects("raw/") == before
+    assert {s.topic: lake.progress.committed(s.topic) for s in STREAMS} == committed
+    assert_lake_is_exact(lake)
+
+
+def test_a_sensor_tick_reads_no_message_and_is_quick(lake, monkeypatch):
+    drained(lake)
+    accept_events(lake.settings, pins(3, seed="tick"))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a sensor tick read messages")
+
+    monkeypatch.setattr(KafkaConsumer, "poll", no_reading)
+    started = time.monotonic()
+    requests, _, _ = batch.evaluate_sensor(lake.defs, lake.instance, PIN_STREAM, None)
+    assert requests
+    assert time.monotonic() - started < 10  # well inside Dagster's 60 s per tick
+    monkeypatch.undo()
+    lake.run_batch()
+    assert_lake_is_exact(lake)
+
+
+# Must show 3: a run killed after its upload, before its commit; two ticks, one run -------------
+def test_two_sensor_ticks_over_the_same_offsets_launch_one_run(lake):
+    drained(lake)
+    accept_events(lake.settings, pins(4, seed="two-ticks"))
+    first, cursor, _ = batch.evaluate_sensor(lake.defs, lake.instance, PIN_STREAM, None)
+    second, _, _ = batch.evaluate_sensor(lake.defs, lake.instance, PIN_STREAM, None)
+    assert first and [r.run_key for r in first] == [r.run_key for r in second]
+
+    launched = [batch.launch(lake.defs, lake.instance, PIN_STREAM, r) for r in first]
+    again = [batch.launch(lake.defs, lake.instance, PIN_STREAM, r) for r in second]
+    assert all(outcome and outcome.success for outcome in launched)
+    assert again == [None] * len(second)
+    for request in first:
+        runs = lake.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key}))
+        assert len(runs) == 1
+    third, _, _ = batch.evaluate_sensor(lake.defs, lake.instance, PIN_STREAM, cursor)
+    assert third == []  # landed
+    lake.run_batch()
+    assert_lake_is_exact(lake)
+
+
+KILL_BEFORE_COMMIT = """
+import json, os, signal, sys
+import dagster as dg
+from pinterest_assets import batch
+from pinterest_assets.definitions import build_definitions
+from pinterest_assets.lake.progress import ProgressStore
+from pinterest_assets.raw_streams import STREAMS
+
+def killed(*args, **kwargs):  # the objects are uploaded; die before recording progress
+    os.kill(os.getpid(), signal.SIGKILL)
+
+ProgressStore.commit = killed
+stream = next(s for s in STREAMS if s.name == sys.argv[1])
+request = dg.RunRequest(**json.loads(sys.argv[2]))
+with dg.DagsterInstance.get() as instance:
+    batch.launch(build_definitions(), instance, stream, request)
+"""
+
+
+def kill_after_upload(lake: Lake, request: dg.RunRequest) -> None:
+    spec = json.dumps({"run_key": request.run_key, "run_config": request.run_config, "tags": request.tags})
+    result = subprocess.run(
+        [sys.executable, "-c", KILL_BEFORE_COMMIT, PIN_STREAM.name, spec],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+
+
+def pin_request_for_partition(lake: Lake, partition: int) -> dg.RunRequest:
+    requests, _, _ = batch.evaluate_sensor(lake.defs, lake.instance, PIN_STREAM, None)
+    return next(r for r in requests if r.tags["pinterest/partition"] == str(partition))
+
+
+def events_on_one_partition(lake: Lake, count: int, seed: str) -> list[Accepted]:
+    """Pins replayed with one unique_id: one key, so one partition (replays are normal traffic)."""
+    unique_id = str(uuid.uuid4())
+    return accept_events(lake.settings, [(PIN, {**event, "unique_id": unique_id}) for _, event in pins(count, seed)])
+
+
+def test_a_run_killed_after_its_upload_and_run_again_lands_exactly_once_with_the_same_bytes(lake):
+    drained(lake)
+    accepted = events_on_one_partition(lake, 30, "killed")
+    partition = accepted[0].partition
+    committed_before = lake.progress.committed(PIN.topic).get(partition)
+    request = pin_request_for_partition(lake, partition)
+
+    kill_after_upload(lake, request)
+
+    pending = lake.progress.objects(PIN.topic, state="pending", partition=partition)
+    assert pending, "the killed run uploaded nothing"
+    uploaded = {row.object_key: lake.objects(row.object_key)[row.object_key] for row in pending}
+    assert lake.progress.committed(PIN.topic).get(partition) == committed_before  # progress not recorded
+    killed_run = lake.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key}))[0]
+    assert killed_run.status == dg.DagsterRunStatus.STARTED  # nobody told the instance
+
+    summary = lake.run_batch()  # marks the dead run failed; the sensor requests its range again
+
+    assert lake.instance.get_run_by_id(killed_run.run_id).status == dg.DagsterRunStatus.FAILURE
+    retry = [r for r in summary.runs if r.run_key == f"{request.run_key}/retry-1"]
+    assert len(retry) == 1 and retry[0].success
+    for key, body in uploaded.items():
+        assert lake.objects(key)[key] == body  # same key, same bytes
+    ids = Counter(line["event_id"] for _, line in lake.lines("raw/pin/"))
+    assert all(ids[a.event_id] == 1 for a in accepted)
+    assert_lake_is_exact(lake)
+
+
+def test_a_killed_run_whose_range_grew_meanwhile_leaves_no_duplicate(lake):
+    drained(lake)
+    first = events_on_one_partition(lake, 20, "grew-1")
+    partition = first[0].partition
+    request = pin_request_for_partition(lake, partition)
+    kill_after_upload(lake, request)
+    orphans = {row.object_key for row in lake.progress.objects(PIN.topic, state="pending", partition=partition)}
+    assert orphans
+
+    # More events on the same partition: the range planned next is longer, its objects differ.
+    unique_id = json.loads(first[0].value)["unique_id"]
+    more = accept_events(lake.settings, [(PIN, {**json.loads(a.value), "unique_id": unique_id}) for a in first[:7]])
+    assert {a.partition for a in more} == {partition}
+    lake.run_batch()
+
+    for key in orphans:
+        assert not lake.objects(key), f"{key} should have been replaced"
+    ids = Counter(line["event_id"] for _, line in lake.lines("raw/pin/"))
+    assert all(ids[a.event_id] == 1 for a in first + more)
+    assert_lake_is_exact(lake)
+
+
+# The progress store's lock -------------------------------------------------------------------
+def test_one_run_at_a_time_per_partition(lake):
+    topic = f"test.lock.{uuid.uuid4().hex[:6]}"
+    with lake.progress.partition_lock(topic, 0):
+        with pytest.raises(PartitionBusy):
+            with lake.progress.partition_lock(topic, 0, timeout_s=1):
+                pass
+        with lake.progress.partition_lock(topic, 1, timeout_s=1):
+            pass  # other partitions are free
+    with lake.progress.partition_lock(topic, 0, timeout_s=1):
+        pass  # released
+
+
+# `make batch` ---------------------------------------------------------------------------------
+def test_make_batch_entry_point_lands_everything_through_the_dagster_home_instance(lake):
+    drained(lake)
+    by_batch = dg.RunsFilter(tags={"pinterest/launched_by": "make batch"})
+    before = {r.run_id for r in lake.instance.get_runs(filters=by_batch)}
+    accepted = accept_events(lake.settings, pins(6, seed="make-batch"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pinterest_assets.batch"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"[batch] Dagster instance: {os.environ['DAGSTER_HOME']}" in result.stdout
+    assert "[batch] done: " in result.stdout and "6 event(s) landed" in result.stdout
+    launched = [r for r in lake.instance.get_runs(filters=by_batch) if r.run_id not in before]
+    assert launched and {r.status for r in launched} == {dg.DagsterRunStatus.SUCCESS}
+    assert all(f"run {r.run_id} ok" in result.stdout for r in launched)
+    ids = Counter(line["event_id"] for _, line in lake.lines("raw/pin/"))
+    assert all(ids[a.event_id] == 1 for a in accepted)
+    assert_lake_is_exact(lake)

@@ -1,0 +1,192 @@
+"""Landing one range exactly once (pinterest_assets.lake.landing), with in-memory Kafka, S3 and
+progress: crashes between upload and commit, re-runs, ranges that grew, gaps."""
+
+import gzip
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pinterest_assets.lake.landing import RangeNotReady, land_range
+from pinterest_assets.lake.objects import RollLimits
+from pinterest_assets.lake.progress import ObjectRow
+from pinterest_assets.lake.ranges import OffsetRange
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import GEO, record_key
+
+TOPIC = GEO.topic
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list
+
+
+def geo_record(offset, partition=0, value=None):
+    event = {"ind": offset, "timestamp": "2020-08-28 03:52:47", "latitude": 1.5, "longitude": 2.5, "country": "Albania"}
+    meta = RecordMetadata(f"00000000-0000-4000-8000-{offset:012d}", "geo", (T0 + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    return Record(TOPIC, partition, offset, 0, record_key(GEO, event), value or json.dumps(event).encode(), meta.headers())
+
+
+class Crash(BaseException):
+    """A process dying (not an Exception: nothing may catch it)."""
+
+
+@dataclass
+class FakeProgress:
+    next_offsets: dict = field(default_factory=dict)
+    rows: dict = field(default_factory=dict)
+    crash_on_commit: bool = False
+
+    @contextmanager
+    def partition_lock(self, topic, partition, timeout_s=0):
+        yield
+
+    def committed_offset(self, topic, partition):
+        return self.next_offsets.get(partition)
+
+    def objects(self, topic, state=None, partition=None):
+        return [r for r in self.rows.values() if (state is None or r.state == state) and (partition is None or r.partition == partition)]
+
+    def record_pending(self, rows):
+        for row in rows:
+            assert self.rows.get(row.object_key, row).state == "pending"
+            self.rows[row.object_key] = row
+
+    def forget_pending(self, keys):
+        for key in keys:
+            self.rows.pop(key)
+
+    def commit(self, topic, partition, expected, next_offset, keys):
+        if self.crash_on_commit:
+            raise Crash()
+        assert self.next_offsets.get(partition) == expected
+        self.next_offsets[partition] = max(self.next_offsets.get(partition, 0), next_offset)
+        for key in keys:
+            row = self.rows[key]
+            self.rows[key] = ObjectRow(**{**row.__dict__, "state": "landed"})
+
+
+class FakeS3:
+    def __init__(self):
+        self.objects, self.puts = {}, 0
+
+    def put_object(self, Bucket, Key, Body, ContentType):
+        self.objects[Key] = Body
+        self.puts += 1
+
+    def delete_object(self, Bucket, Key):
+        self.objects.pop(Key, None)
+
+
+class Kafka:
+    def __init__(self, records, earliest=0):
+        self.records, self.earliest = records, earliest
+
+    def read(self, start, end):
+        return [r for r in self.records if max(start, self.earliest) <= r.offset < end]
+
+
+def land(kafka, s3, progress, start, end, limits=RollLimits(max_records=4)):
+    return land_range(
+        OffsetRange(TOPIC, 0, start, end), GEO, read=kafka.read, earliest=lambda: kafka.earliest, s3=s3,
+        bucket="lake", progress=progress, limits=limits,
+    )
+
+
+def offsets_in_lake(s3):
+    return sorted(
+        json.loads(line)["kafka_offset"] for body in s3.objects.values() for line in gzip.decompress(body).splitlines()
+    )
+
+
+def test_a_range_lands_in_objects_and_moves_the_committed_offset():
+    kafka, s3, progress = Kafka([geo_record(i) for i in range(10)]), FakeS3(), FakeProgress()
+    report = land(kafka, s3, progress, 0, 10)
+    assert progress.next_offsets == {0: 10}
+    assert offsets_in_lake(s3) == list(range(10))
+    assert (report.records_consumed, report.records_landed, report.dead_lettered, len(report.objects)) == (10, 10, 0, 3)
+    assert report.received_min == T0 and report.received_max == T0 + timedelta(seconds=9)
+    assert all(r.state == "landed" for r in progress.rows.values())
+
+
+def test_killed_between_upload_and_commit_then_run_again_gives_the_same_objects_once():
+    kafka, s3, progress = Kafka([geo_record(i) for i in range(10)]), FakeS3(), FakeProgress(crash_on_commit=True)
+    with pytest.raises(Crash):
+        land(kafka, s3, progress, 0, 10)
+    uploaded = dict(s3.objects)
+    assert uploaded and progress.next_offsets == {}
+    assert {r.state for r in progress.rows.values()} == {"pending"}
+
+    progress.crash_on_commit = False
+    report = land(kafka, s3, progress, 0, 10)
+    assert s3.objects == uploaded  # same keys, same bytes
+    assert report.orphans_removed == []
+    assert offsets_in_lake(s3) == list(range(10)) and progress.next_offsets == {0: 10}
+
+
+def test_killed_then_the_range_grew_the_dead_runs_objects_are_replaced_not_duplicated():
+    kafka, s3, progress = Kafka([geo_record(i) for i in range(6)]), FakeS3(), FakeProgress(crash_on_commit=True)
+    with pytest.raises(Crash):
+        land(kafka, s3, progress, 0, 6)
+    kafka.records += [geo_record(i) for i in range(6, 9)]
+    progress.crash_on_commit = False
+    report = land(kafka, s3, progress, 0, 9)
+    assert report.orphans_removed  # e.g. the object that ended at offset 5
+    assert offsets_in_lake(s3) == list(range(9))
+    assert not progress.objects(TOPIC, state="pending")
+
+
+def test_a_rerun_of_a_landed_range_writes_nothing():
+    kafka, s3, progress = Kafka([geo_record(i) for i in range(5)]), FakeS3(), FakeProgress()
+    land(kafka, s3, progress, 0, 5)
+    puts = s3.puts
+    report = land(kafka, s3, progress, 0, 5)
+    assert report.already_landed and s3.puts == puts and progress.next_offsets == {0: 5}
+    # A range overlapping what landed lands only the rest.
+    kafka.records += [geo_record(i) for i in range(5, 8)]
+    report = land(kafka, s3, progress, 3, 8)
+    assert report.start == 5 and offsets_in_lake(s3) == list(range(8))
+
+
+def test_a_range_waits_for_the_ranges_before_it():
+    kafka, s3, progress = Kafka([geo_record(i) for i in range(10)]), FakeS3(), FakeProgress()
+    with pytest.raises(RangeNotReady):
+        land(kafka, s3, progress, 5, 10)  # nothing landed, and Kafka still holds 0..4
+    land(kafka, s3, progress, 0, 5)
+    land(kafka, s3, progress, 5, 10)
+    assert offsets_in_lake(s3) == list(range(10))
+
+
+def test_offsets_gone_from_kafka_before_landing_are_skipped_and_reported():
+    kafka, s3, progress = Kafka([geo_record(i) for i in range(10)]), FakeS3(), FakeProgress()
+    land(kafka, s3, progress, 0, 2)
+    kafka.earliest = 6  # retention deleted 2..5 before they landed
+    report = land(kafka, s3, progress, 6, 10)
+    assert report.offsets_lost == 4 and offsets_in_lake(s3) == [0, 1, 6, 7, 8, 9]
+
+
+def test_bad_records_are_dead_lettered_and_counted_and_do_not_stop_the_run():
+    records = [geo_record(0), geo_record(1, value=b"not json"), geo_record(2), geo_record(3, value=b'{"ind": 1}')]
+    kafka, s3, progress = Kafka(records), FakeS3(), FakeProgress()
+    report = land(kafka, s3, progress, 0, 4)
+    assert (report.records_landed, report.dead_lettered) == (2, 2)
+    assert report.dead_letter_reasons == {"schema-invalid": 1, "value is not JSON": 1}
+    assert sorted(k.split("/")[0] for k in s3.objects) == ["dead-letter", "raw"]
+    assert offsets_in_lake(s3) == [0, 1, 2, 3]
+
+
+def test_offsets_without_a_record_count_as_read():
+    kafka = Kafka([geo_record(i) for i in (0, 1, 4)])  # 2 and 3: e.g. transaction markers
+    s3, progress = FakeS3(), FakeProgress()
+    report = land(kafka, s3, progress, 0, 5)
+    assert report.offsets_without_record == 2 and progress.next_offsets == {0: 5}

@@ -1,0 +1,86 @@
+"""Rolling, naming and encoding lake objects (pinterest_assets.lake.objects)."""
+
+import gzip
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pinterest_assets.lake.objects import RollLimits, build_objects, decode_lines, encode_lines, object_key, roll
+from pinterest_assets.lake.records import DEAD_LETTER, RAW, LakeLine
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def line(offset, moment=T0, kind=RAW, size=10):
+    return LakeLine(kind=kind, offset=offset, moment=moment, fields={"kafka_offset": offset, "pad": "x" * size})
+
+
+def test_object_keys_follow_the_documented_layout():
+    day = T0.date()
+    assert (
+        object_key(RAW, "pin", day, "pinterest.pin", 0, 0, 499)
+        == "raw/pin/dt=2026-11-26/pinterest.pin+p0+o000000000000+o000000000499.jsonl.gz"
+    )
+    assert (
+        object_key(DEAD_LETTER, "geo", day, "pinterest.geo", 2, 1234, 1240)
+        == "dead-letter/raw/geo/dt=2026-11-26/pinterest.geo+p2+o000000001234+o000000001240.jsonl.gz"
+    )
+
+
+def test_gzip_bytes_are_deterministic_and_carry_no_timestamp():
+    body = encode_lines([b'{"a":1}\n', b'{"b":2}\n'])
+    assert body == encode_lines([b'{"a":1}\n', b'{"b":2}\n'])
+    assert body[4:8] == b"\x00\x00\x00\x00"  # gzip MTIME field
+    assert decode_lines(body) == [b'{"a":1}', b'{"b":2}']
+
+
+def test_roll_by_record_count():
+    groups = roll([line(i) for i in range(7)], RollLimits(max_records=3))
+    assert [[l.offset for l in g] for g in groups] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_roll_by_uncompressed_bytes():
+    lines = [line(i, size=100) for i in range(5)]
+    one = len(lines[0].encode())
+    groups = roll(lines, RollLimits(max_bytes=2 * one))
+    assert [len(g) for g in groups] == [2, 2, 1]
+    # A single line larger than the limit still makes its own object.
+    assert [len(g) for g in roll(lines, RollLimits(max_bytes=1))] == [1] * 5
+
+
+def test_roll_by_received_at_span_and_at_day_boundaries_never_by_wall_clock():
+    moments = [T0, T0 + timedelta(minutes=30), T0 + timedelta(minutes=61), T0 + timedelta(minutes=62)]
+    groups = roll([line(i, m) for i, m in enumerate(moments)], RollLimits(max_span_seconds=3600))
+    assert [[l.offset for l in g] for g in groups] == [[0, 1], [2, 3]]
+
+    midnight = datetime(2026, 11, 26, 23, 59, 59, tzinfo=timezone.utc)
+    groups = roll([line(0, midnight), line(1, midnight + timedelta(seconds=2))], RollLimits())
+    assert [g[0].day.isoformat() for g in groups] == ["2026-11-26", "2026-11-27"]
+
+
+def test_span_counts_out_of_order_received_at_values():
+    moments = [T0, T0 - timedelta(minutes=50), T0 + timedelta(minutes=20)]
+    groups = roll([line(i, m) for i, m in enumerate(moments)], RollLimits(max_span_seconds=3600))
+    assert [[l.offset for l in g] for g in groups] == [[0, 1], [2]]
+
+
+def test_build_objects_splits_kinds_and_names_objects_by_their_first_and_last_offsets():
+    lines = [line(10), line(11, kind=DEAD_LETTER), line(12), line(13), line(14, kind=DEAD_LETTER)]
+    objects = build_objects(lines, "pinterest.pin", 1, "pin", RollLimits(max_records=2))
+    assert [(o.kind, o.first_offset, o.last_offset, o.records) for o in objects] == [
+        (RAW, 10, 12, 2), (RAW, 13, 13, 1), (DEAD_LETTER, 11, 14, 2),
+    ]
+    assert objects[0].key == "raw/pin/dt=2026-11-26/pinterest.pin+p1+o000000000010+o000000000012.jsonl.gz"
+    assert objects[2].key.startswith("dead-letter/raw/pin/dt=2026-11-26/")
+    assert [json.loads(l)["kafka_offset"] for l in gzip.decompress(objects[0].body).splitlines()] == [10, 12]
+    assert objects[0].uncompressed_bytes == len(gzip.decompress(objects[0].body))
+    # Same lines, same objects, same bytes.
+    again = build_objects(lines, "pinterest.pin", 1, "pin", RollLimits(max_records=2))
+    assert [(o.key, o.body) for o in again] == [(o.key, o.body) for o in objects]
+
+
+@pytest.mark.parametrize("limits", [dict(max_records=0), dict(max_bytes=0), dict(max_span_seconds=-1)])
+def test_invalid_roll_limits_are_rejected(limits):
+    with pytest.raises(ValueError):
+        RollLimits(**limits)
