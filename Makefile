@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PINTEREST_HOME ?= $(CURDIR)/.pinterest
 
-.PHONY: help install up down status test clean-state batch
+.PHONY: help install up down status test clean-state batch ui
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ status: ## what runs, where, healthy or not, and the log paths
 
 batch: up ## one pass of the batch pipeline: drain sensors -> runs landing Kafka in the S3 lake (in the Dagster UI history)
 	@$(PY) -m pinterest_assets.batch
+
+ui: up ## the Dagster UI (dagster dev -w workspace.yaml) on 127.0.0.1:3000 against the local instance
+	@$(PY) -m pinterest_assets.instance -- $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: install ## the whole suite; starts its own services on free ports and stops them after
 	@$(VENV)/bin/pytest

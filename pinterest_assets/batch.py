@@ -6,7 +6,8 @@ requests in that instance (tagged with the sensor and run key, so they show in t
 history like sensor runs, and the daemon's run-key check sees them), and evaluate again until
 every topic is drained up to the end offsets seen when its pass began (records arriving during
 the pass are left for the next one). Runs that other processes have in flight are waited for.
-Exit status 1 if a run or an error-severity check failed.
+Then one `refresh_curated_and_analytics` run folds the new raw objects into the cleaned tables
+and answers every question. Exit status 1 if a run or an error-severity check failed.
 
     python -m pinterest_assets.batch
 """
@@ -24,6 +25,7 @@ import dagster as dg
 
 from pinterest_common.config import DAGSTER_DB, Settings
 
+from .jobs import REFRESH_JOB
 from .lake import kafka_io
 from .lake.progress import ProgressStore
 from .raw_streams import STREAMS, RawStream
@@ -36,6 +38,7 @@ LAUNCHED_BY_TAG, LAUNCHED_BY = "pinterest/launched_by", "make batch"
 BATCH_PID_TAG, BATCH_HOST_TAG = "pinterest/batch_pid", "pinterest/batch_host"
 
 POLL_S = 2.0
+REFRESH_JOB_NAME = REFRESH_JOB.name
 
 
 @dataclass
@@ -151,6 +154,22 @@ def launch(
     return outcome
 
 
+def refresh(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunOutcome:
+    """One run of the cleaned and analytics assets (what the automation sensor would launch)."""
+    result = defs.resolve_job_def(REFRESH_JOB_NAME).execute_in_process(
+        instance=instance,
+        tags={LAUNCHED_BY_TAG: LAUNCHED_BY, BATCH_PID_TAG: str(os.getpid()), BATCH_HOST_TAG: socket.gethostname()},
+        raise_on_error=False,
+    )
+    outcome = RunOutcome(REFRESH_JOB_NAME, result.run_id, result.success)
+    outcome.objects = len(result.get_asset_materialization_events())
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            target = outcome.failed_checks if evaluation.severity == dg.AssetCheckSeverity.ERROR else outcome.warned_checks
+            target.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+    return outcome
+
+
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="pinterest-batch")
     try:
@@ -250,9 +269,18 @@ def run_batch(
     log(f"[batch] Dagster instance: {instance.root_directory}")
     fail_dead_batch_runs(instance, log)
     summary = BatchSummary()
+    drained = True
     for stream in STREAMS:
         if not drain(defs, instance, stream, summary, settings, log):
+            drained = False
             log(f"[batch] {stream.topic}: stopped after a failed run; the sensor will request its range again")
+    if drained:
+        log("[batch] cleaning the new raw objects and answering the questions (Spark) ...")
+        outcome = refresh(defs, instance)
+        summary.runs.append(outcome)
+        log(f"[batch] {REFRESH_JOB_NAME}: run {outcome.run_id} {'ok' if outcome.success else 'FAILED'}, "
+            f"{outcome.objects} materialisation(s)"
+            + (f", FAILED checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""))
     log(
         f"[batch] done: {len(summary.runs)} run(s), {summary.landed} event(s) landed"
         + ("" if summary.ok else "; some runs or checks FAILED (see above and the Dagster UI)")

@@ -19,6 +19,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         checks.defs,
         jobs.defs,
         sensors.defs,
+        # Steps share one process, so a run that cleans and answers starts Spark once.
+        dg.Definitions(executor=dg.in_process_executor),
     )
 
 

@@ -1,4 +1,5 @@
-"""Jobs: one landing job per raw asset, the targets of the drain sensors (and of `make batch`)."""
+"""Jobs: one landing job per raw asset, the targets of the drain sensors (and of `make batch`),
+and the refresh of the cleaned and analytics assets."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from ..assets import ANALYTICS_GROUP, CURATED_GROUP
 from ..raw_streams import STREAMS, RawStream
 
 if TYPE_CHECKING:
@@ -22,4 +24,11 @@ def landing_job(stream: RawStream) -> UnresolvedAssetJobDefinition:
 
 LANDING_JOBS: dict[str, UnresolvedAssetJobDefinition] = {stream.name: landing_job(stream) for stream in STREAMS}
 
-defs = dg.Definitions(jobs=list(LANDING_JOBS.values()))
+# Clean the raw lake and answer the questions, in one run and one Spark session.
+REFRESH_JOB = dg.define_asset_job(
+    name="refresh_curated_and_analytics",
+    selection=dg.AssetSelection.groups(CURATED_GROUP, ANALYTICS_GROUP),
+    description="Fold new raw objects into the cleaned tables (blocking checks), then answer every question.",
+)
+
+defs = dg.Definitions(jobs=[*LANDING_JOBS.values(), REFRESH_JOB])

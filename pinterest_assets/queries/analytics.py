@@ -21,6 +21,8 @@ class Question:
     description: str
     columns: tuple[str, ...]
     compute: Callable[["CleanedTables"], DataFrame]
+    # For median questions: the rows the median is taken over (grouped by columns[:-1]).
+    median_rows: Callable[["CleanedTables"], DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,14 +146,16 @@ QUESTIONS: tuple[Question, ...] = (
     Question("top_category_per_age_group", "Most popular category per age group",
              ("age_group", "category", "category_count"), top_category_per_age_group),
     Question("median_follower_count_per_age_group", "Median follower count per age group",
-             ("age_group", "median_follower_count"), median_follower_count_per_age_group),
+             ("age_group", "median_follower_count"), median_follower_count_per_age_group,
+             CleanedTables.joined),
     Question("users_joined_per_year", "Users joined per year",
              ("post_year", "number_users_joined"), users_joined_per_year),
     Question("median_follower_count_per_join_year", "Median follower count by joining year",
-             ("post_year", "median_follower_count"), median_follower_count_per_join_year),
+             ("post_year", "median_follower_count"), median_follower_count_per_join_year, _by_join_year),
     Question("median_follower_count_per_join_year_and_age_group",
              "Median follower count by joining year and age group",
-             ("age_group", "post_year", "median_follower_count"), median_follower_count_per_join_year_and_age_group),
+             ("age_group", "post_year", "median_follower_count"), median_follower_count_per_join_year_and_age_group,
+             _by_join_year),
     Question("top_category_this_year", "Most popular category in the latest post year",
              ("post_year", "category", "category_count"), top_category_this_year),
 )
@@ -160,3 +164,20 @@ QUESTIONS: tuple[Question, ...] = (
 def answer(question: Question, tables: CleanedTables) -> DataFrame:
     """The question's answer with exactly the contract's columns, in a stable order."""
     return question.compute(tables).select(*question.columns).orderBy(*question.columns)
+
+
+def medians_outside_group_range(question: Question, tables: CleanedTables, answer_frame: DataFrame) -> int:
+    """How many of a median question's medians fall outside their group's min..max follower count."""
+    assert question.median_rows is not None, f"{question.name} is not a median question"
+    groups = list(question.columns[:-1])
+    bounds = (
+        question.median_rows(tables)
+        .where(F.col("follower_count").isNotNull())
+        .groupBy(*groups)
+        .agg(F.min("follower_count").alias("low"), F.max("follower_count").alias("high"))
+    )
+    joined = answer_frame.join(bounds, groups, "left")
+    outside = F.col("low").isNull() | (F.col("median_follower_count") < F.col("low")) | (
+        F.col("median_follower_count") > F.col("high")
+    )
+    return joined.where(outside).count()

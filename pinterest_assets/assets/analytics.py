@@ -1,0 +1,97 @@
+"""The analytics assets, one per question (pinterest_assets.queries.analytics), computed in one
+Spark session, written as Parquet under analytics/<name>/ and published to the PostgreSQL
+database `pinterest_analytics` as a table of the same name, replaced atomically."""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from pinterest_common.config import ANALYTICS_DB
+
+from ..queries.analytics import QUESTIONS, CleanedTables, answer, medians_outside_group_range
+from ..queries.lake_tables import ANALYTICS_PREFIX, CuratedTable
+from ..queries.previews import bar_chart, markdown_table
+from ..queries.publish import postgres_columns, replace_table
+from ..resources import LakeSparkResource, PostgresResource, RawLakeResource
+from .curated import CLEANED_TABLES, read_cleaned
+
+ANALYTICS_GROUP = "analytics"
+NON_EMPTY, MEDIANS_IN_RANGE = "non_empty", "medians_within_group_range"
+
+SPECS = [
+    dg.AssetSpec(
+        question.name,
+        deps=list(CLEANED_TABLES.values()),
+        group_name=ANALYTICS_GROUP,
+        kinds={"spark", "parquet", "postgres"},
+        description=f"{question.description}. Columns: {', '.join(question.columns)}.",
+        automation_condition=dg.AutomationCondition.eager(),
+    )
+    for question in QUESTIONS
+]
+CHECK_SPECS = [
+    dg.AssetCheckSpec(NON_EMPTY, asset=question.name, description="The answer has at least one row.")
+    for question in QUESTIONS
+] + [
+    dg.AssetCheckSpec(MEDIANS_IN_RANGE, asset=question.name,
+                      description="Every median lies between its group's smallest and largest follower count.")
+    for question in QUESTIONS
+    if question.median_rows is not None
+]
+
+
+def _table_schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, pg_type) for name, pg_type in columns])
+
+
+@dg.multi_asset(specs=SPECS, check_specs=CHECK_SPECS, can_subset=True, name="answer_questions")
+def analytics_tables(
+    context: dg.AssetExecutionContext,
+    pyspark: LakeSparkResource,
+    s3: S3Resource,
+    postgres: PostgresResource,
+    raw_lake: RawLakeResource,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    spark, client, bucket = pyspark.spark_session, s3.get_client(), raw_lake.bucket
+    url = lambda key: f"s3a://{bucket}/{key}"  # noqa: E731
+
+    def current(event_type: str):
+        table = CuratedTable(client, bucket, CLEANED_TABLES[event_type])
+        return read_cleaned(spark, table, event_type, table.read_state().version).cache()
+
+    tables = CleanedTables(*(current(event_type) for event_type in ("pin", "geo", "user")))
+    connection = postgres.connect(ANALYTICS_DB)
+    try:
+        for question in QUESTIONS:
+            if dg.AssetKey(question.name) not in context.selected_asset_keys:
+                continue
+            frame = answer(question, tables)
+            rows = [tuple(row) for row in frame.collect()]
+            location = f"{ANALYTICS_PREFIX}/{question.name}/"
+            spark.createDataFrame(rows, frame.schema).coalesce(1).write.mode("overwrite").parquet(url(location))
+            columns = postgres_columns(frame.schema)
+            replace_table(connection, question.name, columns, rows)
+            context.log.info(f"{question.name}: {len(rows)} row(s) published")
+            yield dg.MaterializeResult(
+                asset_key=question.name,
+                metadata={
+                    "dagster/row_count": len(rows),
+                    "dagster/column_schema": _table_schema(columns),
+                    "preview": dg.MetadataValue.md(markdown_table(question.columns, rows)),
+                    "chart": dg.MetadataValue.md(bar_chart(question.columns, rows)),
+                    "dagster/uri": url(location),
+                    "postgres_table": f"{ANALYTICS_DB}.public.{question.name}",
+                },
+            )
+            selected_checks = {key.name for key in context.selected_asset_check_keys if key.asset_key.path == [question.name]}
+            if NON_EMPTY in selected_checks:
+                yield dg.AssetCheckResult(asset_key=question.name, check_name=NON_EMPTY, passed=bool(rows),
+                                          metadata={"rows": len(rows)})
+            if MEDIANS_IN_RANGE in selected_checks:
+                outside = medians_outside_group_range(question, tables, spark.createDataFrame(rows, frame.schema))
+                yield dg.AssetCheckResult(asset_key=question.name, check_name=MEDIANS_IN_RANGE, passed=outside == 0,
+                                          metadata={"medians_outside_range": outside})
+    finally:
+        connection.close()

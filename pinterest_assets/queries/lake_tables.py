@@ -1,0 +1,117 @@
+"""Reading the raw lake into Spark, and the versioned curated tables (plain PySpark + boto3).
+
+Curated layout, per table (e.g. `cleaned_pins`):
+
+    curated/<table>/version=<version>/part-*.parquet   one complete version of the table
+    curated/<table>/_state.json                         {"version": ..., "raw_objects": [...]}
+
+`_state.json` is written last and names the current version and the raw objects already folded
+into it, so an incremental run reads only the raw objects that are new, merges them with the
+current version, writes a new version and then moves the pointer: a reader never sees a half
+written table, and a run that dies before the pointer moves changes nothing.
+A full rebuild ignores the state and folds in every raw object again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
+
+from pinterest_common.schema import EventType, spark_raw_schema
+
+RAW_PREFIX = "raw"
+CURATED_PREFIX = "curated"
+ANALYTICS_PREFIX = "analytics"
+RAW_OBJECT_SUFFIX = ".jsonl.gz"
+
+# One line of a raw lake object (pinterest_assets.lake.records documents the fields).
+LAKE_LINE_SCHEMA = StructType([
+    StructField("event_id", StringType()),
+    StructField("event_type", StringType()),
+    StructField("received_at", StringType()),
+    StructField("schema_version", IntegerType()),
+    StructField("kafka_topic", StringType()),
+    StructField("kafka_partition", IntegerType()),
+    StructField("kafka_offset", LongType()),
+    StructField("kafka_timestamp", LongType()),
+    StructField("key", StringType()),
+    StructField("value", StringType()),
+])
+RECEIVED_AT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
+
+
+def list_raw_objects(s3, bucket: str, event_type: str) -> list[str]:
+    """Every raw object key of one event type, sorted."""
+    keys: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{RAW_PREFIX}/{event_type}/"):
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(RAW_OBJECT_SUFFIX)]
+    return sorted(keys)
+
+
+def read_raw_events(spark: SparkSession, urls: list[str], event_type: EventType) -> DataFrame:
+    """Raw events from lake objects (no objects: an empty frame of the same columns)."""
+    lines = spark.read.schema(LAKE_LINE_SCHEMA).json(urls) if urls else spark.createDataFrame([], LAKE_LINE_SCHEMA)
+    return raw_events_from_lines(lines, event_type)
+
+
+def raw_events_from_lines(lines: DataFrame, event_type: EventType) -> DataFrame:
+    """The contract fields as text, plus event_id, received_at (timestamp), kafka_partition and
+    kafka_offset, from lake lines."""
+    event = F.from_json("value", spark_raw_schema(event_type))
+    return lines.select(
+        event.alias("event"),
+        "event_id",
+        F.try_to_timestamp("received_at", F.lit(RECEIVED_AT_FORMAT)).alias("received_at"),
+        "kafka_partition",
+        "kafka_offset",
+    ).select("event.*", "event_id", "received_at", "kafka_partition", "kafka_offset")
+
+
+@dataclass(frozen=True)
+class CuratedState:
+    version: str | None = None
+    raw_objects: frozenset[str] = field(default_factory=frozenset)
+
+
+class CuratedTable:
+    """A versioned Parquet table in the lake (see the module docstring)."""
+
+    def __init__(self, s3, bucket: str, name: str):
+        self.s3, self.bucket, self.name = s3, bucket, name
+        self.prefix = f"{CURATED_PREFIX}/{name}"
+
+    @property
+    def state_key(self) -> str:
+        return f"{self.prefix}/_state.json"
+
+    def version_key(self, version: str) -> str:
+        return f"{self.prefix}/version={version}/"
+
+    def read_state(self) -> CuratedState:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.state_key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return CuratedState()
+        state = json.loads(body)
+        return CuratedState(state["version"], frozenset(state["raw_objects"]))
+
+    def write_state(self, state: CuratedState) -> None:
+        body = json.dumps({"version": state.version, "raw_objects": sorted(state.raw_objects)}, indent=1)
+        self.s3.put_object(Bucket=self.bucket, Key=self.state_key, Body=body.encode())
+
+    def remove_versions_except(self, *keep: str | None) -> list[str]:
+        """Delete the objects of every version not in `keep`; returns the deleted keys."""
+        kept = tuple(self.version_key(v) for v in keep if v)
+        doomed: list[str] = []
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/version="):
+            doomed += [o["Key"] for o in page.get("Contents", []) if not o["Key"].startswith(kept)]
+        for start in range(0, len(doomed), 1000):
+            batch = [{"Key": key} for key in doomed[start : start + 1000]]
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        return doomed
