@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from devstack.process import pid_alive
 from pinterest_common.config import DAGSTER_DB, Settings
 
 from .jobs import REFRESH_JOB
@@ -77,23 +78,15 @@ def fail_dead_batch_runs(instance: dg.DagsterInstance, log: Callable[[str], None
     )
     for record in records:
         tags = record.dagster_run.tags
-        if tags.get(BATCH_HOST_TAG) == host and not _pid_alive(int(tags.get(BATCH_PID_TAG, "0"))):
+        if tags.get(BATCH_HOST_TAG) == host and not _alive(int(tags.get(BATCH_PID_TAG, "0"))):
             instance.report_run_failed(record.dagster_run, message="the `make batch` process running it is gone")
             failed.append(record.dagster_run.run_id)
             log(f"[batch] marked run {record.dagster_run.run_id} failed: its `make batch` process is gone")
     return failed
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _alive(pid: int) -> bool:
+    return pid > 0 and pid_alive(pid)
 
 
 def existing_run(instance: dg.DagsterInstance, sensor_name: str, run_key: str) -> dg.DagsterRun | None:
