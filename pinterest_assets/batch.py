@@ -148,7 +148,7 @@ def launch(
 
 
 def refresh(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunOutcome:
-    """One run of the cleaned and analytics assets (what the automation sensor would launch)."""
+    """One run of the cleaned and analytics assets."""
     result = defs.resolve_job_def(REFRESH_JOB_NAME).execute_in_process(
         instance=instance,
         tags={LAUNCHED_BY_TAG: LAUNCHED_BY, BATCH_PID_TAG: str(os.getpid()), BATCH_HOST_TAG: socket.gethostname()},

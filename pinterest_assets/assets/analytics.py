@@ -27,7 +27,6 @@ SPECS = [
         group_name=ANALYTICS_GROUP,
         kinds={"spark", "parquet", "postgres"},
         description=f"{question.description}. Columns: {', '.join(question.columns)}.",
-        automation_condition=dg.AutomationCondition.eager(),
     )
     for question in QUESTIONS
 ]

@@ -67,7 +67,6 @@ SPECS = [
             f"{stream.name.capitalize()} events cleaned by the shared rules (pinterest_common.cleaning), one row per "
             f"{stream.event_type.key_field} (latest received wins), Parquet under curated/{CLEANED_TABLES[stream.name]}/."
         ),
-        automation_condition=dg.AutomationCondition.eager(),
     )
     for stream in STREAMS
 ]
