@@ -245,8 +245,10 @@ def run_batch(
     defs: dg.Definitions | None = None,
     instance: dg.DagsterInstance | None = None,
     log: Callable[[str], None] = print,
+    refresh_downstream: bool = True,
 ) -> BatchSummary:
-    """One pass over every drain sensor (see the module docstring)."""
+    """One pass over every drain sensor, then (unless `refresh_downstream` is False) one refresh
+    of the cleaned and analytics assets (see the module docstring)."""
     from pinterest_common.config import get_settings
 
     settings = get_settings()
@@ -267,7 +269,7 @@ def run_batch(
         if not drain(defs, instance, stream, summary, settings, log):
             drained = False
             log(f"[batch] {stream.topic}: stopped after a failed run; the sensor will request its range again")
-    if drained:
+    if drained and refresh_downstream:
         log("[batch] cleaning the new raw objects and answering the questions (Spark) ...")
         outcome = refresh(defs, instance)
         summary.runs.append(outcome)
@@ -281,8 +283,13 @@ def run_batch(
     return summary
 
 
-def main() -> int:
-    summary = run_batch()
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pinterest_assets.batch", description="One pass of the batch pipeline.")
+    parser.add_argument("--land-only", action="store_true", help="drain Kafka into the raw lake, skip the Spark refresh")
+    args = parser.parse_args(argv)
+    summary = run_batch(refresh_downstream=not args.land_only)
     return 0 if summary.ok else 1
 
 
