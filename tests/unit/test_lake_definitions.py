@@ -29,7 +29,8 @@ def test_assets_read_like_the_architecture():
         assert raw.group_name == "raw_lake" and raw.kinds == {"kafka", "s3"}
         assert topic.group_name == "kafka" and topic.kinds == {"kafka"} and not topic.is_materializable
         assert raw.parent_keys == {topic.key}
-    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
+    groups = {"kafka", "raw_lake"}
+    assert {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name in groups} == {
         "raw_pin_events", "raw_geo_events", "raw_user_events",
         "kafka_pin_events", "kafka_geo_events", "kafka_user_events",
     }
