@@ -8,6 +8,7 @@ from pinterest_common.config import Settings
 
 from .api_service import IngestionApi
 from .services import Kafka, Postgres, S3Server, Service, ServiceStatus
+from .streaming_service import SparkStreaming
 
 
 class Stack:
@@ -15,7 +16,7 @@ class Stack:
         self.settings = settings
         self.state_dir = state_dir or settings.home / "stack"
         self.services: list[Service] = [
-            service(settings, self.state_dir) for service in (Postgres, S3Server, Kafka, IngestionApi)
+            service(settings, self.state_dir) for service in (Postgres, S3Server, Kafka, IngestionApi, SparkStreaming)
         ]
 
     def prepare(self) -> None:

@@ -8,6 +8,7 @@ from pinterest_common.config import Settings, get_settings
 
 from .errors import register_error_handlers
 from .kafka_producer import KafkaPublisher
+from .recommendations import recommendations
 from .routes import events
 from .service import service
 
@@ -21,5 +22,6 @@ def create_app(settings: Settings | None = None, producer: KafkaPublisher | None
     app.extensions["publisher"] = producer or KafkaPublisher(settings)
     app.register_blueprint(events)
     app.register_blueprint(service)
+    app.register_blueprint(recommendations)
     register_error_handlers(app)
     return app

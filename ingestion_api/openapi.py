@@ -132,6 +132,23 @@ def build_openapi(settings: Settings) -> dict:
         paths.update(_operations(event_type, auth))
     paths["/healthz"] = {"get": {"summary": "Kafka is reachable", "operationId": "healthz", "responses": {
         "200": {"description": "Kafka answers"}, "503": {"description": "Kafka does not answer"}}}}
+    paths["/recommendations/profiles"] = {"get": {
+        "summary": "The most popular profiles of the latest rolling hour (streaming table profile_popularity)",
+        "operationId": "recommendProfiles",
+        "parameters": [
+            {"name": "category", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": list(schema.CATEGORIES)}},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+        ],
+        "responses": {
+            "200": {"description": "profiles ranked by popularity_score, then pins_posted, latest_follower_count, "
+                                   "poster_name"},
+            "400": _json(_ref("Error"), "invalid query parameters"),
+            "503": {"description": "the streaming database is unavailable"},
+            **({"401": {"description": "missing or invalid API key"}} if auth else {}),
+        },
+    }}
     components: dict = {
         "schemas": {
             **{e.name.capitalize() + "Event": event_schema(e) for e in EVENT_TYPES.values()},

@@ -1,5 +1,5 @@
 """Jobs: one landing job per raw asset, the targets of the drain sensors (and of `make batch`),
-and the refresh of the cleaned and analytics assets."""
+the refresh of the cleaned and analytics assets, and the observation of the streaming tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ..assets import ANALYTICS_GROUP, CURATED_GROUP
+from ..assets import ANALYTICS_GROUP, CURATED_GROUP, STREAMING_ASSETS
+from ..checks import STREAMING_CHECKS
 from ..raw_streams import STREAMS, RawStream
 
 if TYPE_CHECKING:
@@ -31,4 +32,10 @@ REFRESH_JOB = dg.define_asset_job(
     description="Fold new raw objects into the cleaned tables (blocking checks), then answer every question.",
 )
 
-defs = dg.Definitions(jobs=[*LANDING_JOBS.values(), REFRESH_JOB])
+OBSERVE_STREAMING_JOB = dg.define_asset_job(
+    name="observe_streaming_tables_job",
+    selection=dg.AssetSelection.assets(*STREAMING_ASSETS) | dg.AssetSelection.checks(*STREAMING_CHECKS),
+    description="Observe the streaming job's tables (row counts, newest rows, lag behind Kafka) and check freshness.",
+)
+
+defs = dg.Definitions(jobs=[*LANDING_JOBS.values(), REFRESH_JOB, OBSERVE_STREAMING_JOB])

@@ -1,0 +1,179 @@
+"""The streaming job's tables (PostgreSQL database PINTEREST_STREAMING_DATABASE), observed.
+
+The Spark job (streaming/, deployed on its own) writes them; Dagster observes them. Each
+observation reports per table a data version (content-derived), `dagster/row_count`, the newest
+`received_at` (event tables) or window start (aggregates), and the lag behind Kafka: how many
+records of the table's topic the job has not consumed yet (its heartbeat row `streaming_status`
+holds the offsets it consumed) and how long the oldest of them has been waiting. The sensor in
+pinterest_assets/sensors/streaming_observation.py runs the observation job every PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS.
+Row counts are exact (`count(*)`), which is fine at the local stack's volumes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import dagster as dg
+from psycopg2 import sql
+
+from pinterest_common.config import get_settings
+from pinterest_common.records import RecordMetadata, parse_received_at
+from pinterest_common.schema import GEO, PIN, USER
+from streaming.status import QUERY_NAME
+
+from ..raw_streams import STREAMS
+from ..resources import KafkaResource, PostgresResource
+
+STREAMING_GROUP = "streaming"
+STREAMING_KINDS = {"spark", "postgres"}
+_TOPIC_ASSETS = {stream.topic: stream.topic_asset_name for stream in STREAMS}
+
+
+@dataclass(frozen=True)
+class StreamingTable:
+    name: str
+    topic: str  # where its rows come from (the aggregates: the pins)
+    time_column: str  # the newest value of it is reported
+    version: str  # SQL aggregate that changes whenever the table's content does
+    upstream: str  # asset key
+    description: str
+
+
+EVENT_TABLE_VERSION = "count(*)::text"  # append-only tables
+TABLES = (
+    StreamingTable("experimental_data", PIN.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[PIN.topic],
+                   "One row per pin event accepted by the API (key event_id): cleaned columns, received_at, "
+                   "Kafka partition and offset."),
+    StreamingTable("geo_data", GEO.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[GEO.topic],
+                   "One row per geo event (key event_id): ind, country, coordinates, timestamp."),
+    StreamingTable("user_data", USER.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[USER.topic],
+                   "One row per user event (key event_id): ind, user_name, age, age_group, date_joined."),
+    StreamingTable("profile_popularity", PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(pins_posted), 0)",
+                   "experimental_data",
+                   "Per poster and event-time window (1m tumbling, 1h rolling every 15 min): pins posted, distinct "
+                   "pins, latest follower count, categories, popularity score (see streaming/aggregates.py)."),
+    StreamingTable("category_trends", PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(events), 0)",
+                   "experimental_data",
+                   "Per category per minute: events, image and video share, average follower count."),
+)
+EVENT_TABLES = tuple(table for table in TABLES if table.time_column == "received_at")
+
+
+@dataclass(frozen=True)
+class TableState:
+    row_count: int
+    newest: datetime | None
+    version: str
+
+
+@dataclass(frozen=True)
+class TopicLag:
+    """Records of a topic the job has not consumed yet, and when the oldest of them was received."""
+
+    waiting_records: int
+    oldest_waiting_received_at: datetime | None
+
+    def waiting_seconds(self, now: datetime) -> float:
+        if self.oldest_waiting_received_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_waiting_received_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class JobHeartbeat:
+    active: bool
+    updated_at: datetime
+    consumed_offsets: dict  # {topic: {partition (str): next offset}}
+    late_events_dropped: int
+    input_rows_per_second: float | None
+    processed_rows_per_second: float | None
+
+
+def table_state(cur, table: StreamingTable) -> TableState:
+    cur.execute(sql.SQL("SELECT count(*), max({}), {} FROM {}").format(
+        sql.Identifier(table.time_column), sql.SQL(table.version), sql.Identifier(table.name),
+    ))
+    row_count, newest, version = cur.fetchone()
+    return TableState(row_count, newest, version)
+
+
+def job_heartbeat(cur) -> JobHeartbeat | None:
+    cur.execute(
+        "SELECT active, updated_at, coalesce(end_offsets, '{}'), late_events_dropped, input_rows_per_second, "
+        "processed_rows_per_second FROM streaming_status WHERE query_name = %s",
+        (QUERY_NAME,),
+    )
+    row = cur.fetchone()
+    return JobHeartbeat(*row) if row else None
+
+
+def topic_lag(kafka: KafkaResource, topic: str, heartbeat: JobHeartbeat | None) -> TopicLag:
+    """Compares Kafka's end offsets with the offsets the job consumed; reads the first waiting
+    record of each lagging partition for its received_at header."""
+    consumed = (heartbeat.consumed_offsets if heartbeat else {}).get(topic, {})
+    waiting, oldest = 0, None
+    for partition, offsets in (kafka.partition_offsets(topic) or {}).items():
+        start = max(consumed.get(str(partition), offsets.earliest), offsets.earliest)
+        if offsets.end <= start:
+            continue
+        waiting += offsets.end - start
+        for record in kafka.read_range(topic, partition, start, start + 1):
+            received = parse_received_at(RecordMetadata.from_headers(record.headers).received_at)
+            oldest = received if oldest is None else min(oldest, received)
+    return TopicLag(waiting, oldest)
+
+
+def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartbeat: JobHeartbeat | None,
+                 now: datetime) -> dg.ObserveResult:
+    metadata: dict = {
+        "dagster/row_count": state.row_count,
+        "kafka_topic": table.topic,
+        "kafka_lag_records": lag.waiting_records,
+        "kafka_lag_seconds": round(lag.waiting_seconds(now), 3),
+        "job_active": bool(heartbeat and heartbeat.active),
+    }
+    if state.newest is not None:
+        metadata[f"newest_{table.time_column}"] = dg.MetadataValue.timestamp(state.newest)
+    if heartbeat is not None:
+        metadata["job_heartbeat_age_seconds"] = round((now - heartbeat.updated_at).total_seconds(), 3)
+        metadata["late_events_dropped"] = heartbeat.late_events_dropped
+        for rate in ("input_rows_per_second", "processed_rows_per_second"):
+            if getattr(heartbeat, rate) is not None:
+                metadata[f"job_{rate}"] = round(getattr(heartbeat, rate), 1)
+    return dg.ObserveResult(asset_key=table.name, data_version=dg.DataVersion(state.version), metadata=metadata)
+
+
+def observe_streaming_tables(postgres: PostgresResource, kafka: KafkaResource) -> Iterator[dg.ObserveResult]:
+    conn = postgres.connect(get_settings().streaming_database)
+    try:
+        with conn.cursor() as cur:
+            heartbeat = job_heartbeat(cur)
+            states = {table.name: table_state(cur, table) for table in TABLES}
+    finally:
+        conn.close()
+    lags = {topic: topic_lag(kafka, topic, heartbeat) for topic in {table.topic for table in TABLES}}
+    now = datetime.now(timezone.utc)
+    for table in TABLES:
+        yield _observation(table, states[table.name], lags[table.topic], heartbeat, now)
+
+
+# Observable source assets are the documented way to observe tables that another system writes;
+# every observation API is marked beta in this Dagster release, so that one warning is silenced here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    observe_streaming_tables_asset = dg.multi_observable_source_asset(
+        name="observe_streaming_tables",
+        description="Row counts, newest rows and the lag behind Kafka of the streaming job's tables.",
+        specs=[
+            dg.AssetSpec(
+                key=table.name, group_name=STREAMING_GROUP, kinds=STREAMING_KINDS, deps=[table.upstream],
+                description=f"PostgreSQL table `{table.name}`, written by the streaming job. {table.description}",
+            )
+            for table in TABLES
+        ],
+    )(observe_streaming_tables)
+
+STREAMING_ASSETS: list[dg.AssetsDefinition] = [observe_streaming_tables_asset]

@@ -1,0 +1,164 @@
+"""The tables of the streaming database (PINTEREST_STREAMING_DATABASE, `pinterest_streaming`).
+
+Event tables, one row per Kafka record accepted by the API (keyed by `event_id`, append-only):
+`experimental_data` (pins), `geo_data`, `user_data`; cleaned columns, then `received_at` and the
+Kafka coordinates. Aggregates, always equal to a recomputation from `experimental_data`
+(streaming/aggregates.py): `profile_popularity`, `category_trends`. Bookkeeping:
+`streaming_batches` (one row per applied micro-batch) and `streaming_status` (the job's heartbeat).
+The view `experimental_data_enriched` adds the latest geo and user event of each pin's `ind`
+(country, age group, ...), to cut live metrics.
+"""
+
+from __future__ import annotations
+
+from psycopg2 import errors, sql
+
+# Columns as the sink writes them, in order: an event type's cleaned columns
+# (pinterest_common.cleaning.CLEANED_COLUMNS, users with their age group), then the metadata.
+EVENT_COLUMNS = {
+    "pin": (
+        "ind", "unique_id", "title", "description", "follower_count", "poster_name", "tag_list",
+        "is_image_or_video", "image_src", "save_location", "category", "downloaded",
+    ),
+    "geo": ("ind", "country", "coordinates", "timestamp"),
+    "user": ("ind", "user_name", "age", "date_joined", "age_group"),
+}
+METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset")
+TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
+EVENT_TABLES = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
+
+_METADATA_DDL = """
+    received_at       timestamptz NOT NULL,
+    kafka_partition   integer NOT NULL,
+    kafka_offset      bigint NOT NULL
+"""
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS experimental_data (
+    event_id          text PRIMARY KEY,
+    ind               integer,
+    unique_id         text,
+    title             text,
+    description       text,
+    follower_count    bigint,
+    poster_name       text,
+    tag_list          text,
+    is_image_or_video text,
+    image_src         text,
+    save_location     text,
+    category          text,
+    downloaded        integer,
+    {_METADATA_DDL}
+);
+CREATE INDEX IF NOT EXISTS experimental_data_poster_time ON experimental_data (poster_name, received_at);
+CREATE INDEX IF NOT EXISTS experimental_data_category_time ON experimental_data (category, received_at);
+CREATE INDEX IF NOT EXISTS experimental_data_received_at ON experimental_data (received_at);
+CREATE INDEX IF NOT EXISTS experimental_data_offset ON experimental_data (kafka_partition, kafka_offset);
+CREATE INDEX IF NOT EXISTS experimental_data_ind ON experimental_data (ind);
+
+CREATE TABLE IF NOT EXISTS geo_data (
+    event_id          text PRIMARY KEY,
+    ind               integer,
+    country           text,
+    coordinates       double precision[],
+    "timestamp"       timestamp,
+    {_METADATA_DDL}
+);
+CREATE INDEX IF NOT EXISTS geo_data_ind_latest ON geo_data (ind, received_at DESC, event_id DESC);
+CREATE INDEX IF NOT EXISTS geo_data_received_at ON geo_data (received_at);
+CREATE INDEX IF NOT EXISTS geo_data_offset ON geo_data (kafka_partition, kafka_offset);
+
+CREATE TABLE IF NOT EXISTS user_data (
+    event_id          text PRIMARY KEY,
+    ind               integer,
+    user_name         text,
+    age               integer,
+    date_joined       timestamp,
+    age_group         text,
+    {_METADATA_DDL}
+);
+CREATE INDEX IF NOT EXISTS user_data_ind_latest ON user_data (ind, received_at DESC, event_id DESC);
+CREATE INDEX IF NOT EXISTS user_data_received_at ON user_data (received_at);
+CREATE INDEX IF NOT EXISTS user_data_offset ON user_data (kafka_partition, kafka_offset);
+
+CREATE TABLE IF NOT EXISTS profile_popularity (
+    window_name           text NOT NULL,
+    window_start          timestamptz NOT NULL,
+    window_end            timestamptz NOT NULL,
+    poster_name           text NOT NULL,
+    pins_posted           integer NOT NULL,
+    distinct_pins         integer NOT NULL,
+    latest_follower_count bigint,
+    categories            text[] NOT NULL,
+    popularity_score      double precision NOT NULL,
+    PRIMARY KEY (window_name, window_start, poster_name)
+);
+CREATE INDEX IF NOT EXISTS profile_popularity_ranking
+    ON profile_popularity (window_name, window_start, popularity_score DESC);
+
+CREATE TABLE IF NOT EXISTS category_trends (
+    category           text NOT NULL,
+    window_start       timestamptz NOT NULL,
+    window_end         timestamptz NOT NULL,
+    events             integer NOT NULL,
+    image_share        double precision NOT NULL,
+    video_share        double precision NOT NULL,
+    avg_follower_count double precision,
+    PRIMARY KEY (category, window_start)
+);
+
+CREATE TABLE IF NOT EXISTS streaming_batches (
+    query_id     text NOT NULL,
+    batch_id     bigint NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    pin_events   integer NOT NULL,
+    geo_events   integer NOT NULL,
+    user_events  integer NOT NULL,
+    PRIMARY KEY (query_id, batch_id)
+);
+
+CREATE TABLE IF NOT EXISTS streaming_status (
+    query_name                text PRIMARY KEY,
+    query_id                  text,
+    active                    boolean NOT NULL,
+    updated_at                timestamptz NOT NULL,
+    batch_id                  bigint,
+    end_offsets               jsonb,
+    input_rows_per_second     double precision,
+    processed_rows_per_second double precision,
+    late_events_dropped       bigint NOT NULL DEFAULT 0
+);
+
+CREATE OR REPLACE VIEW experimental_data_enriched AS
+SELECT e.*, g.country, g.coordinates, g."timestamp" AS posted_at,
+       u.user_name, u.age, u.age_group, u.date_joined
+FROM experimental_data e
+LEFT JOIN LATERAL (
+    SELECT country, coordinates, "timestamp" FROM geo_data
+    WHERE geo_data.ind = e.ind ORDER BY received_at DESC, event_id DESC LIMIT 1
+) g ON true
+LEFT JOIN LATERAL (
+    SELECT user_name, age, age_group, date_joined FROM user_data
+    WHERE user_data.ind = e.ind ORDER BY received_at DESC, event_id DESC LIMIT 1
+) u ON true;
+"""
+
+SCHEMA_LOCK = 0x5343_4845  # advisory lock key: one process creates the schema at a time
+
+
+def ensure_database(admin_conn, database: str) -> None:
+    """Create `database` when missing; `admin_conn` is an autocommit connection to another one."""
+    with admin_conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        if cur.fetchone() is None:
+            try:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+            except errors.DuplicateDatabase:
+                pass  # created by another process in the meantime
+
+
+def ensure_schema(conn) -> None:
+    """Create the tables, indexes and view when missing (idempotent; one process at a time)."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        cur.execute(SCHEMA)

@@ -1,0 +1,157 @@
+"""The streaming job: Kafka -> cleaned events -> PostgreSQL, one transaction per micro-batch.
+
+One structured streaming query (`foreachBatch`, processing-time trigger) reads the three topics;
+each micro-batch is cleaned and handed to the sink (streaming/sink.py), which applies it exactly
+once. The checkpoint (offsets, dedup state) is only ever added to. The main thread writes the
+heartbeat (streaming/status.py), restarts the query after a failure (with backoff), and on SIGTERM
+or SIGINT lets the running micro-batch finish, stops the query and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+from pyspark.errors import StreamingQueryException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from pinterest_common.config import Settings
+from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
+from pinterest_common.spark import spark_conf
+
+from .ddl import ensure_database, ensure_schema
+from .sink import MicroBatch, PostgresSink
+from .source import cleaned, deduplicated, kafka_records, sink_rows
+from .status import QUERY_NAME, Heartbeat
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 2.0
+RESTART_BACKOFF_S = (5.0, 60.0)  # first and largest pause before restarting a failed query
+STOP_TIMEOUT_S = 60.0  # longest wait for the running micro-batch on SIGTERM
+
+# On top of pinterest_common.spark.spark_conf. The state store and the number of state
+# partitions are fixed when a checkpoint is created.
+STREAMING_CONF = {
+    # Dedup state in RocksDB (off the JVM heap, small driver memory).
+    "spark.sql.streaming.stateStore.providerClass":
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+    "spark.sql.shuffle.partitions": "2",
+    # No empty micro-batches just to advance the watermark: state is evicted with the next data.
+    "spark.sql.streaming.noDataMicroBatches.enabled": "false",
+}
+
+
+def streaming_session(settings: Settings) -> SparkSession:
+    """The shared Spark configuration (Kafka connector included) plus STREAMING_CONF."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in {**spark_conf(settings, QUERY_NAME), **STREAMING_CONF}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the streaming database and its tables when missing."""
+    admin = psycopg2.connect(settings.pg_dsn("postgres"))
+    admin.autocommit = True
+    try:
+        ensure_database(admin, settings.streaming_database)
+    finally:
+        admin.close()
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
+    try:
+        ensure_schema(conn)
+    finally:
+        conn.close()
+
+
+class StreamingJob:
+    def __init__(self, settings: Settings, checkpoint: str, trigger_seconds: float, status_file: Path | None = None):
+        self.settings = settings
+        self.checkpoint = checkpoint
+        self.trigger = f"{round(trigger_seconds * 1000)} milliseconds"
+        dsn = settings.pg_dsn(settings.streaming_database)
+        self.sink = PostgresSink(dsn)
+        self.heartbeat = Heartbeat(dsn, status_file)
+        self._stopping = threading.Event()
+        self._spark: SparkSession | None = None
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stopping.set())
+        prepare_database(self.settings)
+        ensure_topics(self.settings, topics=EVENT_TOPICS)
+        self._spark = streaming_session(self.settings)
+        self._spark.sparkContext.setLogLevel("WARN")
+        log.info("streaming %s into database %s, checkpoint %s, trigger %s",
+                 ", ".join(EVENT_TOPICS), self.settings.streaming_database, self.checkpoint, self.trigger)
+        try:
+            self._run_until_stopped()
+        finally:
+            self.heartbeat.beat(None, False, [])
+            self.heartbeat.close()
+            self.sink.close()
+            self._spark.stop()
+        log.info("stopped")
+        return 0
+
+    def _run_until_stopped(self) -> None:
+        backoff = RESTART_BACKOFF_S[0]
+        while not self._stopping.is_set():
+            query = self._start()
+            try:
+                self._watch(query)
+            except StreamingQueryException as exc:
+                log.error("query failed: %s", exc)
+            if not self._stopping.is_set():
+                log.warning("restarting the query in %.0fs", backoff)
+                self.heartbeat.beat(query.id, False, [])
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, RESTART_BACKOFF_S[1])
+
+    def _start(self) -> StreamingQuery:
+        records = kafka_records(self._spark, self.settings)
+        return (
+            cleaned(deduplicated(records, self.settings.streaming_watermark))
+            .writeStream.queryName(QUERY_NAME)
+            .foreachBatch(self._apply)
+            .option("checkpointLocation", self.checkpoint)
+            .trigger(processingTime=self.trigger)
+            .start()
+        )
+
+    def _watch(self, query: StreamingQuery) -> None:
+        """Beat until the query ends (raises StreamingQueryException if it failed) or a stop is
+        asked for; then let the running micro-batch finish and stop the query."""
+        while not self._stopping.is_set():
+            self.heartbeat.beat(query.id, True, [json.loads(p.json) for p in query.recentProgress])
+            if query.awaitTermination(HEARTBEAT_S):
+                return
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while query.status["isTriggerActive"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        query.stop()
+
+    def _apply(self, batch: DataFrame, batch_id: int) -> None:
+        """foreachBatch: collect the cleaned micro-batch, then apply it in one transaction."""
+        started = time.monotonic()
+        rows = sink_rows(batch.collect())
+        if not any(rows.values()):
+            return
+        query_id = next(q.id for q in self._spark.streams.active if q.name == QUERY_NAME)
+        counts = ", ".join(f"{len(r)} {name}" for name, r in rows.items())
+        collected = time.monotonic()
+        if self.sink.apply(MicroBatch(query_id, batch_id, rows)):
+            log.info("batch %d: %s events collected in %.2fs, applied in %.2fs",
+                     batch_id, counts, collected - started, time.monotonic() - collected)
+        else:
+            log.info("batch %d of query %s was applied before: replay skipped (%s events)", batch_id, query_id, counts)

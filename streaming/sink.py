@@ -1,0 +1,92 @@
+"""Apply a micro-batch to PostgreSQL exactly once: everything in one transaction.
+
+In that transaction: take the writer lock (one writer at a time, whatever the process), insert
+the progress row `(query_id, batch_id)` into `streaming_batches` (present already: the batch is
+a replay, nothing else happens), insert the events with `ON CONFLICT (event_id) DO NOTHING`
+(bulk, `execute_values`), and recompute the aggregate windows the new pins touch
+(streaming/aggregates.py). A crash before the commit leaves nothing; Spark replays the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import psycopg2
+from psycopg2.extras import execute_values
+
+from .aggregates import NEW_PINS_TABLE, recompute_touched_windows
+from .ddl import EVENT_TABLES, TABLE_COLUMNS
+
+WRITER_LOCK = 0x5752_4954  # advisory lock key held by each batch transaction
+PAGE_SIZE = 1000  # rows per INSERT statement
+
+_INSERT_BATCH = """
+INSERT INTO streaming_batches (query_id, batch_id, pin_events, geo_events, user_events)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (query_id, batch_id) DO NOTHING
+RETURNING batch_id
+"""
+
+
+def insert_events_sql(event_type: str) -> str:
+    """The bulk insert of one event type (pins also feed `new_pins`)."""
+    columns = ", ".join(f'"{c}"' for c in TABLE_COLUMNS[event_type])
+    insert = f"INSERT INTO {EVENT_TABLES[event_type]} ({columns}) VALUES %s ON CONFLICT (event_id) DO NOTHING"
+    if event_type != "pin":
+        return insert
+    return (
+        f"WITH inserted AS ({insert} RETURNING poster_name, category, received_at) "
+        "INSERT INTO new_pins SELECT poster_name, category, received_at FROM inserted"
+    )
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    query_id: str
+    batch_id: int
+    # Event type -> rows, each a tuple in ddl.TABLE_COLUMNS order; timestamps naive UTC.
+    rows: Mapping[str, Sequence[tuple]]
+
+    def count(self, event_type: str) -> int:
+        return len(self.rows.get(event_type, ()))
+
+
+class PostgresSink:
+    """Writes micro-batches over one connection, reopened after an error."""
+
+    def __init__(self, dsn: str):
+        self._dsn = dsn
+        self._conn = None
+
+    def apply(self, batch: MicroBatch) -> bool:
+        """Apply `batch`; False (and no change) if this query already applied this batch id."""
+        conn = self._connection()
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                cur.execute("SET LOCAL work_mem = '64MB'")  # the window recomputation sorts in memory
+                counts = (batch.count("pin"), batch.count("geo"), batch.count("user"))
+                cur.execute(_INSERT_BATCH, (batch.query_id, batch.batch_id, *counts))
+                if cur.fetchone() is None:
+                    return False
+                cur.execute(NEW_PINS_TABLE)
+                for event_type in EVENT_TABLES:
+                    if batch.rows.get(event_type):
+                        execute_values(cur, insert_events_sql(event_type), batch.rows[event_type], page_size=PAGE_SIZE)
+                recompute_touched_windows(cur)
+            return True
+        except psycopg2.Error:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self):
+        if self._conn is None or self._conn.closed:
+            # Naive timestamps are UTC, for `timestamptz` columns too.
+            self._conn = psycopg2.connect(self._dsn, application_name="pinterest-streaming", options="-c TimeZone=UTC")
+        return self._conn

@@ -1,0 +1,118 @@
+"""The Kafka side: the three topics as one cleaned stream, and a micro-batch as sink rows.
+
+Every record of `pinterest.pin|geo|user` is read with its headers (`includeHeaders`); `event_id`
+and `received_at` come from the headers the API writes (pinterest_common.records). Records
+without them were not written by the API and are skipped. A watermark on `received_at` bounds the
+only state, the event_ids seen (`dropDuplicatesWithinWatermark`): a record whose `received_at` is
+older than the watermark of the previous micro-batch (the newest `received_at` seen minus
+PINTEREST_STREAMING_WATERMARK) is late, and Spark drops it (counted in the query's progress).
+
+Then, still in the streaming plan (built once, one Spark job per micro-batch), each value is
+parsed with the shared raw schema (pinterest_common.schema.spark_raw_schema) and cleaned by
+pinterest_common.cleaning.clean into a struct named after its event type (NULL for the others).
+Timestamps leave Spark as UTC wall-clock (timestamp_ntz), so collecting them does not depend on
+the local time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampType
+
+from pinterest_assets.queries.analytics import age_group
+from pinterest_common.cleaning import clean
+from pinterest_common.config import Settings
+from pinterest_common.records import EVENT_ID, RECEIVED_AT
+from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema
+
+from .ddl import EVENT_COLUMNS, METADATA_COLUMNS
+
+# pinterest_common.records.format_received_at in Spark's pattern language.
+RECEIVED_AT_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
+EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPES.items()}
+
+
+def header(name: str) -> Column:
+    """The value of the Kafka header `name` as text; NULL when absent."""
+    matching = F.filter("headers", lambda h: h["key"] == name)
+    return F.try_element_at(matching, F.lit(1))["value"].cast("string")
+
+
+def kafka_records(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The stream of the three topics, as `record_columns`."""
+    raw = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .option("subscribe", ",".join(EVENT_TYPE_OF_TOPIC))
+        .option("startingOffsets", "earliest")
+        .option("includeHeaders", "true")
+        .option("maxOffsetsPerTrigger", settings.streaming_max_offsets_per_trigger)
+        .load()
+    )
+    return record_columns(raw)
+
+
+def record_columns(kafka: DataFrame) -> DataFrame:
+    """Kafka rows as topic, value text, event_id, received_at and the Kafka coordinates."""
+    return kafka.select(
+        "topic",
+        F.col("value").cast("string").alias("value"),
+        header(EVENT_ID).alias("event_id"),
+        F.try_to_timestamp(header(RECEIVED_AT), F.lit(RECEIVED_AT_PATTERN)).alias("received_at"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+    )
+
+
+def deduplicated(records: DataFrame, watermark: str) -> DataFrame:
+    """API records only, each event_id once within the watermark on received_at."""
+    return (
+        records.where(F.col("event_id").isNotNull() & F.col("received_at").isNotNull())
+        .withWatermark("received_at", watermark)
+        .dropDuplicatesWithinWatermark(["event_id"])
+    )
+
+
+def cleaned(records: DataFrame) -> DataFrame:
+    """`topic`, the metadata columns and one struct of cleaned columns per event type."""
+    df = records.select(
+        "topic", *METADATA_COLUMNS,
+        *(F.when(F.col("topic") == et.topic, F.from_json("value", spark_raw_schema(et))).alias(_raw(et))
+          for et in EVENT_TYPES.values()),
+    )
+    for event_type in EVENT_TYPES.values():
+        df = _cleaned_into_struct(df, event_type)
+    return df.withColumn("received_at", F.col("received_at").cast("timestamp_ntz"))
+
+
+def sink_rows(rows: Iterable[Row]) -> dict[str, list[tuple]]:
+    """Collected rows of `cleaned` as the sink's tuples per event type (ddl.TABLE_COLUMNS order)."""
+    out: dict[str, list[tuple]] = {name: [] for name in EVENT_TYPES}
+    for row in rows:
+        name = EVENT_TYPE_OF_TOPIC[row["topic"]]
+        out[name].append((*row[name], *(row[column] for column in METADATA_COLUMNS)))
+    return out
+
+
+def _raw(event_type: EventType) -> str:
+    return f"raw_{event_type.name}"
+
+
+def _cleaned_into_struct(df: DataFrame, event_type: EventType) -> DataFrame:
+    passthrough = [name for name in df.columns if name != _raw(event_type)]
+    events = clean(event_type.name, df.select(f"{_raw(event_type)}.*", *passthrough))
+    if event_type is USER:
+        events = events.withColumn("age_group", age_group(F.col("age")))
+    fields = [_utc_wall_clock(events, name) for name in EVENT_COLUMNS[event_type.name]]
+    is_type = F.col("topic") == event_type.topic
+    return events.select(*passthrough, F.when(is_type, F.struct(*fields)).alias(event_type.name))
+
+
+def _utc_wall_clock(df: DataFrame, name: str) -> Column:
+    column = df[name]
+    if isinstance(df.schema[name].dataType, TimestampType):
+        return column.cast("timestamp_ntz").alias(name)
+    return column

@@ -1,0 +1,95 @@
+"""End to end: events accepted by the API land exactly once in PostgreSQL through the streaming
+job (a real `python -m streaming` process), and the aggregates equal a recomputation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+
+from tests.fixtures.streaming import (
+    assert_aggregates_equal_recomputation,
+    drop_database,
+    kafka_events,
+    new_database,
+    post_triples,
+    streaming_job,
+    table_rows,
+    wait_until_caught_up,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Run:
+    database: str
+    accepted: list[dict]  # the API's answers
+    in_kafka: dict[str, dict[str, tuple[int, int]]]  # event type -> event_id -> (partition, offset)
+
+
+@pytest.fixture(scope="module")
+def run(stack_settings, tmp_path_factory):
+    """Events posted before the job starts (a backlog) and while it runs; then caught up."""
+    database = new_database()
+    job = streaming_job(stack_settings, tmp_path_factory.mktemp("pipeline"), database)
+    accepted = post_triples(stack_settings, 150, seed=601)
+    job.start()
+    try:
+        accepted += post_triples(stack_settings, 150, seed=602)
+        in_kafka = kafka_events(stack_settings)
+        wait_until_caught_up(stack_settings, database, in_kafka, job)
+        yield Run(database, accepted, in_kafka)
+    finally:
+        job.stop()
+        drop_database(stack_settings, database)
+
+
+def test_every_accepted_event_is_in_its_table_exactly_once_at_its_kafka_coordinates(stack_settings, run):
+    assert len(run.accepted) == 900
+    for name, table in (("pin", "experimental_data"), ("geo", "geo_data"), ("user", "user_data")):
+        rows = table_rows(stack_settings, run.database, table)
+        ids = Counter(row["event_id"] for row in rows)
+        assert ids.keys() == run.in_kafka[name].keys() and set(ids.values()) == {1}
+        coordinates = {row["event_id"]: (row["kafka_partition"], row["kafka_offset"]) for row in rows}
+        for answer in (a for a in run.accepted if a["event_type"] == name):
+            assert coordinates[answer["event_id"]] == (answer["partition"], answer["offset"])
+
+
+def test_pins_carry_the_cleaned_columns(stack_settings, run):
+    pins = table_rows(stack_settings, run.database, "experimental_data")
+    assert all(pin["save_location"].startswith("/data/") for pin in pins)
+    assert {pin["category"] for pin in pins} <= {pin["save_location"][len("/data/"):] for pin in pins}
+    assert all(isinstance(pin["follower_count"], int) for pin in pins if pin["poster_name"] is not None)
+    assert any(pin["poster_name"] is None and pin["follower_count"] is None for pin in pins)  # scrape failures
+
+
+def test_aggregates_equal_a_recomputation_from_experimental_data(stack_settings, run):
+    assert_aggregates_equal_recomputation(stack_settings, run.database)
+
+
+def test_live_pins_can_be_cut_by_country_and_age_group(stack_settings, run):
+    geo = table_rows(stack_settings, run.database, "geo_data")
+    users = table_rows(stack_settings, run.database, "user_data")
+
+    def latest(rows):
+        by_ind = {}
+        for row in sorted(rows, key=lambda r: (r["received_at"], r["event_id"])):
+            by_ind[row["ind"]] = row
+        return by_ind
+
+    latest_geo, latest_user = latest(geo), latest(users)
+    enriched = table_rows(stack_settings, run.database, "experimental_data_enriched")
+    assert len(enriched) == len(run.in_kafka["pin"])
+    for pin in enriched:
+        assert pin["country"] == latest_geo[pin["ind"]]["country"]
+        assert pin["age_group"] == latest_user[pin["ind"]]["age_group"]
+    cut = Counter((pin["country"], pin["age_group"]) for pin in enriched)
+    assert sum(cut.values()) == len(enriched) and len(cut) > 1
+
+
+def test_the_local_stack_runs_the_job_into_its_database(stack_settings, run):
+    """`make up` (here: the test session's stack) runs the job as its `streaming` service."""
+    wait_until_caught_up(stack_settings, stack_settings.streaming_database, run.in_kafka)
+    assert_aggregates_equal_recomputation(stack_settings, stack_settings.streaming_database)

@@ -1,0 +1,60 @@
+"""The streaming tables in Dagster: observable assets next to the batch lineage, their freshness
+check, and the sensor that observes them (no services needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from pinterest_assets.checks.streaming_freshness import FRESHNESS_CHECK
+from pinterest_assets.definitions import build_definitions
+from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
+from pinterest_assets.sensors import streaming_observation_sensor
+from pinterest_common.config import REPO_ROOT, Settings
+
+TABLES = {"experimental_data", "geo_data", "user_data", "profile_popularity", "category_trends"}
+
+
+def streaming_definitions() -> dg.Definitions:
+    return build_definitions(Settings.from_env({}))
+
+
+def test_tables_are_observable_in_the_streaming_group_downstream_of_the_topics():
+    graph = streaming_definitions().get_repository_def().asset_graph
+    for name in TABLES:
+        node = graph.get(dg.AssetKey(name))
+        assert node.group_name == "streaming" and node.kinds == {"spark", "postgres"}
+        assert node.is_observable and not node.is_materializable
+    assert graph.get(dg.AssetKey("experimental_data")).parent_keys == {dg.AssetKey("kafka_pin_events")}
+    assert graph.get(dg.AssetKey("profile_popularity")).parent_keys == {dg.AssetKey("experimental_data")}
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys
+              if key.asset_key.to_user_string() in TABLES}
+    assert checks == {(table, FRESHNESS_CHECK) for table in ("experimental_data", "geo_data", "user_data")}
+
+
+def test_the_observation_job_observes_every_table_and_checks_freshness():
+    job = streaming_definitions().resolve_job_def(OBSERVE_STREAMING_JOB.name)
+    assert set(job.graph.node_dict) == {"observe_streaming_tables", "streaming_tables_freshness"}
+
+
+def test_the_sensor_runs_by_default_and_requests_an_observation_unless_one_is_running():
+    assert streaming_observation_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert streaming_observation_sensor.minimum_interval_seconds == Settings.from_env({}).streaming_observe_interval_seconds
+    with dg.instance_for_test() as instance:
+        request = streaming_observation_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(request, dg.RunRequest)
+        instance.create_run_for_job(streaming_definitions().resolve_job_def(OBSERVE_STREAMING_JOB.name),
+                                    status=dg.DagsterRunStatus.STARTED)
+        assert isinstance(streaming_observation_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+
+
+def test_loading_the_definitions_emits_no_deprecation_warning():
+    script = (
+        "import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+        "from tests.unit.test_streaming_definitions import streaming_definitions\n"
+        "streaming_definitions().resolve_all_job_defs()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
