@@ -131,7 +131,7 @@ def cleaned_tables(
             merged = clean(stream.name, raw)
             if state.version is not None:
                 merged = merged.unionByName(spark.read.parquet(url(table.version_key(state.version))))
-            version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run_id[:8]}"
+            version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
             dedup(stream.name, merged).write.parquet(url(table.version_key(version)))
             table.write_state(CuratedState(version, state.raw_objects | set(new_keys)))
             table.remove_versions_except(version, state.version)

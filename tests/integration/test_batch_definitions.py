@@ -2,8 +2,9 @@
 
 The `dagster dev` test runs the real webserver and daemon on a free port, with a temporary
 DAGSTER_HOME whose dagster.yaml keeps everything in the test stack's PostgreSQL: the sensors
-tick by themselves, launch runs that land the events produced beforehand, and the UI's GraphQL
-API shows the assets, checks, sensors and runs. It is stopped at the end.
+tick by themselves, launch runs that land the events produced beforehand, then the refresh
+sensor launches the run that cleans them and publishes the answers, nobody clicking; the UI's
+GraphQL API shows the assets, checks, sensors and runs. It is stopped at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from pinterest_assets.lake.progress import ProgressStore
 from pinterest_assets.raw_streams import STREAMS
 from pinterest_common.config import DAGSTER_DB, REPO_ROOT, get_settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
-from tests.integration.test_batch_lake import accept_events, pins
+from pinterest_assets.jobs import REFRESH_JOB
+from pinterest_assets.sensors import refresh_on_new_raw_data, streaming_observation_sensor
+from pinterest_assets.sensors.refresh import stale_streams
+from tests.fixtures.pipeline import postgres_rows
+from tests.integration.test_batch_lake import accept_events, triples
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
@@ -97,7 +102,7 @@ def dagster_dev(stack_settings, tmp_path):
 def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_settings, dagster_dev):
     port, instance, log_path = dagster_dev
     settings = get_settings()
-    accepted = accept_events(settings, pins(6, seed="dagster-dev"))
+    accepted = accept_events(settings, triples(6, seed="dagster-dev"))
     end = {a.event_type: {} for a in accepted}
     for a in accepted:
         end[a.event_type][a.partition] = max(end[a.event_type].get(a.partition, 0), a.offset + 1)
@@ -147,8 +152,21 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
         180, "landing runs still in flight",
     )
 
+    # ... and the refresh sensor cleans them and answers the questions, by itself too.
+    def refreshed():
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name=REFRESH_JOB.name, tags={
+            "dagster/sensor_name": refresh_on_new_raw_data.name}))
+        finished = [r for r in runs if r.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)]
+        up_to_date = not stale_streams(instance)[1]
+        return finished if up_to_date and finished and len(finished) == len(runs) else None
+
+    refresh_runs = wait_for(refreshed, 600, "the refresh sensor's run did not finish", interval=5)
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in refresh_runs), refresh_runs
+    assert postgres_rows(settings, "top_category_per_country", ("country",))
+
     sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
-    assert {s["name"] for s in sensors} == {s.sensor_name for s in STREAMS}
+    assert {s["name"] for s in sensors} == {s.sensor_name for s in STREAMS} | {
+        refresh_on_new_raw_data.name, streaming_observation_sensor.name}
     for sensor in sensors:
         assert sensor["sensorState"]["status"] == "RUNNING"
         ticks = sensor["sensorState"]["ticks"]

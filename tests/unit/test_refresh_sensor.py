@@ -1,0 +1,57 @@
+"""The sensor that refreshes the cleaned and analytics assets when new raw data lands."""
+
+import dagster as dg
+
+from pinterest_assets.definitions import build_definitions
+from pinterest_assets.jobs import REFRESH_JOB
+from pinterest_assets.sensors import refresh_on_new_raw_data
+from pinterest_common.config import Settings
+
+
+def tick(instance: dg.DagsterInstance):
+    return refresh_on_new_raw_data(dg.build_sensor_context(instance=instance))
+
+
+def materialize(instance: dg.DagsterInstance, *names: str) -> None:
+    for name in names:
+        instance.report_runless_asset_event(dg.AssetMaterialization(name))
+
+
+def test_it_runs_by_default_and_targets_the_refresh_job():
+    assert refresh_on_new_raw_data.default_status == dg.DefaultSensorStatus.RUNNING
+    assert refresh_on_new_raw_data.job_name == REFRESH_JOB.name
+    defs = build_definitions(Settings.from_env({}))
+    assert defs.resolve_sensor_def("refresh_on_new_raw_data").job_name == REFRESH_JOB.name
+
+
+def test_new_raw_data_requests_one_refresh_per_raw_state():
+    with dg.instance_for_test() as instance:
+        assert isinstance(tick(instance), dg.SkipReason)  # nothing landed yet
+
+        materialize(instance, "raw_pin_events")
+        first = tick(instance)
+        assert isinstance(first, dg.RunRequest)
+        assert first.tags["pinterest/new_raw_data"] == "pin"
+        assert tick(instance).run_key == first.run_key  # same raw state, same key: Dagster runs it once
+
+        materialize(instance, "raw_geo_events")
+        second = tick(instance)
+        assert second.run_key != first.run_key and second.tags["pinterest/new_raw_data"] == "pin,geo"
+
+
+def test_cleaned_tables_newer_than_their_raw_data_need_nothing():
+    with dg.instance_for_test() as instance:
+        materialize(instance, "raw_pin_events", "raw_geo_events", "raw_user_events")
+        materialize(instance, "cleaned_pins", "cleaned_geo", "cleaned_users")
+        assert isinstance(tick(instance), dg.SkipReason)
+        materialize(instance, "raw_user_events")
+        assert tick(instance).tags["pinterest/new_raw_data"] == "user"
+
+
+def test_a_refresh_in_flight_makes_it_wait():
+    with dg.instance_for_test() as instance:
+        materialize(instance, "raw_pin_events")
+        job = build_definitions(Settings.from_env({})).resolve_job_def(REFRESH_JOB.name)
+        instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        skip = tick(instance)
+        assert isinstance(skip, dg.SkipReason) and "waiting for run" in skip.skip_message
