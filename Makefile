@@ -3,8 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export PINTEREST_HOME ?= $(CURDIR)/.pinterest
+DEMO_TRIPLES ?= 20000
 
-.PHONY: help install up down status test clean-state batch ui
+.PHONY: help install up down status test clean-state batch ui demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -12,7 +13,7 @@ help: ## list the targets
 install: ## install system packages if missing, the venv and the service jars
 	@scripts/bootstrap.sh
 
-up: install ## start Kafka, PostgreSQL and the S3 server (idempotent; waits until healthy)
+up: install ## start Kafka, PostgreSQL, the S3 server, the API and the streaming job (idempotent; waits until healthy)
 	@$(PY) -m devstack up
 
 down: ## stop every service of the local stack
@@ -23,6 +24,9 @@ status: ## what runs, where, healthy or not, and the log paths
 
 batch: up ## one pass of the batch pipeline: drain sensors -> runs landing Kafka in the S3 lake (in the Dagster UI history)
 	@$(PY) -m pinterest_assets.batch
+
+demo: up ## the main job end to end: emulator -> API -> Kafka -> batch + streaming, then a reconciled report (DEMO_TRIPLES=20000)
+	@$(PY) -m devstack.demo --triples $(DEMO_TRIPLES)
 
 ui: up ## the Dagster UI (dagster dev -w workspace.yaml) on 127.0.0.1:3000 against the local instance
 	@$(PY) -m pinterest_assets.instance -- $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

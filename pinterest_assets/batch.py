@@ -39,6 +39,8 @@ LAUNCHED_BY_TAG, LAUNCHED_BY = "pinterest/launched_by", "make batch"
 BATCH_PID_TAG, BATCH_HOST_TAG = "pinterest/batch_pid", "pinterest/batch_host"
 
 POLL_S = 2.0
+# Runs executed here print Dagster's INFO events and up (the UI keeps the DEBUG ones).
+CONSOLE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 REFRESH_JOB_NAME = REFRESH_JOB.name
 
 
@@ -122,7 +124,7 @@ def launch(
         return None
     job = defs.resolve_job_def(stream.job_name)
     result = job.execute_in_process(
-        run_config=request.run_config,
+        run_config={**request.run_config, **CONSOLE_LOGS},
         instance=instance,
         tags={
             **request.tags,
@@ -150,6 +152,7 @@ def launch(
 def refresh(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunOutcome:
     """One run of the cleaned and analytics assets."""
     result = defs.resolve_job_def(REFRESH_JOB_NAME).execute_in_process(
+        run_config=CONSOLE_LOGS,
         instance=instance,
         tags={LAUNCHED_BY_TAG: LAUNCHED_BY, BATCH_PID_TAG: str(os.getpid()), BATCH_HOST_TAG: socket.gethostname()},
         raise_on_error=False,

@@ -209,10 +209,6 @@ class Settings:
         return self.home / "cache"
 
     @property
-    def logs_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
 

@@ -1,0 +1,117 @@
+"""Reconcile a ledger of acknowledged event_ids against every store that should hold them.
+
+The ledger is what the API acknowledged (the emulator's JSON lines: event_id, event_type, topic,
+partition, offset). Each store is read in full and counted by event_id: Kafka (the record
+headers), the raw lake (the `event_id` of every raw line), and the streaming job's event tables.
+An acknowledged event is *lost* in a store that does not hold it and *duplicated* in one that
+holds it more than once; events the store holds beyond the ledger (earlier runs) are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import psycopg2
+from kafka import KafkaConsumer, TopicPartition
+
+from pinterest_assets.lake import RAW_PREFIX
+from pinterest_assets.lake.objects import decode_lines
+from pinterest_common.config import Settings
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import EVENT_TYPES
+from streaming.ddl import EVENT_TABLES
+
+
+@dataclass(frozen=True)
+class StageCount:
+    stage: str
+    acknowledged: int
+    found: int  # acknowledged event_ids the store holds at least once
+    duplicated: int  # acknowledged event_ids it holds more than once
+
+    @property
+    def lost(self) -> int:
+        return self.acknowledged - self.found
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0
+
+    def line(self) -> str:
+        verdict = "ok" if self.ok else "MISMATCH"
+        return (f"{self.stage:<22} {self.found:>9,} of {self.acknowledged:,} acknowledged, "
+                f"{self.lost:,} lost, {self.duplicated:,} duplicated  {verdict}")
+
+
+def read_ledger(paths: Iterable[Path]) -> dict[str, str]:
+    """event_id -> event_type of every acknowledged event in the ledger files."""
+    ledger: dict[str, str] = {}
+    for path in paths:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                entry = json.loads(line)
+                ledger[entry["event_id"]] = entry["event_type"]
+    return ledger
+
+
+def kafka_event_ids(settings: Settings) -> Counter[str]:
+    """event_id of every record of the three event topics, from the first offset to the end."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 * 1024 * 1024)
+    try:
+        partitions = [TopicPartition(event_type.topic, p) for event_type in EVENT_TYPES.values()
+                      for p in consumer.partitions_for_topic(event_type.topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        found: Counter[str] = Counter()
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
+                for record in records:
+                    event_id = RecordMetadata.from_headers(record.headers).event_id
+                    if event_id:
+                        found[event_id] += 1
+        return found
+    finally:
+        consumer.close()
+
+
+def raw_lake_event_ids(settings: Settings) -> Counter[str]:
+    """event_id of every line of every raw object in the lake."""
+    s3 = boto3.client(
+        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
+    )
+    found: Counter[str] = Counter()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.s3_bucket, Prefix=f"{RAW_PREFIX}/"):
+        for entry in page.get("Contents", []):
+            body = s3.get_object(Bucket=settings.s3_bucket, Key=entry["Key"])["Body"].read()
+            for line in decode_lines(body):
+                found[json.loads(line)["event_id"]] += 1
+    return found
+
+
+def streaming_event_ids(settings: Settings) -> Counter[str]:
+    """event_id of every row of the streaming job's event tables."""
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
+    try:
+        found: Counter[str] = Counter()
+        with conn.cursor() as cur:
+            for table in EVENT_TABLES.values():
+                cur.execute(f"SELECT event_id FROM {table}")  # table names from the code
+                found.update(str(row[0]) for row in cur.fetchall())
+        return found
+    finally:
+        conn.close()
+
+
+def count_stage(stage: str, ledger: Iterable[str], store: Counter[str]) -> StageCount:
+    ledger = list(ledger)
+    found = sum(1 for event_id in ledger if store[event_id] > 0)
+    duplicated = sum(1 for event_id in ledger if store[event_id] > 1)
+    return StageCount(stage, len(ledger), found, duplicated)

@@ -1,0 +1,34 @@
+"""`make demo`'s module end to end on a stack of its own: exit 0 and a reconciled report."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from pinterest_common.config import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_stack):
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.demo", "--triples", "150", "--catch-up-timeout", "600"],
+        cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1800,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    stages = re.findall(r"^    (API acknowledged|Kafka topics|raw lake \(S3\)|streaming event tables)\s+([\d,]+) of ([\d,]+)"
+                        r" acknowledged, 0 lost, 0 duplicated  ok$", result.stdout, re.MULTILINE)
+    assert [stage for stage, _, _ in stages] == ["API acknowledged", "Kafka topics", "raw lake (S3)",
+                                                   "streaming event tables"], output[-6000:]
+    acknowledged = {int(total.replace(",", "")) for _, _, total in stages}
+    assert len(acknowledged) == 1 and 400 < acknowledged.pop() <= 450  # 450 events, ~5% invalid
+    assert "FAILED" not in result.stdout
+    assert re.search(r"raw_pin_events\.nothing_lost\s+passed", result.stdout)
+    assert re.search(r"cleaned_pins\.unique_unique_id\s+passed", result.stdout)
+    assert re.search(r"experimental_data\.fresh_while_events_flow\s+passed", result.stdout)
+    assert "top live profiles" in result.stdout and "[demo] ok" in result.stdout
