@@ -1,8 +1,10 @@
 """New raw data -> cleaned and analytics assets, without anyone clicking (running by default).
 
-Each tick compares, per stream, the newest materialisation of the raw asset with the newest of
-the cleaned table it feeds (the same question as "any dependency updated since I was last
-materialised"). When a raw asset is newer, it requests one `refresh_curated_and_analytics` run,
+Each tick compares, per stream, the newest materialisation of the raw asset with the run that
+last materialised the cleaned table it feeds: raw data landed after that run started may not be
+in it (the same question as "any dependency updated since I was last materialised", made safe
+for landings during a refresh). When a raw asset is newer, it requests one
+`refresh_curated_and_analytics` run,
 unless one is already in flight (the next tick will catch what it missed). The run key names
 the raw materialisations it covers, so the same raw state never gets two runs, and a run that
 failed is not retried in a loop: new raw data, `make batch` or the UI start the next one.
@@ -20,22 +22,29 @@ from .kafka_drain import NOT_FINISHED
 REFRESH_SENSOR_INTERVAL_S = 30
 
 
-def newest_materialization(instance: dg.DagsterInstance, asset_name: str) -> int | None:
-    """Storage id of the asset's newest materialisation event (ids grow with time)."""
+def newest_materialization(instance: dg.DagsterInstance, asset_name: str) -> dg.EventLogRecord | None:
     records = instance.fetch_materializations(dg.AssetKey(asset_name), limit=1).records
-    return records[0].storage_id if records else None
+    return records[0] if records else None
+
+
+def covers(instance: dg.DagsterInstance, cleaned: dg.EventLogRecord, raw: dg.EventLogRecord) -> bool:
+    """Whether the run that materialised `cleaned` started after `raw` landed."""
+    run = instance.get_run_record_by_id(cleaned.run_id) if cleaned.run_id else None
+    if run is None or run.start_time is None:  # reported without a run: the event order decides
+        return raw.storage_id < cleaned.storage_id
+    return raw.timestamp < run.start_time
 
 
 def stale_streams(instance: dg.DagsterInstance) -> tuple[dict[str, int], list[str]]:
-    """(newest raw materialisation per raw asset, the streams whose raw data is newer than their
-    cleaned table)."""
+    """(storage id of the newest raw materialisation per stream, the streams whose newest raw data
+    the cleaned table does not cover yet)."""
     raw = {stream.name: newest_materialization(instance, stream.asset_name) for stream in STREAMS}
     stale = []
     for stream in STREAMS:
         cleaned = newest_materialization(instance, CLEANED_TABLES[stream.name])
-        if raw[stream.name] is not None and (cleaned is None or raw[stream.name] > cleaned):
+        if raw[stream.name] is not None and (cleaned is None or not covers(instance, cleaned, raw[stream.name])):
             stale.append(stream.name)
-    return {name: storage_id for name, storage_id in raw.items() if storage_id is not None}, stale
+    return {name: record.storage_id for name, record in raw.items() if record is not None}, stale
 
 
 @dg.sensor(

@@ -1,10 +1,13 @@
 """The sensor that refreshes the cleaned and analytics assets when new raw data lands."""
 
+from types import SimpleNamespace
+
 import dagster as dg
 
 from pinterest_assets.definitions import build_definitions
 from pinterest_assets.jobs import REFRESH_JOB
 from pinterest_assets.sensors import refresh_on_new_raw_data
+from pinterest_assets.sensors.refresh import covers
 from pinterest_common.config import Settings
 
 
@@ -55,3 +58,22 @@ def test_a_refresh_in_flight_makes_it_wait():
         instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
         skip = tick(instance)
         assert isinstance(skip, dg.SkipReason) and "waiting for run" in skip.skip_message
+
+
+class _Runs:
+    """Just enough of an instance for `covers`: one run with a known start time."""
+
+    def __init__(self, run_id: str, start_time: float):
+        self.run_id, self.start_time = run_id, start_time
+
+    def get_run_record_by_id(self, run_id):
+        return SimpleNamespace(start_time=self.start_time) if run_id == self.run_id else None
+
+
+def test_raw_data_landed_while_the_refresh_ran_is_not_covered_by_it():
+    instance = _Runs("refresh", start_time=100.0)
+    cleaned = SimpleNamespace(run_id="refresh", storage_id=50, timestamp=160.0)
+    before = SimpleNamespace(storage_id=10, timestamp=90.0)
+    during = SimpleNamespace(storage_id=40, timestamp=130.0)  # older event than cleaned, yet after the run began
+    assert covers(instance, cleaned, before)
+    assert not covers(instance, cleaned, during)
