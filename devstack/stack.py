@@ -12,12 +12,12 @@ from .streaming_service import SparkStreaming
 
 
 class Stack:
-    def __init__(self, settings: Settings, state_dir: Path | None = None):
+    def __init__(self, settings: Settings, state_dir: Path | None = None, streaming: bool = True):
+        """`streaming=False`: without the streaming job (e.g. tests of the batch pipeline alone)."""
         self.settings = settings
         self.state_dir = state_dir or settings.home / "stack"
-        self.services: list[Service] = [
-            service(settings, self.state_dir) for service in (Postgres, S3Server, Kafka, IngestionApi, SparkStreaming)
-        ]
+        services = (Postgres, S3Server, Kafka, IngestionApi) + ((SparkStreaming,) if streaming else ())
+        self.services: list[Service] = [service(settings, self.state_dir) for service in services]
 
     def prepare(self) -> None:
         """Resolve jars and check binaries, so `up` and the tests start without downloads."""

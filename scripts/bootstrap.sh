@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the project needs on this machine: system packages (Java 17+, Maven, PostgreSQL
-# server) when missing, the Python virtualenv with the pinned dependencies, and the service jars.
+# server, Chromium for the UI browser test) when missing, the Python virtualenv with the pinned
+# dependencies, and the service jars.
 # Safe to run again: every step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,10 @@ command -v mvn >/dev/null || missing+=(maven)
 if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
+# Debian's Chromium (at /usr/bin/chromium) for tests/integration/test_dagster_ui_browser.py:
+# Playwright drives it; Playwright's own browser downloads are never used. With a font, so
+# that the screenshot shows text (fonts-liberation is only a recommendation of chromium-common).
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing system packages: ${missing[*]}"
