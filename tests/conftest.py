@@ -37,9 +37,10 @@ def _test_environment(state_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def fresh_stack(prefix: str = "test-stack-") -> Iterator[Settings]:
+def fresh_stack(prefix: str = "test-stack-", streaming: bool = True) -> Iterator[Settings]:
     """A new stack of real services on free ports in a temporary state directory, with its
-    settings exported to os.environ until it is stopped."""
+    settings exported to os.environ until it is stopped (`streaming=False`: without the
+    streaming job)."""
     base = get_settings().home / "tmp"
     base.mkdir(parents=True, exist_ok=True)
     state_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
@@ -47,7 +48,7 @@ def fresh_stack(prefix: str = "test-stack-") -> Iterator[Settings]:
     saved = dict(os.environ)
     os.environ.update(_test_environment(state_dir))
     settings = get_settings()
-    stack = Stack(settings, state_dir)
+    stack = Stack(settings, state_dir, streaming=streaming)
     try:
         stack.up()
         yield settings
@@ -74,7 +75,15 @@ def stack_settings() -> Iterator[Settings]:
 @pytest.fixture(scope="module")
 def isolated_stack() -> Iterator[Settings]:
     """A stack of its own for one test module, for tests that need the topics and the lake to
-    hold nothing but their own data (the session stack is shared by every test)."""
+    hold nothing but their own data (the session stack is shared by every test). Without the
+    streaming job, which the batch pipeline does not need."""
+    with fresh_stack("test-isolated-", streaming=False) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def isolated_full_stack() -> Iterator[Settings]:
+    """A stack of its own for one test module, with the streaming job."""
     with fresh_stack("test-isolated-") as settings:
         yield settings
 

@@ -57,8 +57,10 @@ def stale_streams(instance: dg.DagsterInstance) -> tuple[dict[str, int], list[st
 )
 def refresh_on_new_raw_data(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     raw, stale = stale_streams(context.instance)
+    if not raw:
+        return dg.SkipReason("no raw data landed yet")
     if not stale:
-        return dg.SkipReason("every cleaned table is newer than its raw data")
+        return dg.SkipReason("every cleaned table covers its newest raw data")
     running = context.instance.get_run_records(
         filters=dg.RunsFilter(job_name=REFRESH_JOB.name, statuses=NOT_FINISHED), limit=1
     )

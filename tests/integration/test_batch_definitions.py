@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +29,7 @@ from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
 from pinterest_assets.jobs import REFRESH_JOB
 from pinterest_assets.sensors import refresh_on_new_raw_data, streaming_observation_sensor
 from pinterest_assets.sensors.refresh import stale_streams
+from tests.fixtures.dagster_ui import LOCATIONS, graphql, stop_process_group, wait_for
 from tests.fixtures.pipeline import postgres_rows
 from tests.integration.test_batch_lake import accept_events, triples
 
@@ -48,22 +47,6 @@ def test_definitions_validate_passes(tmp_path):
     assert "All code locations passed validation." in output
 
 
-def graphql(port: int, query: str) -> dict:
-    response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=60)
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} within {timeout:.0f}s")
 
 
 @pytest.fixture
@@ -86,14 +69,7 @@ def dagster_dev(stack_settings, tmp_path):
         with dg.DagsterInstance.get() as instance:
             yield port, instance, log_path
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        except ProcessLookupError:
-            pass
+        stop_process_group(process)
         os.environ.clear()
         os.environ.update(saved)
 
@@ -101,6 +77,7 @@ def dagster_dev(stack_settings, tmp_path):
 @pytest.mark.integration
 def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_settings, dagster_dev):
     port, instance, log_path = dagster_dev
+    base_url = f"http://127.0.0.1:{port}"
     settings = get_settings()
     accepted = accept_events(settings, triples(6, seed="dagster-dev"))
     end = {a.event_type: {} for a in accepted}
@@ -116,14 +93,14 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
     wait_for(served, 240, "the webserver did not answer")
     locations = wait_for(
         lambda: [
-            e for e in graphql(port, LOCATIONS)["workspaceOrError"]["locationEntries"] if e["loadStatus"] == "LOADED"
+            e for e in graphql(base_url, LOCATIONS)["workspaceOrError"]["locationEntries"] if e["loadStatus"] == "LOADED"
         ],
         120, "the code location did not load",
     )
     assert [e["name"] for e in locations] == ["pinterest_assets"]
     assert locations[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", locations
 
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(port, ASSETS)["assetNodes"]}
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(base_url, ASSETS)["assetNodes"]}
     for stream in STREAMS:
         raw = nodes[stream.asset_name]
         assert raw["groupName"] == "raw_lake" and set(raw["kinds"]) == {"kafka", "s3"}
@@ -142,7 +119,7 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
             for p, offset in partitions.items()
         )
 
-    wait_for(landed, 420, "the sensors' runs did not land the events", interval=5)
+    wait_for(landed, 900, "the sensors' runs did not land the events", interval=5)
     wait_for(
         lambda: not instance.get_runs(
             filters=dg.RunsFilter(tags={"pinterest/topic": "pinterest.pin"}, statuses=[
@@ -160,18 +137,18 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
         up_to_date = not stale_streams(instance)[1]
         return finished if up_to_date and finished and len(finished) == len(runs) else None
 
-    refresh_runs = wait_for(refreshed, 600, "the refresh sensor's run did not finish", interval=5)
+    refresh_runs = wait_for(refreshed, 1500, "the refresh sensor's run did not finish", interval=5)
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in refresh_runs), refresh_runs
     assert postgres_rows(settings, "top_category_per_country", ("country",))
 
-    sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
+    sensors = graphql(base_url, SENSORS)["sensorsOrError"]["results"]
     assert {s["name"] for s in sensors} == {s.sensor_name for s in STREAMS} | {
         refresh_on_new_raw_data.name, streaming_observation_sensor.name}
     for sensor in sensors:
         assert sensor["sensorState"]["status"] == "RUNNING"
         ticks = sensor["sensorState"]["ticks"]
         assert ticks and all(t["error"] is None for t in ticks), sensor
-    runs = graphql(port, RUNS)["runsOrError"]["results"]
+    runs = graphql(base_url, RUNS)["runsOrError"]["results"]
     assert runs and all(r["status"] == "SUCCESS" for r in runs), runs
     assert any(t["key"] == "dagster/sensor_name" for r in runs for t in r["tags"])
 
@@ -186,10 +163,6 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
     assert "Traceback" not in log and not re.search(r"\bERROR\b", log), log[-5000:]
 
 
-LOCATIONS = """
-{ workspaceOrError { ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
 ASSETS = """
 { assetNodes { assetKey { path } groupName kinds
     assetChecksOrError { ... on AssetChecks { checks { name } } } } }

@@ -21,10 +21,8 @@ webserver and the browser are stopped at the end, always.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +42,7 @@ from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
 from pinterest_assets.raw_streams import RAW_LAKE_GROUP, STREAMS
 from pinterest_common.config import REPO_ROOT, get_settings
 from tests.fixtures import golden
+from tests.fixtures.dagster_ui import LOCATIONS, graphql, stop_process_group, wait_for
 from tests.fixtures.pipeline import post_triples, run_batch
 
 pytestmark = pytest.mark.integration
@@ -74,15 +73,6 @@ def artifacts_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-
-def wait_for(check, timeout: float, what: str, interval: float = 2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} within {timeout:.0f}s")
 
 
 # What the definitions hold: the UI must show it -------------------------------------------
@@ -126,13 +116,6 @@ def batch(stack_settings):
     return stack_settings
 
 
-def graphql(base: str, query: str) -> dict:
-    response = requests.post(f"{base}/graphql", json={"query": query}, timeout=60)
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
-
 
 @pytest.fixture(scope="module")
 def webserver(batch, tmp_path_factory) -> Iterator[str]:
@@ -175,14 +158,7 @@ def webserver(batch, tmp_path_factory) -> Iterator[str]:
         assert graphql(base, "mutation { setNuxSeen }")["setNuxSeen"] is True
         yield base
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        except ProcessLookupError:
-            pass
+        stop_process_group(process)
 
 
 @pytest.fixture
@@ -299,8 +275,3 @@ def test_the_checks_tab_shows_every_check_of_cleaned_pins_passed(webserver, page
         page.get_by_text("Passed", exact=True).first.wait_for()
         assert page.get_by_text("Failed", exact=True).count() == 0
     assert page_errors == []
-
-
-LOCATIONS = """
-{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }
-"""

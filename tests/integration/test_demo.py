@@ -14,7 +14,7 @@ from pinterest_common.config import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
-def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_stack):
+def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_stack):
     result = subprocess.run(
         [sys.executable, "-m", "devstack.demo", "--triples", "150", "--catch-up-timeout", "600"],
         cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1800,
