@@ -88,12 +88,25 @@ def cleaned(records: DataFrame) -> DataFrame:
     return df.withColumn("received_at", F.col("received_at").cast("timestamp_ntz"))
 
 
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def storable(value):
+    """PostgreSQL text cannot hold NUL characters, which valid JSON strings may: each becomes
+    U+FFFD, so that such an event is stored rather than failing its whole micro-batch."""
+    if isinstance(value, str):
+        return value.replace(NUL, REPLACEMENT) if NUL in value else value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def sink_rows(rows: Iterable[Row]) -> dict[str, list[tuple]]:
     """Collected rows of `cleaned` as the sink's tuples per event type (ddl.TABLE_COLUMNS order)."""
     out: dict[str, list[tuple]] = {name: [] for name in EVENT_TYPES}
     for row in rows:
         name = EVENT_TYPE_OF_TOPIC[row["topic"]]
-        out[name].append((*row[name], *(row[column] for column in METADATA_COLUMNS)))
+        out[name].append(tuple(storable(v) for v in (*row[name], *(row[column] for column in METADATA_COLUMNS))))
     return out
 
 

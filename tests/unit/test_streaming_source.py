@@ -132,3 +132,11 @@ def test_a_duplicate_within_the_watermark_and_a_late_event_are_dropped(spark, ev
     assert [[row[event_id] for row in output["pin"]] for output in outputs] == [
         [metadata.event_id], [], [on_time.event_id],
     ]
+
+
+def test_nul_characters_become_replacement_characters_so_postgres_can_store_the_event():
+    from streaming.source import storable
+
+    assert storable("a\x00b") == "a\ufffdb"
+    assert storable(["x\x00", "y"]) == ["x\ufffd", "y"]
+    assert storable(7) == 7 and storable(None) is None and storable("plain") == "plain"
