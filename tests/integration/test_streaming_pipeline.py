@@ -79,7 +79,8 @@ def test_live_pins_can_be_cut_by_country_and_age_group(stack_settings, run):
     def latest(rows):
         by_ind = {}
         for row in sorted(rows, key=lambda r: (r["received_at"], r["event_id"])):
-            by_ind[row["ind"]] = row
+            if row["ind"] is not None:  # a NULL ind joins nothing in SQL
+                by_ind[row["ind"]] = row
         return by_ind
 
     latest_geo, latest_user = latest(geo), latest(users)
