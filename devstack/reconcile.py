@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import psycopg2
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from pinterest_assets.lake import RAW_PREFIX
 from pinterest_assets.lake.objects import decode_lines
 from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
+from pinterest_common.s3 import list_keys
 from pinterest_common.schema import EVENT_TYPES
 from streaming.ddl import EVENT_TABLES
 
@@ -59,8 +61,10 @@ def read_ledger(paths: Iterable[Path]) -> dict[str, str]:
     return ledger
 
 
-def kafka_event_ids(settings: Settings) -> Counter[str]:
-    """event_id of every record of the three event topics, from the first offset to the end."""
+def api_records(settings: Settings) -> Iterator[tuple[ConsumerRecord, RecordMetadata]]:
+    """Every record of the three event topics, from the first offset to the end, that carries the
+    API's headers, with them parsed. Records from other writers are skipped, as the streaming job
+    skips them (the lake dead-letters them)."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                              max_partition_fetch_bytes=8 * 1024 * 1024)
     try:
@@ -69,16 +73,20 @@ def kafka_event_ids(settings: Settings) -> Counter[str]:
         consumer.assign(partitions)
         consumer.seek_to_beginning()
         ends = consumer.end_offsets(partitions)
-        found: Counter[str] = Counter()
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
                 for record in records:
-                    event_id = RecordMetadata.from_headers(record.headers).event_id
-                    if event_id:
-                        found[event_id] += 1
-        return found
+                    try:
+                        yield record, RecordMetadata.from_headers(record.headers)
+                    except ValueError:
+                        continue
     finally:
         consumer.close()
+
+
+def kafka_event_ids(settings: Settings) -> Counter[str]:
+    """event_id of every API record of the three event topics."""
+    return Counter(metadata.event_id for _, metadata in api_records(settings))
 
 
 def raw_lake_event_ids(settings: Settings) -> Counter[str]:
@@ -88,11 +96,10 @@ def raw_lake_event_ids(settings: Settings) -> Counter[str]:
         aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
     )
     found: Counter[str] = Counter()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.s3_bucket, Prefix=f"{RAW_PREFIX}/"):
-        for entry in page.get("Contents", []):
-            body = s3.get_object(Bucket=settings.s3_bucket, Key=entry["Key"])["Body"].read()
-            for line in decode_lines(body):
-                found[json.loads(line)["event_id"]] += 1
+    for key in list_keys(s3, settings.s3_bucket, f"{RAW_PREFIX}/"):
+        body = s3.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
+        for line in decode_lines(body):
+            found[json.loads(line)["event_id"]] += 1
     return found
 
 

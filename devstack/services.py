@@ -1,6 +1,6 @@
 """The local stack's services. Each one knows how to start, check and stop itself.
 
-All state lives in `state_dir` (by default `$PINTEREST_HOME/stack`); jars come from the shared
+All state lives in `state_dir` (by default PINTEREST_STACK_DIR, i.e. `$PINTEREST_HOME/stack`); jars come from the shared
 cache `$PINTEREST_HOME/cache`, so a test session in a temporary state directory reuses them.
 """
 

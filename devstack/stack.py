@@ -15,7 +15,7 @@ class Stack:
     def __init__(self, settings: Settings, state_dir: Path | None = None, streaming: bool = True):
         """`streaming=False`: without the streaming job (e.g. tests of the batch pipeline alone)."""
         self.settings = settings
-        self.state_dir = state_dir or settings.home / "stack"
+        self.state_dir = state_dir or settings.stack_dir
         services = (Postgres, S3Server, Kafka, IngestionApi) + ((SparkStreaming,) if streaming else ())
         self.services: list[Service] = [service(settings, self.state_dir) for service in services]
 

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Local-stack defaults. Secrets have none: see LOCAL_SECRETS.
 DEFAULTS: dict[str, str] = {
     "PINTEREST_HOME": str(REPO_ROOT / ".pinterest"),
+    "PINTEREST_STACK_DIR": "${PINTEREST_HOME}/stack",
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
     "PINTEREST_KAFKA_CONTROLLER_PORT": "9093",
     "PINTEREST_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
@@ -122,6 +123,7 @@ def _optional(value: str) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     home: Path
+    stack_dir: Path  # the local stack's data, logs and pid files (devstack)
     kafka_bootstrap_servers: str
     kafka_controller_port: int
     s3_endpoint_url: str | None
@@ -164,6 +166,7 @@ class Settings:
         get = lambda name: _env(name, environ)  # noqa: E731
         return cls(
             home=Path(get("PINTEREST_HOME")).expanduser().resolve(),
+            stack_dir=_under_home(get("PINTEREST_STACK_DIR"), get("PINTEREST_HOME")),
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_controller_port=int(get("PINTEREST_KAFKA_CONTROLLER_PORT")),
             s3_endpoint_url=_optional(get("PINTEREST_S3_ENDPOINT_URL")),

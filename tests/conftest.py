@@ -32,6 +32,7 @@ def _test_environment(state_dir: Path) -> dict[str, str]:
         "PINTEREST_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
         "PINTEREST_PG_PORT": str(pg),
         "PINTEREST_HOME": os.environ.get("PINTEREST_HOME") or str(get_settings().home),
+        "PINTEREST_STACK_DIR": str(state_dir),
         "DAGSTER_HOME": str(state_dir / "dagster"),
     }
 

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
+from pinterest_common.s3 import list_keys
 from pinterest_common.schema import EventType, spark_raw_schema
 
 RAW_PREFIX = "raw"
@@ -46,11 +47,7 @@ RECEIVED_AT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
 
 def list_raw_objects(s3, bucket: str, event_type: str) -> list[str]:
     """Every raw object key of one event type, sorted."""
-    keys: list[str] = []
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=f"{RAW_PREFIX}/{event_type}/"):
-        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(RAW_OBJECT_SUFFIX)]
-    return sorted(keys)
+    return sorted(key for key in list_keys(s3, bucket, f"{RAW_PREFIX}/{event_type}/") if key.endswith(RAW_OBJECT_SUFFIX))
 
 
 def read_raw_events(spark: SparkSession, urls: list[str], event_type: EventType) -> DataFrame:
@@ -107,10 +104,7 @@ class CuratedTable:
     def remove_versions_except(self, *keep: str | None) -> list[str]:
         """Delete the objects of every version not in `keep`; returns the deleted keys."""
         kept = tuple(self.version_key(v) for v in keep if v)
-        doomed: list[str] = []
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/version="):
-            doomed += [o["Key"] for o in page.get("Contents", []) if not o["Key"].startswith(kept)]
+        doomed = [key for key in list_keys(self.s3, self.bucket, f"{self.prefix}/version=") if not key.startswith(kept)]
         for start in range(0, len(doomed), 1000):
             batch = [{"Key": key} for key in doomed[start : start + 1000]]
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import psycopg2
@@ -12,6 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from pinterest_common.config import DATABASES
+from pinterest_common.s3 import list_keys
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +69,20 @@ def test_s3_put_list_get_on_the_local_server(stack_settings, tmp_path):
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=key.rsplit("/", 1)[0] + "/")["Contents"]]
     assert listed == [key]
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_listing_pages_through_more_than_a_thousand_lake_style_keys(stack_settings):
+    """Keys with `=` and `+` (the lake's layout) over several pages: the local server's
+    URL-encoded continuation tokens broke botocore's paginator here."""
+    s3, bucket = _s3(stack_settings), stack_settings.s3_bucket
+    prefix = f"tests/{uuid.uuid4().hex}/"
+    keys = sorted(f"{prefix}dt=2026-11-{day}/pinterest.pin+{partition}+{first:09d}.jsonl.gz"
+                  for day in (25, 26) for partition in range(3) for first in range(0, 2_000, 10))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=b"{}"), keys))
+
+    assert list(list_keys(s3, bucket, prefix)) == keys
+    assert list(list_keys(s3, bucket, f"{prefix}dt=2026-11-26/")) == keys[600:]
 
 
 def test_spark_reads_json_from_the_lake_over_s3a(stack_settings, spark):

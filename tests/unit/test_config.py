@@ -12,6 +12,7 @@ def test_defaults_point_at_the_local_stack():
     assert (settings.pg_host, settings.pg_port) == ("127.0.0.1", 5432)
     assert settings.spark_master == "local[2]"
     assert settings.home == REPO_ROOT / ".pinterest"
+    assert settings.stack_dir == REPO_ROOT / ".pinterest" / "stack"
 
 
 def test_environment_overrides_and_empty_endpoint_means_aws():
@@ -23,6 +24,7 @@ def test_environment_overrides_and_empty_endpoint_means_aws():
         "PINTEREST_PG_PORT": "6543",
     })
     assert settings.home == Path("/srv/pinterest")
+    assert settings.stack_dir == Path("/srv/pinterest/stack")
     assert settings.kafka_port == 9092
     assert settings.s3_endpoint_url is None
     assert settings.s3_access_key_id is None
