@@ -12,11 +12,10 @@ from .streaming_service import SparkStreaming
 
 
 class Stack:
-    def __init__(self, settings: Settings, state_dir: Path | None = None, streaming: bool = True):
-        """`streaming=False`: without the streaming job (e.g. tests of the batch pipeline alone)."""
+    def __init__(self, settings: Settings, state_dir: Path | None = None):
         self.settings = settings
         self.state_dir = state_dir or settings.stack_dir
-        services = (Postgres, S3Server, Kafka, IngestionApi) + ((SparkStreaming,) if streaming else ())
+        services = (Postgres, S3Server, Kafka, IngestionApi, SparkStreaming)
         self.services: list[Service] = [service(settings, self.state_dir) for service in services]
 
     def prepare(self) -> None:
