@@ -36,6 +36,12 @@ class IngestionApi(Service):
             "PINTEREST_API_MAX_BYTES": str(s.api_max_bytes),
             "PINTEREST_API_KAFKA_TIMEOUT_S": str(s.api_kafka_timeout_s),
             "PINTEREST_TOPIC_PARTITIONS": str(s.topic_partitions),
+            # GET /recommendations/profiles reads the streaming database as the API's role.
+            "PINTEREST_PG_HOST": s.pg_host,
+            "PINTEREST_PG_PORT": str(s.pg_port),
+            "PINTEREST_PG_API_USER": s.pg_api_user,
+            "PINTEREST_PG_API_PASSWORD": s.pg_api_password,
+            "PINTEREST_STREAMING_DATABASE": s.streaming_database,
         }
 
     def _launch(self) -> None:

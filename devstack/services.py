@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinterest_common import pg_roles
 from pinterest_common.config import DATABASES, Settings
 
 from .jars import SetupError, require_tool, resolve_classpath
@@ -343,6 +344,8 @@ class Postgres(Service):
                         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         finally:
             conn.close()
+        # The components' least-privileged roles and their grants (idempotent, every start).
+        pg_roles.provision(self.settings, self._connect)
 
     def stop(self) -> bool:
         if not self.running():

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import psycopg2
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from pinterest_common.config import Settings
+from pinterest_common.config import PG_API, Settings
 from pinterest_common.schema import CATEGORIES
 from streaming.aggregates import ROLLING_HOUR
 
@@ -48,8 +48,9 @@ def _problems(category: str | None, limit: str | None) -> list[str]:
 
 
 def _top_profiles(settings: Settings, query: dict) -> list[tuple]:
+    # As the API's role (PINTEREST_PG_API_USER): SELECT on profile_popularity and nothing else.
     conn = psycopg2.connect(
-        settings.pg_dsn(settings.streaming_database), connect_timeout=3, application_name="pinterest-api"
+        settings.pg_dsn(settings.streaming_database, PG_API), connect_timeout=3, application_name="pinterest-api"
     )
     try:
         with conn.cursor() as cur:

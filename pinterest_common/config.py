@@ -6,6 +6,7 @@ Settings come from environment variables with defaults for the local stack (`mak
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +30,13 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_PG_PORT": "5432",
     "PINTEREST_PG_USER": "pinterest",
     "PINTEREST_PG_PASSWORD": "",
+    # One role per component, least privilege (created by the local stack; see README "Security").
+    "PINTEREST_PG_STREAMING_USER": "pinterest_streaming_writer",
+    "PINTEREST_PG_STREAMING_PASSWORD": "",
+    "PINTEREST_PG_API_USER": "pinterest_api_reader",
+    "PINTEREST_PG_API_PASSWORD": "",
+    "PINTEREST_PG_PUBLISHER_USER": "pinterest_analytics_publisher",
+    "PINTEREST_PG_PUBLISHER_PASSWORD": "",
     "SPARK_MASTER": "local[2]",
     "PINTEREST_SPARK_DRIVER_MEMORY": "1g",
     # Dagster and the batch lake (pinterest_assets). DAGSTER_HOME may refer to ${PINTEREST_HOME}.
@@ -61,8 +69,15 @@ DEFAULTS: dict[str, str] = {
 
 # Secrets that, when their variable is unset, are generated once for the local stack into
 # $PINTEREST_HOME/secrets.env (mode 0600), so that the repository holds no credential.
-LOCAL_SECRETS = ("PINTEREST_S3_SECRET_ACCESS_KEY", "PINTEREST_PG_PASSWORD")
+LOCAL_SECRETS = (
+    "PINTEREST_S3_SECRET_ACCESS_KEY", "PINTEREST_PG_PASSWORD", "PINTEREST_PG_STREAMING_PASSWORD",
+    "PINTEREST_PG_API_PASSWORD", "PINTEREST_PG_PUBLISHER_PASSWORD",
+)
 LOCAL_SECRETS_FILE = "secrets.env"
+
+# The PostgreSQL roles, by what they do (Settings.pg_login): the admin (PINTEREST_PG_USER) owns the
+# databases and Dagster's storage; the others are the least-privileged roles of pinterest_common/pg_roles.py.
+PG_ADMIN, PG_STREAMING, PG_API, PG_PUBLISHER = "admin", "streaming", "api", "publisher"
 
 # The PostgreSQL databases the platform uses, created by `make up`.
 STREAMING_DB = "pinterest_streaming"
@@ -84,23 +99,50 @@ def _env(name: str, environ: dict[str, str] | None = None) -> str:
     return DEFAULTS[name] if value is None else value
 
 
-def local_secrets(home: Path) -> dict[str, str]:
-    """The local stack's generated secrets, created on first use (safe against concurrent callers)."""
-    path = home.expanduser() / LOCAL_SECRETS_FILE
+def _read_secrets(path: Path) -> dict[str, str]:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{LOCAL_SECRETS_FILE}.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.writelines(f"{name}={secrets.token_urlsafe(24)}\n" for name in LOCAL_SECRETS)
-        try:
-            os.link(draft, path)  # fails if another process won the race; its file is kept
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
+        return {}
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {name: value for name, value in pairs}
+
+
+def local_secrets(home: Path) -> dict[str, str]:
+    """The local stack's generated secrets, created on first use (safe against concurrent callers).
+
+    A file from before a secret was added to LOCAL_SECRETS gets the missing ones appended; the
+    values it holds never change."""
+    path = home.expanduser() / LOCAL_SECRETS_FILE
+    values = _read_secrets(path)
+    if all(name in values for name in LOCAL_SECRETS):
+        return values
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(path.with_name(f".{LOCAL_SECRETS_FILE}.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)  # one writer at a time; readers see the old or the new file
+        existing = path.read_text() if path.exists() else ""
+        values = _read_secrets(path)
+        missing = [name for name in LOCAL_SECRETS if name not in values]
+        if missing:
+            new = {name: secrets.token_urlsafe(24) for name in missing}
+            draft = path.with_name(f".{LOCAL_SECRETS_FILE}.{os.getpid()}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                if existing and not existing.endswith("\n"):
+                    existing += "\n"
+                out.write(existing)
+                out.writelines(f"{name}={value}\n" for name, value in new.items())
+            os.replace(draft, path)
+            values.update(new)
+    finally:
+        os.close(lock_fd)
+    return values
+
+
+def _dsn_value(value: str) -> str:
+    """A libpq connection-string value, quoted when it needs to be."""
+    if value and not any(c in value for c in " '\\\t\n"):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _under_home(value: str, home: str) -> Path:
@@ -135,6 +177,12 @@ class Settings:
     pg_port: int
     pg_user: str
     pg_password: str = field(repr=False)
+    pg_streaming_user: str
+    pg_streaming_password: str = field(repr=False)
+    pg_api_user: str
+    pg_api_password: str = field(repr=False)
+    pg_publisher_user: str
+    pg_publisher_password: str = field(repr=False)
     spark_master: str
     spark_driver_memory: str
     api_port: int
@@ -178,6 +226,12 @@ class Settings:
             pg_port=int(get("PINTEREST_PG_PORT")),
             pg_user=get("PINTEREST_PG_USER"),
             pg_password=get("PINTEREST_PG_PASSWORD"),
+            pg_streaming_user=get("PINTEREST_PG_STREAMING_USER"),
+            pg_streaming_password=get("PINTEREST_PG_STREAMING_PASSWORD"),
+            pg_api_user=get("PINTEREST_PG_API_USER"),
+            pg_api_password=get("PINTEREST_PG_API_PASSWORD"),
+            pg_publisher_user=get("PINTEREST_PG_PUBLISHER_USER"),
+            pg_publisher_password=get("PINTEREST_PG_PUBLISHER_PASSWORD"),
             spark_master=get("SPARK_MASTER"),
             spark_driver_memory=get("PINTEREST_SPARK_DRIVER_MEMORY"),
             api_port=int(get("PINTEREST_API_PORT")),
@@ -221,11 +275,23 @@ class Settings:
             raise ValueError("PINTEREST_S3_ENDPOINT_URL is not set: S3 is AWS, not a local server")
         return urlparse(self.s3_endpoint_url).port or 80
 
-    def pg_dsn(self, database: str) -> str:
-        """A libpq connection string for one of the platform's databases."""
-        return (
-            f"host={self.pg_host} port={self.pg_port} dbname={database} "
-            f"user={self.pg_user} password={self.pg_password}"
+    def pg_login(self, role: str = PG_ADMIN) -> tuple[str, str]:
+        """(user, password) of one of the platform's roles: PG_ADMIN, PG_STREAMING, PG_API, PG_PUBLISHER."""
+        logins = {
+            PG_ADMIN: (self.pg_user, self.pg_password),
+            PG_STREAMING: (self.pg_streaming_user, self.pg_streaming_password),
+            PG_API: (self.pg_api_user, self.pg_api_password),
+            PG_PUBLISHER: (self.pg_publisher_user, self.pg_publisher_password),
+        }
+        return logins[role]
+
+    def pg_dsn(self, database: str, role: str = PG_ADMIN) -> str:
+        """A libpq connection string for one of the platform's databases, as one of its roles."""
+        user, password = self.pg_login(role)
+        return " ".join(
+            f"{key}={_dsn_value(str(value))}"
+            for key, value in (("host", self.pg_host), ("port", self.pg_port), ("dbname", database),
+                               ("user", user), ("password", password))
         )
 
     def pg_url(self, database: str) -> str:

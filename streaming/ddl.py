@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from psycopg2 import errors, sql
 
+from pinterest_common.pg_roles import API_TABLES
+
 # Columns as the sink writes them, in order: an event type's cleaned columns
 # (pinterest_common.cleaning.CLEANED_COLUMNS, users with their age group), then the metadata.
 EVENT_COLUMNS = {
@@ -157,8 +159,16 @@ def ensure_database(admin_conn, database: str) -> None:
                 pass  # created by another process in the meantime
 
 
-def ensure_schema(conn) -> None:
-    """Create the tables, indexes and view when missing (idempotent; one process at a time)."""
+def ensure_schema(conn, api_reader: str | None = None) -> None:
+    """Create the tables, indexes and view when missing (idempotent; one process at a time), and
+    grant `api_reader` (the API's role, PINTEREST_PG_API_USER) SELECT on what the API reads
+    (pg_roles.API_TABLES) alone, when that role exists. Run as the streaming writer, which then
+    owns the tables."""
     with conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         cur.execute(SCHEMA)
+        if api_reader:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s AND rolname <> current_user", (api_reader,))
+            if cur.fetchone() is not None:
+                for table in API_TABLES:
+                    cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(api_reader)))

@@ -23,7 +23,8 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from pinterest_common.config import Settings
+from pinterest_common import pg_roles
+from pinterest_common.config import PG_STREAMING, Settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
 from pinterest_common.spark import spark_conf
 
@@ -59,17 +60,42 @@ def streaming_session(settings: Settings) -> SparkSession:
     return builder.getOrCreate()
 
 
-def prepare_database(settings: Settings) -> None:
-    """Create the streaming database and its tables when missing."""
-    admin = psycopg2.connect(settings.pg_dsn("postgres"))
-    admin.autocommit = True
+def _writer_ready(settings: Settings) -> bool:
+    """The streaming writer reaches its database, may create there and owns what is there."""
     try:
-        ensure_database(admin, settings.streaming_database)
+        conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database, PG_STREAMING), connect_timeout=10)
+    except psycopg2.OperationalError:
+        return False  # no such database or role yet
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT has_schema_privilege('public', 'CREATE') AND NOT EXISTS ("
+                "  SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                "  AND relkind IN ('r', 'v') AND relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))"
+            )
+            return bool(cur.fetchone()[0])
     finally:
-        admin.close()
-    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
+        conn.close()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the streaming tables when missing, as the streaming writer (PINTEREST_PG_STREAMING_USER),
+    which owns them, granting the API's role SELECT on what it reads. Where the database or the
+    roles are not set up yet (e.g. a new PINTEREST_STREAMING_DATABASE), the admin creates the
+    database and the grants first (pinterest_common/pg_roles.py)."""
+    if not _writer_ready(settings):
+        connect = lambda database: psycopg2.connect(settings.pg_dsn(database))  # noqa: E731
+        admin = connect("postgres")
+        admin.autocommit = True
+        try:
+            ensure_database(admin, settings.streaming_database)
+            pg_roles.ensure_roles(admin, settings)
+            pg_roles.grant_streaming(admin, connect, settings)
+        finally:
+            admin.close()
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database, PG_STREAMING))
     try:
-        ensure_schema(conn)
+        ensure_schema(conn, api_reader=settings.pg_api_user)
     finally:
         conn.close()
 
@@ -79,7 +105,7 @@ class StreamingJob:
         self.settings = settings
         self.checkpoint = checkpoint
         self.trigger = f"{round(trigger_seconds * 1000)} milliseconds"
-        dsn = settings.pg_dsn(settings.streaming_database)
+        dsn = settings.pg_dsn(settings.streaming_database, PG_STREAMING)  # the writer role
         self.sink = PostgresSink(dsn)
         self.heartbeat = Heartbeat(dsn, status_file)
         self._stopping = threading.Event()

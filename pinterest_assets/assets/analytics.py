@@ -61,7 +61,7 @@ def analytics_tables(
         return read_cleaned(spark, table, event_type, table.read_state().version).cache()
 
     tables = CleanedTables(*(current(event_type) for event_type in ("pin", "geo", "user")))
-    connection = postgres.connect(ANALYTICS_DB)
+    connection = postgres.connect_publisher(ANALYTICS_DB)  # the publisher role: pinterest_analytics alone
     try:
         for question in QUESTIONS:
             if dg.AssetKey(question.name) not in context.selected_asset_keys:

@@ -26,11 +26,13 @@ __all__ = [
 
 
 PG_PASSWORD, S3_SECRET_KEY = "PINTEREST_PG_PASSWORD", "PINTEREST_S3_SECRET_ACCESS_KEY"
+PUBLISHER_PASSWORD = "PINTEREST_PG_PUBLISHER_PASSWORD"
 
 
 def export_secrets(settings: Settings) -> None:
     """Set each unset secret variable to the value the settings resolved for it."""
-    values = {PG_PASSWORD: settings.pg_password, S3_SECRET_KEY: settings.s3_secret_access_key}
+    values = {PG_PASSWORD: settings.pg_password, S3_SECRET_KEY: settings.s3_secret_access_key,
+              PUBLISHER_PASSWORD: settings.pg_publisher_password}
     for variable in LOCAL_SECRETS:
         if not os.environ.get(variable) and values.get(variable):
             os.environ[variable] = values[variable]
@@ -45,6 +47,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
         user=settings.pg_user,
         password=dg.EnvVar(PG_PASSWORD),
         database=DAGSTER_DB,
+        publisher_user=settings.pg_publisher_user,
+        publisher_password=dg.EnvVar(PUBLISHER_PASSWORD),
     )
     return {
         "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),

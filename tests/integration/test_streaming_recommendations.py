@@ -49,7 +49,7 @@ def client(stack_settings):
     ensure_database(admin, database)
     admin.close()
     conn = psycopg2.connect(stack_settings.pg_dsn(database))
-    ensure_schema(conn)
+    ensure_schema(conn, api_reader=stack_settings.pg_api_user)  # the API reads as its own role
     conn.close()
     received = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=5)
     sink = PostgresSink(stack_settings.pg_dsn(database))

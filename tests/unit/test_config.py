@@ -51,3 +51,25 @@ def test_local_secrets_are_generated_once_and_kept_out_of_repr(tmp_path):
     assert first.pg_password not in repr(first) and first.s3_secret_access_key not in repr(first)
     explicit = Settings.from_env({"PINTEREST_HOME": str(tmp_path), "PINTEREST_PG_PASSWORD": "from-env"})
     assert explicit.pg_password == "from-env"
+
+
+def test_role_passwords_are_added_to_an_older_secrets_file_without_changing_it(tmp_path):
+    (tmp_path / "secrets.env").write_text("PINTEREST_S3_SECRET_ACCESS_KEY=old-s3\nPINTEREST_PG_PASSWORD=old-pg\n")
+    settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
+    assert (settings.pg_password, settings.s3_secret_access_key) == ("old-pg", "old-s3")
+    passwords = {settings.pg_streaming_password, settings.pg_api_password, settings.pg_publisher_password}
+    assert len(passwords) == 3 and all(len(p) >= 24 for p in passwords) and "old-pg" not in passwords
+    assert Settings.from_env({"PINTEREST_HOME": str(tmp_path)}) == settings
+    assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
+    assert all(p not in repr(settings) for p in passwords)
+
+
+def test_each_component_connects_as_its_own_role(tmp_path):
+    from pinterest_common.config import PG_API, PG_PUBLISHER, PG_STREAMING
+
+    settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path), "PINTEREST_PG_API_PASSWORD": "it's a secret"})
+    assert "user=pinterest " in settings.pg_dsn("dagster") + " "
+    assert "user=pinterest_streaming_writer " in settings.pg_dsn("pinterest_streaming", PG_STREAMING)
+    assert "user=pinterest_analytics_publisher " in settings.pg_dsn("pinterest_analytics", PG_PUBLISHER)
+    api = settings.pg_dsn("pinterest_streaming", PG_API)
+    assert "user=pinterest_api_reader " in api and api.endswith("password='it\\'s a secret'")
