@@ -161,7 +161,18 @@ class KafkaPublisher:
             self._producer, self._failing_since = fresh, None
         log.warning("every delivery failed for %.0fs while Kafka answered: replaced the Kafka producer",
                     REPLACE_AFTER_TIMEOUTS * self.timeout_s)
-        threading.Thread(target=stuck.close, kwargs={"timeout": self.timeout_s}, daemon=True).start()
+        threading.Thread(target=self._close_producer, args=(stuck,), name="kafka-close", daemon=True).start()
+
+    def _close_producer(self, producer: KafkaProducer, attempts: int = 3) -> None:
+        """kafka-python's close() raises, without closing, while records are in flight; they
+        expire within delivery_timeout_ms, so a later attempt closes."""
+        for _ in range(attempts):
+            try:
+                producer.close(timeout=self.timeout_s)
+                return
+            except KafkaError:
+                continue
+        log.warning("a Kafka producer did not close after %d attempts", attempts)
 
     def _await(self, future, deadline: float) -> Delivery:
         if isinstance(future, KafkaError):
@@ -186,5 +197,5 @@ class KafkaPublisher:
         self._closing.set()
         self._connector.join()
         if self._producer is not None:
-            self._producer.close(timeout=self.timeout_s)
+            self._close_producer(self._producer)
             self._admin.close()

@@ -27,13 +27,16 @@ class Future:
 
 
 class Producer:
-    def __init__(self, ok: bool):
-        self.ok, self.closed = ok, False
+    def __init__(self, ok: bool, failed_closes: int = 0):
+        self.ok, self.closed, self.failed_closes = ok, False, failed_closes
 
     def send(self, topic, value, key, headers):
         return Future(self.ok)
 
     def close(self, timeout=None):
+        if self.failed_closes:  # as kafka-python's, while records are in flight
+            self.failed_closes -= 1
+            raise KafkaTimeoutError("Timeout waiting for future")
         self.closed = True
 
 
@@ -55,7 +58,7 @@ def publisher(monkeypatch):
     built = []
 
     def connect_once(self):
-        self._admin, self._producer = Admin([{"node_id": 1}]), Producer(ok=False)
+        self._admin, self._producer = Admin([{"node_id": 1}]), Producer(ok=False, failed_closes=1)
 
     def new_producer(self):
         built.append(Producer(ok=True))
