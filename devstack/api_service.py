@@ -11,8 +11,8 @@ from .services import LOCALHOST, Service
 
 
 class IngestionApi(Service):
-    """gunicorn with the gthread workers of ingestion_api/gunicorn_config.py; healthy when
-    GET /healthz answers 200, i.e. the API reaches Kafka."""
+    """gunicorn with the asyncio workers of ingestion_api/gunicorn_config.py (ingestion_api/asgi.py);
+    healthy when GET /healthz answers 200, i.e. the API reaches Kafka."""
 
     name = "api"
     start_timeout = 60.0
@@ -35,6 +35,7 @@ class IngestionApi(Service):
             "PINTEREST_API_BATCH_MAX_EVENTS": str(s.api_batch_max_events),
             "PINTEREST_API_MAX_BYTES": str(s.api_max_bytes),
             "PINTEREST_API_KAFKA_TIMEOUT_S": str(s.api_kafka_timeout_s),
+            "PINTEREST_API_READ_TIMEOUT_S": str(s.api_read_timeout_s),
             "PINTEREST_TOPIC_PARTITIONS": str(s.topic_partitions),
             # GET /recommendations/profiles reads the streaming database as the API's role.
             "PINTEREST_PG_HOST": s.pg_host,

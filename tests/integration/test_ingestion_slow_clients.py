@@ -1,6 +1,6 @@
 """Slow clients (slowloris): connections that trickle their headers or their body, three per
 server thread, do not hold up anyone else, and the server lets go of them. Against the stack's
-real API (gunicorn), over TCP."""
+real API (gunicorn's asyncio workers of ingestion_api/asgi.py), over TCP."""
 
 from __future__ import annotations
 
@@ -43,11 +43,6 @@ def _slow_client(port: int, slow_part: str, stop: threading.Event, outcome: dict
             outcome[index] = f"closed by the server after {time.monotonic() - started:.0f}s"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known weakness (issue 9 open): gunicorn's gthread workers give each connection a thread while "
-    "its request is read, so PINTEREST_API_WORKERS x PINTEREST_API_THREADS trickling clients stall "
-    "the API; the fix is an event-driven front (a buffering proxy, or an ASGI worker that reads "
-    "whole requests before the thread pool)"))
 @pytest.mark.parametrize("slow_part", ["headers", "body"])
 def test_slow_clients_do_not_hold_up_other_requests(stack_settings, slow_part):
     port = stack_settings.api_port
