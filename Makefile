@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PINTEREST_HOME ?= $(CURDIR)/.pinterest
 DEMO_TRIPLES ?= 20000
+BENCH_ARGS ?=
 
-.PHONY: help install up down status test clean-state batch ui demo audit
+.PHONY: help install up down status test clean-state batch ui demo audit bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +34,9 @@ ui: up ## the Dagster UI (dagster dev -w workspace.yaml) on 127.0.0.1:3000 again
 
 test: install ## the whole suite; starts its own services on free ports and stops them after
 	@$(VENV)/bin/pytest
+
+bench: install ## benchmarks on a stack of their own (free ports); writes docs/BENCHMARKS.md (BENCH_ARGS=--quick)
+	@$(PY) -m bench.run $(BENCH_ARGS)
 
 audit: ## known vulnerabilities of the installed Python packages (pip-audit, PyPI advisory data; fails if any package cannot be checked)
 	@$(VENV)/bin/pip-audit --strict --desc --vulnerability-service pypi --progress-spinner off --skip-editable
