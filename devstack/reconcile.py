@@ -20,7 +20,7 @@ import psycopg2
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from pinterest_assets.lake import RAW_PREFIX
+from pinterest_assets.lake import DEAD_LETTER_PREFIX, RAW_PREFIX
 from pinterest_assets.lake.objects import decode_lines
 from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
@@ -89,17 +89,29 @@ def kafka_event_ids(settings: Settings) -> Counter[str]:
     return Counter(metadata.event_id for _, metadata in api_records(settings))
 
 
-def raw_lake_event_ids(settings: Settings) -> Counter[str]:
-    """event_id of every line of every raw object in the lake."""
+def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
+    """Every line of every object under `prefix/` in the lake's bucket, parsed."""
     s3 = boto3.client(
         "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
     )
-    found: Counter[str] = Counter()
-    for key in list_keys(s3, settings.s3_bucket, f"{RAW_PREFIX}/"):
+    for key in list_keys(s3, settings.s3_bucket, f"{prefix}/"):
         body = s3.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
         for line in decode_lines(body):
-            found[json.loads(line)["event_id"]] += 1
+            yield json.loads(line)
+
+
+def raw_lake_event_ids(settings: Settings) -> Counter[str]:
+    """event_id of every line of every raw object in the lake."""
+    return Counter(line["event_id"] for line in _lake_lines(settings, RAW_PREFIX))
+
+
+def dead_letters(settings: Settings) -> dict[tuple[str, int, int], list[str]]:
+    """(topic, partition, offset) of every dead letter in the lake -> its reasons (one per copy)."""
+    found: dict[tuple[str, int, int], list[str]] = {}
+    for line in _lake_lines(settings, DEAD_LETTER_PREFIX):
+        position = (line["kafka_topic"], line["kafka_partition"], line["kafka_offset"])
+        found.setdefault(position, []).append(line["reason"])
     return found
 
 

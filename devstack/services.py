@@ -92,16 +92,27 @@ class Kafka(Service):
     name = "kafka"
     heap = "512m"
 
+    # A node of a multi-node cluster (devstack/kafka_cluster.py) overrides `port`,
+    # `controller_port`, `_properties` and `_cluster_id`.
+    @property
+    def port(self) -> int:
+        return self.settings.kafka_port
+
+    @property
+    def controller_port(self) -> int:
+        return self.settings.kafka_controller_port
+
     @property
     def endpoint(self) -> str:
-        return f"{LOCALHOST}:{self.settings.kafka_port}"
+        return f"{LOCALHOST}:{self.port}"
 
     def prepare(self) -> None:
         resolve_classpath("kafka", self.settings.cache_dir)
 
-    def _config(self) -> Path:
-        port, controller = self.settings.kafka_port, self.settings.kafka_controller_port
-        props = {
+    def _properties(self) -> dict[str, str]:
+        """server.properties of a single combined broker/controller node."""
+        port, controller = self.port, self.controller_port
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{LOCALHOST}:{controller}",
@@ -121,6 +132,13 @@ class Kafka(Service):
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
+
+    def _cluster_id(self) -> str:
+        """The id the node's storage is formatted with (every node of a cluster shares one)."""
+        return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+    def _config(self) -> Path:
+        props = self._properties()
         path = self.dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         log4j = self.dir / "log4j2.properties"
@@ -145,15 +163,14 @@ class Kafka(Service):
         self.dir.mkdir(parents=True, exist_ok=True)
         config = self._config()
         if not (self.dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             subprocess.run(
-                self._java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                self._java_cmd("kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(config)),
                 check=True, capture_output=True,
             )
         spawn(self._java_cmd("kafka.Kafka", str(config)), self.log_file, self.pid_file)
 
     def healthy(self) -> bool:
-        if not port_open(LOCALHOST, self.settings.kafka_port):
+        if not port_open(LOCALHOST, self.port):
             return False
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError

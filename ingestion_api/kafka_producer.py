@@ -2,9 +2,15 @@
 
 The connection (topics ensured, producer built) is made by a background thread that retries
 until Kafka answers, so the API starts, and answers 503, while Kafka is down. A request waits
-for the acknowledgement of its records at most `api_kafka_timeout_s`; `delivery_timeout_ms`
-equals that bound, so a record that was not acknowledged in time expires in the producer
-instead of landing later.
+for the acknowledgement of its records at most `api_kafka_timeout_s` (also the producer's
+`delivery_timeout_ms`). A record answered 503 has an unknown outcome: it may still have been
+written (the broker got it, its acknowledgement did not arrive in time), so a client that
+retries it may store the event twice under two event_ids.
+
+A producer whose every delivery has failed for REPLACE_AFTER_TIMEOUTS bounds while Kafka answers
+metadata requests is replaced by a new one: after a partition leader fails over, kafka-python's
+idempotent producer was seen timing out on every partition for minutes while a new producer
+wrote at once (devstack/chaos, scenario 2).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pinterest_common.kafka_admin import PLATFORM_TOPICS, ensure_topics
 log = logging.getLogger(__name__)
 
 RECONNECT_BACKOFF_S = (0.5, 5.0)  # first and largest pause between connection attempts
+REPLACE_AFTER_TIMEOUTS = 3  # failing for this many request bounds in a row: a new producer
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class KafkaPublisher:
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
         self._admin_lock = threading.Lock()
+        self._replace_lock = threading.Lock()
+        self._failing_since: float | None = None  # monotonic time of the first failure in a row
         self._ready = threading.Event()
         self._closing = threading.Event()
         self._connector = threading.Thread(target=self._connect_until_ready, name="kafka-connect", daemon=True)
@@ -70,23 +79,31 @@ class KafkaPublisher:
             bootstrap_servers=servers, request_timeout_ms=self._timeout_ms, bootstrap_timeout_ms=self._timeout_ms,
         )
         try:
-            producer = KafkaProducer(
-                bootstrap_servers=servers,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=0,
-                request_timeout_ms=self._timeout_ms,
-                delivery_timeout_ms=self._timeout_ms,
-                max_block_ms=self._timeout_ms,
-                bootstrap_timeout_ms=self._timeout_ms,
-                reconnect_backoff_max_ms=1000,
-            )
-            for topic in PLATFORM_TOPICS:  # load metadata now, so send() does not block on it later
-                producer.partitions_for(topic)
+            producer = self._new_producer()
         except BaseException:
             admin.close()
             raise
         self._admin, self._producer = admin, producer
+
+    def _new_producer(self) -> KafkaProducer:
+        producer = KafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=0,
+            request_timeout_ms=self._timeout_ms,
+            delivery_timeout_ms=self._timeout_ms,
+            max_block_ms=self._timeout_ms,
+            bootstrap_timeout_ms=self._timeout_ms,
+            reconnect_backoff_max_ms=1000,
+        )
+        try:
+            for topic in PLATFORM_TOPICS:  # load metadata now, so send() does not block on it later
+                producer.partitions_for(topic)
+        except BaseException:
+            producer.close(timeout=0)
+            raise
+        return producer
 
     def _connect_until_ready(self) -> None:
         pause = RECONNECT_BACKOFF_S[0]
@@ -108,14 +125,43 @@ class KafkaPublisher:
         deadline = time.monotonic() + self.timeout_s
         if not self._ready.wait(self.timeout_s):
             return [Delivery(error="Kafka is not reachable")] * len(records)
+        producer = self._producer
         futures: list = []
         for record in records:
             try:
-                futures.append(self._producer.send(record.topic, value=record.value, key=record.key, headers=record.headers))
+                futures.append(producer.send(record.topic, value=record.value, key=record.key, headers=record.headers))
             except KafkaError as exc:  # metadata or buffer space not available within max_block_ms
                 futures += [exc] * (len(records) - len(futures))
                 break
-        return [self._await(future, deadline) for future in futures]
+        deliveries = [self._await(future, deadline) for future in futures]
+        self._track(producer, any(d.acknowledged for d in deliveries))
+        return deliveries
+
+    def _track(self, producer: KafkaProducer, delivered: bool) -> None:
+        """Count a publish's outcome; replace `producer` once it has failed long enough."""
+        if delivered:
+            self._failing_since = None
+            return
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failing_since >= REPLACE_AFTER_TIMEOUTS * self.timeout_s and self.reachable():
+            self._replace(producer)
+
+    def _replace(self, stuck: KafkaProducer) -> None:
+        """A new producer instead of `stuck` (once, however many threads saw it fail)."""
+        with self._replace_lock:
+            if self._producer is not stuck:
+                return  # another thread replaced it already
+            try:
+                fresh = self._new_producer()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("could not replace the failing Kafka producer (%s); keeping it", exc)
+                return
+            self._producer, self._failing_since = fresh, None
+        log.warning("every delivery failed for %.0fs while Kafka answered: replaced the Kafka producer",
+                    REPLACE_AFTER_TIMEOUTS * self.timeout_s)
+        threading.Thread(target=stuck.close, kwargs={"timeout": self.timeout_s}, daemon=True).start()
 
     def _await(self, future, deadline: float) -> Delivery:
         if isinstance(future, KafkaError):

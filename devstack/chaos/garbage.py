@@ -1,0 +1,103 @@
+"""Scenario 7: garbage written straight into the event topics, then API traffic after it.
+
+Into each of pinterest.pin, .geo and .user, by a producer that is not the API: a value that is not
+JSON, one that is not UTF-8, a JSON event with wrong types, a ~900 KB value (all four with forged
+API headers), and a valid event without the API's headers. Expected: the drain dead-letters every
+one of them (dead-letter/raw/..., with a reason) and lands the API's events; the streaming job
+keeps running (same process) and its tables hold every acknowledged event sent after the
+garbage exactly once. The streaming job skips records without the API's headers; records with
+forged headers are the API's as far as it can tell (it cannot validate a value it only parses
+leniently), so the rows it stores for them are counted and reported, not failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kafka import KafkaProducer
+
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import EVENT_TYPES, validate
+from ingestion_api.canonical import CANONICAL_TRIPLE
+
+from ..reconcile import dead_letters, streaming_event_ids
+from .harness import Context, Traffic, check_traffic, drain_until_ok, ledger_ids, reconcile, streaming_caught_up
+from .kafka_faults import rate_for
+from .report import ScenarioResult
+
+HUGE_BYTES = 900 * 1024
+
+
+def garbage_records(event_type: str) -> list[tuple[str, bytes | None, bytes, list]]:
+    """(kind, key, value, headers) of the garbage for one event type."""
+    canonical = CANONICAL_TRIPLE[event_type]
+    forged = lambda: RecordMetadata.new(event_type).headers()  # noqa: E731 - a fresh event_id each
+    wrong_types = {name: {"not": "a scalar"} for name in canonical}
+    assert validate(EVENT_TYPES[event_type], wrong_types), "the wrong-typed event must be invalid"
+    huge = json.dumps({"garbage": "x" * HUGE_BYTES}).encode()
+    return [
+        ("not JSON", b"garbage", b"{this is not JSON", forged()),
+        ("not UTF-8", b"garbage", b"\xff\xfe\xfa not utf-8", forged()),
+        ("wrong types", b"garbage", json.dumps(wrong_types).encode(), forged()),
+        ("huge value", b"garbage", huge, forged()),
+        ("no headers", b"garbage", json.dumps(canonical).encode(), []),
+    ]
+
+
+def write_garbage(ctx: Context) -> dict[tuple[str, int, int], tuple[str, str | None]]:
+    """Write the garbage; (topic, partition, offset) -> (kind, forged event_id or None)."""
+    producer = KafkaProducer(bootstrap_servers=ctx.settings.kafka_bootstrap_servers, acks="all",
+                             max_request_size=2 * 1024 * 1024)
+    try:
+        pending = []
+        for name, event_type in EVENT_TYPES.items():
+            for kind, key, value, headers in garbage_records(name):
+                event_id = dict(headers).get("event_id")
+                future = producer.send(event_type.topic, key=key, value=value, headers=headers)
+                pending.append((event_type.topic, kind, event_id.decode() if event_id else None, future))
+        producer.flush()
+        written = {}
+        for topic, kind, event_id, future in pending:
+            metadata = future.get(30)
+            written[(topic, metadata.partition, metadata.offset)] = (kind, event_id)
+        return written
+    finally:
+        producer.close()
+
+
+def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
+    ledger = ctx.ledger(7)
+    job = ctx.service("streaming")
+    job_pid = job.pid_file.read_text().strip()
+    written = write_garbage(ctx)
+    injected = time.monotonic()
+    ctx.say(f"wrote {len(written)} garbage records into the event topics ({', '.join(sorted({k for k, _ in written.values()}))})")
+    check_traffic(Traffic(ctx, ledger, ctx.events, rate_for(ctx.events, 15), ctx.seed + 7).start().wait(), result)
+    if streaming_caught_up(ctx, ledger_ids(ledger), result) is not None:
+        result.recovery_s = time.monotonic() - injected
+    result.recovery_what = ("from the garbage's write until the streaming tables held every acknowledged event "
+                            "sent after it")
+    if not (job.healthy() and job.pid_file.read_text().strip() == job_pid):
+        result.problems.append("the streaming job did not keep running through the garbage (process or query changed)")
+    drain_until_ok(ctx, "scenario-7")
+    reconcile(ctx, ledger, result)
+
+    letters = dead_letters(ctx.settings)
+    reasons: dict[str, set[str]] = {}
+    for position, (kind, _) in sorted(written.items()):
+        copies = letters.get(position, [])
+        if len(copies) != 1:
+            result.problems.append(f"garbage '{kind}' at {position[0]}/{position[1]}@{position[2]} is "
+                                   f"dead-lettered {len(copies)} times, not once")
+        for reason in copies:
+            reasons.setdefault(kind, set()).add(reason.split(":", 1)[0])
+    result.notes.append(f"{sum(1 for p in written if len(letters.get(p, [])) == 1)} of {len(written)} garbage "
+                        "records dead-lettered exactly once; reasons: "
+                        + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items())))
+    stored = streaming_event_ids(ctx.settings)
+    forged = [(kind, event_id) for kind, event_id in written.values() if event_id]
+    kept = sorted({kind for kind, event_id in forged if stored[event_id]})
+    result.notes.append(f"streaming: {sum(1 for _, e in forged if stored[e])} of {len(forged)} garbage records with "
+                        f"forged API headers stored as rows ({', '.join(kept) or 'none'}); records without headers skipped; "
+                        "the job kept running" if job.healthy() else "streaming job not healthy at the end")
