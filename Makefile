@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PINTEREST_HOME ?= $(CURDIR)/.pinterest
 DEMO_TRIPLES ?= 20000
+BENCH_ARGS ?=
 CHAOS_ARGS ?=
 
-.PHONY: help install up down status test clean-state batch ui demo audit chaos
+.PHONY: help install up down status test clean-state batch ui demo audit bench chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +35,9 @@ ui: up ## the Dagster UI (dagster dev -w workspace.yaml) on 127.0.0.1:3000 again
 
 test: install ## the whole suite; starts its own services on free ports and stops them after
 	@$(VENV)/bin/pytest
+
+bench: install ## benchmarks on a stack of their own (free ports); writes docs/BENCHMARKS.md (BENCH_ARGS=--quick)
+	@$(PY) -m bench.run $(BENCH_ARGS)
 
 chaos: install ## fault injection under load on a stack of its own, reconciled by event_id (CHAOS_ARGS="--scenarios 1,7 --events 90")
 	@$(PY) -m devstack.chaos $(CHAOS_ARGS)

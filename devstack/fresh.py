@@ -1,7 +1,7 @@
 """A throw-away stack: real services on free ports in a state directory of its own.
 
-The test suite (tests/conftest.py) and the fault suite (devstack/chaos) use it, so they never touch the
-stack of `make up`. `services` picks a subset by name (in start order), e.g. the batch
+The test suite (tests/conftest.py), the fault suite (devstack/chaos) and the benchmarks (bench/)
+use it, so they never touch the stack of `make up`. `services` picks a subset by name (in start order), e.g. the batch
 tests run without the streaming job.
 """
 

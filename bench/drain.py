@@ -1,0 +1,234 @@
+"""Kafka -> S3 drain benchmark: events/s and MB/s of `make batch --land-only`'s code
+(pinterest_assets.batch.run_batch(refresh_downstream=False): the drain sensors' planning and
+one Dagster landing run per offset range, executed in the Dagster instance) over a backlog of
+at least 1,000,000 events, and a profile of one landing range by stage.
+
+    python -m bench.drain [--quick]      # on a fresh stack of its own (PostgreSQL, S3, Kafka)
+
+The backlog is topped up to the target straight into Kafka by a batching producer with the
+API's keys and headers (bench.lakegen.produce); events already in the topics (e.g. from the
+ingest benchmark) count towards it, as the drain lands them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from pinterest_common.config import DAGSTER_DB, Settings
+from pinterest_common.schema import EVENT_TYPES
+
+from .common import log_dir, say, table
+from .lakegen import produce, s3_client
+
+
+def topic_bytes(state_dir: Path) -> int:
+    """Bytes of the event topics' log segments on the stack's Kafka disk."""
+    total = 0
+    for event_type in EVENT_TYPES.values():
+        for directory in (state_dir / "kafka" / "data").glob(f"{event_type.topic}-*"):
+            total += sum(f.stat().st_size for f in directory.glob("*.log"))
+    return total
+
+
+def backlog(settings: Settings) -> dict[str, int]:
+    import psycopg2
+
+    from pinterest_assets.lake import kafka_io
+    from pinterest_assets.lake.progress import ProgressStore
+
+    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain")
+    progress = ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
+    out = {}
+    try:
+        for event_type in EVENT_TYPES.values():
+            offsets = kafka_io.partition_offsets(consumer, event_type.topic) or {}
+            committed = progress.committed(event_type.topic)
+            out[event_type.topic] = sum(o.end - max(committed.get(p, 0), o.earliest) for p, o in offsets.items())
+    finally:
+        consumer.close()
+    return out
+
+
+@contextlib.contextmanager
+def output_to(path: Path):
+    """Send this process's stdout and stderr (file descriptors too) to `path`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def lake_bytes(settings: Settings) -> tuple[int, int]:
+    client = s3_client(settings)
+    objects = size = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=settings.s3_bucket, Prefix="raw/"):
+        for entry in page.get("Contents", []):
+            objects += 1
+            size += entry["Size"]
+    return objects, size
+
+
+def profile_range(settings: Settings, records: int) -> dict:
+    """One landing range's stages, timed apart (read from Kafka, parse and validate, roll and
+    gzip, upload), on the first `records` offsets of pinterest.pin; the upload goes to a scratch
+    bucket and nothing is committed."""
+    from pinterest_assets.lake import kafka_io
+    from pinterest_assets.lake.objects import RollLimits, build_objects
+    from pinterest_assets.lake.records import parse_record
+
+    pin = EVENT_TYPES["pin"]
+    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain-profile")
+    try:
+        offsets = kafka_io.partition_offsets(consumer, pin.topic) or {}
+        partition, held = max(offsets.items(), key=lambda item: item[1].end - item[1].earliest)
+        first, last = held.earliest, min(held.end, held.earliest + records)
+        t0 = time.monotonic()
+        rows = kafka_io.read_range(consumer, pin.topic, partition, first, last)
+        t1 = time.monotonic()
+    finally:
+        consumer.close()
+    lines = [parse_record(record, pin) for record in rows]
+    t2 = time.monotonic()
+    limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds)
+    objects = build_objects(lines, pin.topic, partition, "pin", limits)
+    t3 = time.monotonic()
+    client = s3_client(settings)
+    client.create_bucket(Bucket="bench-drain-profile")
+    for obj in objects:
+        client.put_object(Bucket="bench-drain-profile", Key=obj.key, Body=obj.body)
+    t4 = time.monotonic()
+    n = len(rows)
+    stages = {"read from Kafka (kafka-python)": t1 - t0, "parse + validate": t2 - t1,
+              "roll + JSON + gzip": t3 - t2, "upload to S3": t4 - t3}
+    return {"records": n, "stages_s": {k: round(v, 3) for k, v in stages.items()},
+            "stages_us_per_event": {k: round(v / n * 1e6, 1) for k, v in stages.items()},
+            "events_per_s_without_dagster": round(n / sum(stages.values()))}
+
+
+def truncate_topics(settings: Settings) -> dict[str, int]:
+    """Delete every record of the event topics (Kafka's delete-records, up to the end offsets),
+    so that what follows starts from an empty backlog; returns the records deleted per topic."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    from pinterest_assets.lake import kafka_io
+
+    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-truncate")
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    deleted = {}
+    try:
+        for event_type in EVENT_TYPES.values():
+            offsets = kafka_io.partition_offsets(consumer, event_type.topic) or {}
+            todo = {TopicPartition(event_type.topic, p): o.end for p, o in offsets.items() if o.end > o.earliest}
+            if todo:
+                admin.delete_records(todo, timeout_ms=30_000)
+            deleted[event_type.topic] = sum(o.end - o.earliest for o in offsets.values())
+    finally:
+        admin.close()
+        consumer.close()
+    return deleted
+
+
+def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, events: int | None = None) -> dict:
+    """Drain a backlog of `events` (default 1,000,000; quick 20,000)."""
+    from pinterest_assets.batch import run_batch
+    from pinterest_assets.instance import prepare_instance
+
+    target = events or (20_000 if quick else 1_000_000)
+    before = backlog(settings)
+    missing = max(0, target - sum(before.values()))
+    say(f"drain: backlog {sum(before.values()):,} events; producing {missing:,} more straight into Kafka ...")
+    log_bytes_before = topic_bytes(state_dir)
+    produced = produce(settings, missing, log=say) if missing else {"events": 0}
+    if missing:
+        say(f"  produced {produced['events']:,} in {produced['seconds']:.0f}s ({produced['events_per_s']:,}/s)")
+    to_drain = backlog(settings)
+    # What the drain reads: the log segments the produced records added (segments of records
+    # deleted earlier stay on disk until retention removes them, so the total would overcount).
+    kafka_bytes = topic_bytes(state_dir) - (log_bytes_before if missing else 0)
+    prepare_instance(settings)
+    log_file = log_dir(settings, state_dir, "drain") / "drain.log"
+    say(f"drain: run_batch(refresh_downstream=False) over {sum(to_drain.values()):,} events (log: {log_file}) ...")
+    start = time.monotonic()
+    with output_to(log_file):
+        summary = run_batch(log=print, refresh_downstream=False)
+    seconds = time.monotonic() - start
+    objects, object_bytes = lake_bytes(settings)
+    landed = summary.landed
+    say(f"  landed {landed:,} events in {seconds:.1f}s ({landed / seconds:,.0f}/s), {len(summary.runs)} runs, ok={summary.ok}")
+    profile_n = 5_000 if quick else 10_000
+    say(f"drain: profiling one range of {profile_n:,} pin records by stage ...")
+    profile = profile_range(settings, profile_n)
+    figures = {
+        "settings": {"max_records_per_run": settings.lake_max_records_per_run,
+                     "max_runs_per_tick": settings.lake_max_runs_per_tick,
+                     "roll_max_records": settings.lake_roll_max_records, "topic_partitions": settings.topic_partitions,
+                     "target_events": target},
+        "produced": produced,
+        "backlog_before": to_drain,
+        "events": landed,
+        "ok": summary.ok,
+        "runs": len(summary.runs),
+        "seconds": round(seconds, 2),
+        "events_per_s": round(landed / seconds, 1),
+        "kafka_log_bytes": kafka_bytes,
+        "value_bytes": produced.get("value_bytes"),
+        "value_mb_per_s": round(produced["value_bytes"] / seconds / 1e6, 2) if produced.get("value_bytes") else None,
+        "kafka_mb_per_s": round(kafka_bytes / seconds / 1e6, 2),
+        "lake_objects": objects,
+        "lake_gzip_bytes": object_bytes,
+        "lake_gzip_mb_per_s": round(object_bytes / seconds / 1e6, 2),
+        "seconds_per_run": round(seconds / max(1, len(summary.runs)), 2),
+        "profile": profile,
+    }
+    figures["goals"] = {"drain >= 20,000 events/s": {"value": figures["events_per_s"], "target": ">= 20000",
+                                                     "met": figures["events_per_s"] >= 20000}}
+    return figures
+
+
+def report(figures: dict) -> str:
+    rows = [("drain (run_batch, land only)", figures["events"], figures["seconds"], figures["events_per_s"],
+             figures["kafka_mb_per_s"], figures["lake_gzip_mb_per_s"], figures["runs"])]
+    text = table("Kafka -> S3 drain", ["measurement", "events", "seconds", "events/s", "Kafka MB/s", "gzip MB/s", "runs"], rows)
+    p = figures["profile"]
+    text += "\n" + table(f"One landing range of {p['records']:,} pin records, by stage (no Dagster)",
+                         ["stage", "seconds", "us/event"],
+                         [(k, v, p["stages_us_per_event"][k]) for k, v in p["stages_s"].items()])
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    from devstack.fresh import fresh_stack, settings_stack
+
+    from .common import handle_sigterm, load_average, write_section
+
+    handle_sigterm()
+    load_at_start = load_average()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 events, for development")
+    parser.add_argument("--events", type=int, default=None, help="the backlog to drain (default 1,000,000)")
+    args = parser.parse_args(argv)
+    with fresh_stack("bench-drain-", services=("postgres", "s3", "kafka")) as settings:
+        figures = run(settings, settings_stack(settings).state_dir, args.quick, events=args.events)
+    print(report(figures))
+    write_section("drain", {"quick": args.quick, **figures}, load_at_start=load_at_start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

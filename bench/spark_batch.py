@@ -1,0 +1,296 @@
+"""Spark batch benchmarks: the batch assets (clean + every analytics question, published) over
+1,000,000 triples with wall time including the session start; the same answers by DuckDB from the
+same raw objects; the small-files penalty (one object per event vs the lake's rolled objects on
+50,000 events); growth 250k -> 500k -> 1M triples; and the same assets on a Spark standalone
+cluster (a master and two workers) with answers equal to the local run.
+
+    python -m bench.spark_batch [--quick]     # on a fresh stack of its own (PostgreSQL, S3)
+
+The raw objects are generated straight into S3 in the lake's format (bench.lakegen, with the
+lake's own code) into one bucket per data set, and each run of the assets is
+`python -m bench.spark_refresh` in a process of its own with PINTEREST_S3_BUCKET set to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pinterest_assets.lake.objects import RollLimits
+from pinterest_common.config import REPO_ROOT, Settings
+
+from .common import log_dir, say, table
+from .lakegen import cached_lake, upload
+
+SEED = 2024
+# The small-files data set stays below 1,000 objects per event type: past one page of
+# ListObjectsV2, S3Proxy (filesystem backend) answers with a URL-encoded continuation token that
+# leads back to the same page (keys hold '=' and '+'), and the cleaning asset's listing
+# (pinterest_assets.queries.lake_tables.list_raw_objects) fails with botocore's PaginationError
+# "The same next token was received twice". 999 triples = 2,997 events, 999 objects per type.
+S3PROXY_PAGE = 1000
+FULL = {"chunk": 250_000, "chunks": 4, "small_triples": S3PROXY_PAGE - 1, "standalone_chunks": 1}
+QUICK = {"chunk": 2_000, "chunks": 4, "small_triples": 500, "standalone_chunks": 1}
+
+
+def refresh_in_child(settings: Settings, bucket: str, log_dir: Path, master: str | None = None, sampler=None) -> dict:
+    env = {**os.environ, "PINTEREST_S3_BUCKET": bucket}
+    if master:
+        env["SPARK_MASTER"] = master
+    log = log_dir / f"spark-refresh-{bucket}-{'standalone' if master else 'local'}.log"
+    start = time.monotonic()
+    with open(log, "w") as out:
+        child = subprocess.Popen([sys.executable, "-m", "bench.spark_refresh"], cwd=REPO_ROOT, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT)
+        if sampler is not None:
+            sampler.extra["spark batch driver (bench child)"] = child.pid
+        try:
+            child.wait(timeout=3600)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            if sampler is not None:
+                sampler.extra.pop("spark batch driver (bench child)", None)
+    wall = time.monotonic() - start
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("BENCH-RESULT ")]
+    if not lines:
+        raise RuntimeError(f"the refresh run on {bucket} printed no result (exit {child.returncode}); see {log}")
+    result = json.loads(lines[-1][len("BENCH-RESULT "):])
+    result["wall_s"] = round(wall, 2)
+    result["timeline"] = timeline(log.read_text(errors="replace"))
+    result["log"] = str(log)
+    return result
+
+
+def timeline(text: str) -> dict:
+    """Seconds between the run's log lines for each cleaned table and each published answer:
+    where the run's time goes (the log has a resolution of one second)."""
+    import re
+    from datetime import datetime
+
+    pattern = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 - dagster - \w+ - [^ ]+ - [^ ]+ - (\w+) - (.*)$")
+    marks = []
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match and ("new raw object(s)" in match.group(3) or "row(s) published" in match.group(3)):
+            marks.append((datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S"), match.group(3).split(":")[0]))
+    steps = {name: (later - at).total_seconds() for (at, name), (later, _) in zip(marks, marks[1:])}
+    published = [(at, name) for at, name in marks if not name.startswith("cleaned_")]
+    per_question = [(later - at).total_seconds() for (at, _), (later, _) in zip(published, published[1:])]
+    return {"between_marks_s": steps,
+            "seconds_per_question_after_the_first": round(sum(per_question) / len(per_question), 1) if per_question else None}
+
+
+def duckdb_run(settings: Settings, bucket: str, workdir: Path) -> dict:
+    """Download the bucket's raw objects and answer every question with DuckDB, timed."""
+    import boto3
+    import duckdb
+
+    from pinterest_assets.queries.analytics import QUESTIONS
+    from bench.duckdb_recompute import answers, load_raw
+
+    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+                          aws_access_key_id=settings.s3_access_key_id,
+                          aws_secret_access_key=settings.s3_secret_access_key)
+    root = workdir / bucket
+    start = time.monotonic()
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="raw/"):
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl.gz")]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(key: str) -> None:
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, key, str(path))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(fetch, keys))
+    downloaded = time.monotonic()
+    db = duckdb.connect()
+    lines = load_raw(db, root)
+    rows = answers(db, {q.name: q.columns for q in QUESTIONS})
+    finished = time.monotonic()
+    threads = db.execute("SELECT current_setting('threads')").fetchone()[0]
+    db.close()
+    shutil.rmtree(root, ignore_errors=True)
+    return {"objects": len(keys), "raw_lines": lines, "download_s": round(downloaded - start, 2),
+            "query_s": round(finished - downloaded, 2), "total_s": round(finished - start, 2),
+            "threads": threads, "answers": rows}
+
+
+def same_answers(a: dict, b: dict) -> dict[str, bool]:
+    from bench.duckdb_recompute import normalised
+
+    return {name: normalised(a.get(name, [])) == normalised(b.get(name, [])) and bool(a.get(name)) for name in b}
+
+
+def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, triples: int | None = None,
+        small_triples: int | None = None) -> dict:
+    """`triples`: the largest data set instead of the default (1,000,000; quick 8,000), grown in
+    quarters (1/4 -> 1/2 -> all); `small_triples`: the small-files data set (default and most
+    999 triples = 2,997 events, see S3PROXY_PAGE; quick 500)."""
+    sizes = dict(QUICK if quick else FULL)
+    if triples:
+        sizes["chunk"] = triples // sizes["chunks"]
+    if small_triples:
+        sizes["small_triples"] = small_triples
+    if sizes["small_triples"] >= S3PROXY_PAGE:
+        say(f"spark: the small-files set is capped at {S3PROXY_PAGE - 1} triples (one listing page per event type "
+            "on S3Proxy, see S3PROXY_PAGE)")
+        sizes["small_triples"] = S3PROXY_PAGE - 1
+    limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes,
+                        settings.lake_roll_max_span_seconds)
+    partitions = settings.topic_partitions
+    logs = log_dir(settings, state_dir, "spark")
+    total = sizes["chunk"] * sizes["chunks"]
+    say(f"spark: raw lake objects for {total:,} triples (cached after the first run) ...")
+    started = time.monotonic()
+    rolled = cached_lake(total, SEED, partitions, limits, chunk_triples=sizes["chunk"], log=say)
+    small_rolled = cached_lake(sizes["small_triples"], SEED, partitions, limits, log=say)
+    small_per_event = cached_lake(sizes["small_triples"], SEED, partitions, limits, per_event=True, log=say)
+    generation_s = time.monotonic() - started
+
+    figures: dict = {"settings": {
+        "spark_master": settings.spark_master, "driver_memory": settings.spark_driver_memory,
+        "shuffle_partitions": 4, "roll_max_records": limits.max_records, "topic_partitions": partitions,
+        "triples_per_chunk": sizes["chunk"], "seed": SEED, "data_generation_s": round(generation_s, 1),
+    }, "runs": {}}
+    datasets = [(f"growth-{k * sizes['chunk']}", rolled, k) for k in (1, 2, 4)]
+    datasets += [("small-rolled", small_rolled, None), ("small-per-event", small_per_event, None)]
+    standalone_set = f"standalone-{sizes['standalone_chunks'] * sizes['chunk']}"
+    local_twin = f"growth-{sizes['standalone_chunks'] * sizes['chunk']}"
+    for name, root, chunks in [*datasets, (standalone_set, rolled, sizes["standalone_chunks"])]:
+        bucket = f"bench-{name}"
+        say(f"spark: uploading {name} to s3://{bucket} ...")
+        up = upload(settings, root, bucket, chunks)
+        say(f"  {up['objects']:,} objects, {up['bytes'] / 1e6:,.1f} MB in {up['seconds']:.0f}s")
+        figures["runs"][name] = {"upload": up}
+
+    def spark(name: str, master: str | None = None) -> dict:
+        say(f"spark: assets on {name} ({'standalone ' + master if master else settings.spark_master}) ...")
+        result = refresh_in_child(settings, f"bench-{name}", logs, master, sampler)
+        say(f"  {'ok' if result['success'] else 'FAILED'}: wall {result['wall_s']:.1f}s "
+            f"(python+dagster import {result['import_s']:.1f}s, run {result['run_s']:.1f}s)")
+        return result
+
+    answers_local = {}
+    for name, _, chunks in datasets:
+        result = spark(name)
+        answers_local[name] = result.pop("answers")
+        figures["runs"][name]["spark"] = result
+        figures["runs"][name]["triples"] = (chunks * sizes["chunk"]) if chunks else sizes["small_triples"]
+        figures["runs"][name]["events"] = figures["runs"][name]["upload"]["objects"] if "per-event" in name else None
+
+    largest = f"growth-{4 * sizes['chunk']}"
+    say(f"spark: DuckDB on {largest} ...")
+    duck = duckdb_run(settings, f"bench-{largest}", state_dir / "bench")
+    duck_answers = duck.pop("answers")
+    figures["runs"][largest]["events"] = duck["raw_lines"]
+    figures["duckdb"] = {**duck, "dataset": largest,
+                         "answers_equal_spark": same_answers(answers_local[largest], duck_answers)}
+    say(f"  DuckDB: download {duck['download_s']:.1f}s + queries {duck['query_s']:.1f}s; answers equal: "
+        f"{all(figures['duckdb']['answers_equal_spark'].values())}")
+
+    from devstack.spark_cluster import StandaloneCluster
+
+    cluster = StandaloneCluster(state_dir, workers=2, worker_cores=1, worker_memory="1g")
+    say("spark: starting a standalone cluster (a master, two workers of 1 core and 1 GiB) ...")
+    with cluster as master_url:
+        if sampler is not None:
+            sampler.extra.update(cluster.pids())
+        try:
+            result = spark(standalone_set, master_url)
+        finally:
+            if sampler is not None:
+                for key in cluster.pids():
+                    sampler.extra.pop(key, None)
+    standalone_answers = result.pop("answers")
+    figures["standalone"] = {**result, "dataset": standalone_set, "workers": 2, "worker_cores": 1,
+                             "worker_memory": "1g", "local_twin": local_twin,
+                             "local_twin_wall_s": figures["runs"][local_twin]["spark"]["wall_s"],
+                             "upload": figures["runs"].pop(standalone_set)["upload"],
+                             "answers_equal_local": same_answers(answers_local[local_twin], standalone_answers)}
+
+    runs = figures["runs"]
+    spark_1m = runs[largest]["spark"]["wall_s"]
+    duck_total = duck["total_s"]
+    per_event, rolled_small = runs["small-per-event"]["spark"]["wall_s"], runs["small-rolled"]["spark"]["wall_s"]
+    growth = [(runs[f"growth-{k * sizes['chunk']}"]["triples"], runs[f"growth-{k * sizes['chunk']}"]["spark"]["wall_s"])
+              for k in (1, 2, 4)]
+    figures["summary"] = {
+        "triples": total, "spark_wall_s": spark_1m, "duckdb_total_s": duck_total,
+        "spark_over_duckdb": round(spark_1m / duck_total, 2),
+        "per_event_wall_s": per_event, "rolled_wall_s": rolled_small,
+        "per_event_over_rolled": round(per_event / rolled_small, 2),
+        "growth": [{"triples": t, "wall_s": w} for t, w in growth],
+        "growth_x2_ratios": [round(growth[1][1] / growth[0][1], 2), round(growth[2][1] / growth[1][1], 2)],
+        "standalone_wall_s": figures["standalone"]["wall_s"],
+        "standalone_answers_equal": all(figures["standalone"]["answers_equal_local"].values()),
+        "duckdb_answers_equal": all(figures["duckdb"]["answers_equal_spark"].values()),
+    }
+    s = figures["summary"]
+    figures["goals"] = {
+        f"Spark {total:,} triples <= 120 s": {"value": spark_1m, "target": "<= 120", "met": spark_1m <= 120},
+        "Spark <= 10x DuckDB": {"value": s["spark_over_duckdb"], "target": "<= 10", "met": s["spark_over_duckdb"] <= 10},
+        ">= 20x faster than one object per event": {"value": s["per_event_over_rolled"], "target": ">= 20",
+                                                    "met": s["per_event_over_rolled"] >= 20},
+        "growth no worse than linear": {"value": s["growth_x2_ratios"], "target": "each doubling <= 2.0x",
+                                        "met": all(r <= 2.0 for r in s["growth_x2_ratios"])},
+    }
+    return figures
+
+
+def report(figures: dict) -> str:
+    runs, s = figures["runs"], figures["summary"]
+    rows = []
+    for name, run_ in runs.items():
+        sp = run_["spark"]
+        rows.append((name, run_.get("triples"), run_["upload"]["objects"], sp["wall_s"], sp["run_s"],
+                     sp["steps_s"].get("clean_raw_events", float("nan")), sp["steps_s"].get("answer_questions", float("nan")),
+                     "ok" if sp["success"] else "FAILED"))
+    st = figures["standalone"]
+    rows.append((f"{st['local_twin']} on standalone", None, None, st["wall_s"], st["run_s"],
+                 st["steps_s"].get("clean_raw_events", float("nan")), st["steps_s"].get("answer_questions", float("nan")),
+                 "answers equal" if s["standalone_answers_equal"] else "ANSWERS DIFFER"))
+    d = figures["duckdb"]
+    rows.append((f"{d['dataset']} DuckDB", None, d["objects"], d["total_s"], d["query_s"], float("nan"), float("nan"),
+                 "answers equal" if s["duckdb_answers_equal"] else "ANSWERS DIFFER"))
+    text = table("Spark batch (wall = process start to exit; run = the Dagster run; steps in s)",
+                 ["data set", "triples", "objects", "wall s", "run s", "clean s", "answer s", ""],
+                 [[("" if v is None else v) for v in row] for row in rows])
+    text += (f"\n  Spark/DuckDB {s['spark_over_duckdb']}x; one-object-per-event/rolled {s['per_event_over_rolled']}x; "
+             f"growth per doubling {s['growth_x2_ratios']}")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    from devstack.fresh import fresh_stack, settings_stack
+
+    from .common import handle_sigterm, load_average, write_section
+
+    handle_sigterm()
+    load_at_start = load_average()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data sets, for development")
+    parser.add_argument("--triples", type=int, default=None, help="the largest data set (default 1,000,000)")
+    parser.add_argument("--small-triples", type=int, default=None,
+                        help="the small-files data set (default and most 999 triples, see S3PROXY_PAGE)")
+    args = parser.parse_args(argv)
+    with fresh_stack("bench-spark-", services=("postgres", "s3")) as settings:
+        figures = run(settings, settings_stack(settings).state_dir, args.quick, triples=args.triples,
+                      small_triples=args.small_triples)
+    print(report(figures))
+    write_section("spark", {"quick": args.quick, **figures}, load_at_start=load_at_start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
