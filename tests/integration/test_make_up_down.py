@@ -1,0 +1,93 @@
+"""The front door itself: `make up` twice, `make status`, `make down`, as a user types them, on a
+stack of its own (free ports, its own state directory): every service healthy, the second `make up`
+harmless (same processes), and after `make down` no process of the stack left."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from devstack.fresh import fresh_environment
+from pinterest_common.config import REPO_ROOT, get_settings
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ["postgres", "s3", "kafka", "api", "streaming"]
+
+
+def _make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", target], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def _states(status_output: str) -> dict[str, str]:
+    return dict(re.findall(r"^(\w+)\s+(healthy|unhealthy|stopped)\s", status_output, re.MULTILINE))
+
+
+def _pids(state_dir: Path) -> dict[str, int]:
+    """The stack's processes by pid file (every service writes one under the state directory)."""
+    return {str(path.relative_to(state_dir)): int(path.read_text()) for path in state_dir.rglob("*.pid")
+            if path.read_text().strip().isdigit()}
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+@pytest.fixture
+def own_stack_environment():
+    base = get_settings().home / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    state_dir = Path(tempfile.mkdtemp(prefix="test-make-", dir=base))
+    state_dir.chmod(0o755)  # PostgreSQL runs as another user when we are root
+    env = {**os.environ, **fresh_environment(state_dir)}
+    try:
+        yield state_dir, env
+    finally:
+        _make("down", env)
+
+
+def test_make_up_twice_status_healthy_then_down_leaves_nothing(own_stack_environment):
+    state_dir, env = own_stack_environment
+
+    first = _make("up", env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    pids = _pids(state_dir)
+    assert len(pids) >= len(SERVICES), pids
+
+    second = _make("up", env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert _pids(state_dir) == pids, "a second `make up` must reuse the running services"
+
+    status = _make("status", env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert _states(status.stdout) == {name: "healthy" for name in SERVICES}, status.stdout
+    assert str(state_dir) in status.stdout
+
+    down = _make("down", env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert set(re.search(r"stopped: (.*)", down.stdout).group(1).split(", ")) == set(SERVICES), down.stdout
+    for name, pid in pids.items():
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), \
+            f"{name} (pid {pid}) still runs after make down"
+    assert _processes_mentioning(str(state_dir)) == []
+
+    after = _make("status", env)
+    # `python -m devstack status` exits 3 when a service is not healthy; make reports it as an error.
+    assert after.returncode != 0 and "Error 3" in after.stderr, after.stdout + after.stderr
+    assert _states(after.stdout) == {name: "stopped" for name in SERVICES}, after.stdout
