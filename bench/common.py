@@ -235,6 +235,11 @@ def log_dir(settings: Settings, state_dir: Path, part: str) -> Path:
     return path
 
 
+def home_relative(settings: Settings, path: Path) -> str:
+    """`path` as the results record it: under $PINTEREST_HOME, not this machine's directories."""
+    return f"$PINTEREST_HOME/{path.relative_to(settings.home)}"
+
+
 def handle_sigterm() -> None:
     """SIGTERM ends the benchmark like Ctrl-C, so that its `finally` blocks stop what it started."""
     import signal

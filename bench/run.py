@@ -24,6 +24,7 @@ from .common import (
     RESULTS_MD,
     RssSampler,
     handle_sigterm,
+    home_relative,
     load_average,
     machine,
     say,
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     texts: dict[str, str] = {}
     with fresh_stack("bench-", services=("postgres", "s3", "kafka", "api")) as settings:
         state_dir = settings_stack(settings).state_dir
-        results["stack"] = {"state_dir": str(state_dir), "settings": {
+        results["stack"] = {"state_dir": home_relative(settings, state_dir), "settings": {
             "api_workers": settings.api_workers, "api_threads": settings.api_threads,
             "topic_partitions": settings.topic_partitions, "kafka_heap": "512m", "s3proxy_heap": "256m",
             "postgres_shared_buffers": "64MB", "streaming_driver_memory": "512m",

@@ -25,7 +25,7 @@ from pathlib import Path
 from pinterest_assets.lake.objects import RollLimits
 from pinterest_common.config import REPO_ROOT, Settings
 
-from .common import log_dir, say, table
+from .common import home_relative, log_dir, say, table
 from .lakegen import cached_lake, upload
 
 SEED = 2024
@@ -65,7 +65,7 @@ def refresh_in_child(settings: Settings, bucket: str, log_dir: Path, master: str
     result = json.loads(lines[-1][len("BENCH-RESULT "):])
     result["wall_s"] = round(wall, 2)
     result["timeline"] = timeline(log.read_text(errors="replace"))
-    result["log"] = str(log)
+    result["log"] = home_relative(settings, log)
     return result
 
 
