@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from ingestion_api.app import create_app
 from ingestion_api.canonical import CANONICAL_TRIPLE
 from ingestion_api.dlq import parse_dead_letter
 from ingestion_api.kafka_producer import Delivery, OutgoingRecord
-from pinterest_common.config import Settings
+from pinterest_common.config import LOCAL_SECRETS, Settings
 from pinterest_common.records import RecordMetadata, parse_received_at
 from pinterest_common.schema import DLQ_TOPIC, EVENT_TYPES, SCHEMA_VERSION
 
@@ -44,9 +45,10 @@ class FakePublisher:
         return [r for r in self.records if r.topic == topic]
 
 
-def make_settings(**overrides: str) -> Settings:
-    return Settings.from_env({"PINTEREST_HOME": "/tmp/pinterest-unit", "PINTEREST_PG_PASSWORD": "x",
-                              "PINTEREST_S3_SECRET_ACCESS_KEY": "x", **overrides})
+def make_settings(home: Path | str = "/nonexistent-home", **overrides: str) -> Settings:
+    """Settings without services. Every local secret is given, so none is generated into
+    `home`/secrets.env; tests that have a tmp_path pass it as `home`."""
+    return Settings.from_env({"PINTEREST_HOME": str(home), **{name: "x" for name in LOCAL_SECRETS}, **overrides})
 
 
 @pytest.fixture
@@ -55,8 +57,8 @@ def publisher() -> FakePublisher:
 
 
 @pytest.fixture
-def client(publisher):
-    return create_app(make_settings(PINTEREST_API_BATCH_MAX_EVENTS="3", PINTEREST_API_MAX_BYTES="4096"),
+def client(publisher, tmp_path):
+    return create_app(make_settings(tmp_path, PINTEREST_API_BATCH_MAX_EVENTS="3", PINTEREST_API_MAX_BYTES="4096"),
                       publisher).test_client()
 
 
@@ -226,8 +228,8 @@ def test_unknown_paths_and_methods_answer_json(client):
 
 class TestApiKeys:
     @pytest.fixture
-    def secured(self, publisher):
-        return create_app(make_settings(PINTEREST_API_KEYS="key-one, key-two"), publisher).test_client()
+    def secured(self, publisher, tmp_path):
+        return create_app(make_settings(tmp_path, PINTEREST_API_KEYS="key-one, key-two"), publisher).test_client()
 
     def test_a_request_without_a_valid_key_gets_401_and_is_not_dead_lettered(self, secured, publisher):
         body = json.dumps(CANONICAL_TRIPLE["user"]).encode()

@@ -205,12 +205,12 @@ def test_local_ports_named_are_the_configured_defaults(readme):
     assert not missing, f"README does not name these default ports as 127.0.0.1:<port>: {missing}"
 
 
-def test_readme_logs_and_state_paths_are_the_stacks(readme):
+def test_readme_logs_and_state_paths_are_the_stacks(readme, tmp_path):
     """The log paths the README gives are where devstack writes them."""
     from devstack.stack import Stack
     from pinterest_common.config import Settings
 
-    settings = Settings.from_env({"PINTEREST_HOME": "/nonexistent-home"})
+    settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
     stack = Stack(settings)
     assert "$PINTEREST_HOME/stack/logs/<service>.log" in readme
     for service in stack.services:

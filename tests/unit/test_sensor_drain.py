@@ -10,6 +10,7 @@ import uuid
 import dagster as dg
 import pytest
 
+from pinterest_assets.batch import existing_run
 from pinterest_assets.definitions import defs
 from pinterest_assets.lake.ranges import PartitionOffsets
 from pinterest_assets.raw_streams import ATTEMPT_TAG, PARTITION_TAG, RANGE_TAG, STREAMS, TOPIC_TAG, UNTIL_OFFSET_TAG
@@ -77,14 +78,13 @@ def add_run(instance, run_key, tags, status):
 
 
 def launch_all(instance, result, status=dg.DagsterRunStatus.STARTED):
-    """What the daemon does with a tick's requests: one run per run key it has not seen."""
-    seen = {r.tags.get("dagster/run_key") for r in instance.get_runs()}
-    launched = []
-    for request in result.run_requests:
-        if request.run_key not in seen:
-            launched.append(add_run(instance, request.run_key, request.tags, status))
-            seen.add(request.run_key)
-    return launched
+    """What a launcher does with a tick's requests: one run per run key the sensor has no run for
+    yet, by `make batch`'s run-key rule (batch.existing_run, the rule of Dagster's daemon)."""
+    return [
+        add_run(instance, request.run_key, request.tags, status)
+        for request in result.run_requests
+        if existing_run(instance, PIN.sensor_name, request.run_key) is None
+    ]
 
 
 def ranges(result):
@@ -127,6 +127,7 @@ def test_two_ticks_over_the_same_offsets_launch_one_run(instance):
     first = tick(instance, offsets={"0": [0, 40]})
     second = tick(instance, offsets={"0": [0, 40]})  # e.g. the cursor was lost
     assert [r.run_key for r in first.run_requests] == [r.run_key for r in second.run_requests]
+    assert [r.run_key for r in second.run_requests] == ["pinterest.pin/p0/o0-o39"]
     assert len(launch_all(instance, first)) == 1
     assert launch_all(instance, second) == []
     assert len(instance.get_runs()) == 1
