@@ -6,6 +6,7 @@ export PINTEREST_HOME ?= $(CURDIR)/.pinterest
 DEMO_TRIPLES ?= 20000
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
+AUDIT_ARGS ?=
 
 .PHONY: help install up down status test clean-state batch ui demo audit bench chaos
 
@@ -42,8 +43,8 @@ bench: install ## benchmarks on a stack of their own (free ports); writes docs/B
 chaos: install ## fault injection under load on a stack of its own, reconciled by event_id (CHAOS_ARGS="--scenarios 1,7 --events 90")
 	@$(PY) -m devstack.chaos $(CHAOS_ARGS)
 
-audit: ## known vulnerabilities of the installed Python packages (pip-audit, PyPI advisory data; fails if any package cannot be checked)
-	@$(VENV)/bin/pip-audit --strict --desc --vulnerability-service pypi --progress-spinner off --skip-editable
+audit: ## known vulnerabilities of the installed Python packages (PyPI's vulnerability data; AUDIT_ARGS=--strict fails on a package it cannot check)
+	@$(PY) -m devstack.audit $(AUDIT_ARGS)
 
 clean-state: down ## delete all local state (keeps downloaded jars and caches)
 	rm -rf "$(PINTEREST_HOME)/stack" "$(PINTEREST_HOME)/tmp"

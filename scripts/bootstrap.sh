@@ -38,7 +38,8 @@ stamp="$VENV/.installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "creating $VENV and installing the pinned Python dependencies"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
+  # venv's bundled setuptools (65.5 on Python 3.11) has known vulnerabilities (CVE-2024-6345, CVE-2025-47273).
+  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=78.1.1"
   "$VENV/bin/pip" install -q -e '.[dev]'
   "$VENV/bin/pip" check
   touch "$stamp"
