@@ -1,6 +1,6 @@
 """Golden dataset end to end: API -> Kafka -> `make batch` (drain, clean, answer) -> the
 analytics tables in PostgreSQL and in the lake equal the hand-computed answers; then a bad
-upstream value fails a blocking check and stops the analytics."""
+upstream value fails a blocking check and stops the analytics, which the Dagster UI shows."""
 
 from __future__ import annotations
 
@@ -10,11 +10,19 @@ import requests
 from pinterest_assets.instance import prepare_instance
 from pinterest_assets.queries.analytics import QUESTIONS
 from tests.fixtures import golden
+from tests.fixtures.dagster_ui import browser_page, dagster_webserver, graphql, screenshot
 from tests.fixtures.pipeline import api_url, lake_rows, post_triples, postgres_rows, run_batch
 
 pytestmark = pytest.mark.integration
 
 COLUMNS = {q.name: q.columns for q in QUESTIONS}
+
+# What the UI reads: each asset's latest materialisation and its checks' latest results.
+ASSET_STATES = """
+{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { runId }
+  assetChecksOrError { ... on AssetChecks { checks { name blocking
+    executionForLatestMaterialization { status runId } } } } } }
+"""
 
 
 def _normalised(rows):
@@ -23,7 +31,7 @@ def _normalised(rows):
 
 @pytest.fixture(scope="module")
 def golden_batch(isolated_stack):
-    accepted = post_triples(isolated_stack, golden.triples())
+    accepted = post_triples(isolated_stack, golden.superseded()) + post_triples(isolated_stack, golden.triples())
     invalid = requests.post(f"{api_url(isolated_stack)}/pin/", json={"index": 1}, timeout=30)
     assert invalid.status_code == 422
     result = run_batch()
@@ -33,7 +41,7 @@ def golden_batch(isolated_stack):
 
 def test_every_golden_event_was_accepted(golden_batch):
     _, accepted, _ = golden_batch
-    assert len(accepted) == 3 * (len(golden.ROWS) + len(golden.REPLAYED))
+    assert len(accepted) == 3 * (len(golden.SUPERSEDED) + len(golden.ROWS) + len(golden.REPLAYED))
     assert len(set(accepted)) == len(accepted)
 
 
@@ -54,16 +62,17 @@ def test_every_question_has_a_golden_answer():
     assert set(golden.EXPECTED) == set(COLUMNS)
 
 
-def test_a_failing_blocking_check_stops_the_analytics(golden_batch):
+def test_a_failing_blocking_check_stops_the_analytics_and_the_ui_shows_it(golden_batch, tmp_path):
     """A pin whose category is not one of the 13 is valid input (the API does not restrict
     categories) but fails cleaned_pins' blocking check `category_known`: the run stops
-    before the analytics, which keep their previous answers."""
+    before the analytics, which keep their previous answers. The webserver (`make ui`'s) shows
+    the failed check, and no analytics asset materialised by that run."""
     import dagster as dg
 
     settings, _, _ = golden_batch
     bad = golden.triple((41, golden.A, "gardening", "a", 2022, 30, 2016))
     post_triples(settings, [bad])
-    before = postgres_rows(settings, "top_category_per_country", COLUMNS["top_category_per_country"])
+    before = {q: postgres_rows(settings, q, COLUMNS[q]) for q in COLUMNS}
 
     result = run_batch()
     assert result.returncode != 0
@@ -74,9 +83,21 @@ def test_a_failing_blocking_check_stops_the_analytics(golden_batch):
         evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(dg.AssetKey("cleaned_pins"), "category_known")]
         )
-        latest = next(iter(evaluation.values()))
-        assert latest.status.value == "FAILED"
-        cleaned_run = latest.run_id
-        answered = instance.get_latest_materialization_event(dg.AssetKey("top_category_per_country"))
-        assert answered.run_id != cleaned_run
-    assert postgres_rows(settings, "top_category_per_country", COLUMNS["top_category_per_country"]) == before
+        failed_run = next(iter(evaluation.values())).run_id
+    assert {q: postgres_rows(settings, q, COLUMNS[q]) for q in COLUMNS} == before
+
+    page_errors: list[str] = []
+    with dagster_webserver(tmp_path) as base:
+        nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(base, ASSET_STATES)["assetNodes"]}
+        checks = {c["name"]: c for c in nodes["cleaned_pins"]["assetChecksOrError"]["checks"]}
+        assert checks["category_known"]["blocking"]
+        assert checks["category_known"]["executionForLatestMaterialization"] == {"status": "FAILED", "runId": failed_run}
+        assert nodes["cleaned_pins"]["assetMaterializations"] == [{"runId": failed_run}]
+        for question in COLUMNS:
+            latest = nodes[question]["assetMaterializations"]
+            assert latest and latest[0]["runId"] != failed_run, f"{question} was materialised by the failed run"
+
+        with browser_page(page_errors) as page, screenshot(page, "dagster_ui_failed_check.png"):
+            page.goto(f"{base}/assets/cleaned_pins?view=checks", wait_until="domcontentloaded")
+            page.locator('xpath=//*[@title="category_known"]/..').filter(has_text="Failed").first.wait_for()
+    assert page_errors == []

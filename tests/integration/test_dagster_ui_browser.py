@@ -20,59 +20,29 @@ webserver and the browser are stopped at the end, always.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import pytest
-import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from devstack.process import free_port
 from pinterest_assets.assets import ANALYTICS_GROUP, CURATED_GROUP, STREAMING_GROUP
 from pinterest_assets.assets.streaming_tables import TABLES as STREAMING_TABLES
 from pinterest_assets.definitions import build_definitions
 from pinterest_assets.instance import prepare_instance
 from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
 from pinterest_assets.raw_streams import RAW_LAKE_GROUP, STREAMS
-from pinterest_common.config import REPO_ROOT, get_settings
 from tests.fixtures import golden
-from tests.fixtures.dagster_ui import LOCATIONS, graphql, stop_process_group, wait_for
+from tests.fixtures.dagster_ui import LOCATION, browser_page, dagster_webserver, graphql, screenshot
 from tests.fixtures.pipeline import post_triples, run_batch
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    # Playwright adds --headless and a fresh temporary --user-data-dir itself.
-    "--no-sandbox",  # we are root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WEBSERVER = str(Path(sys.executable).with_name("dagster-webserver"))
-LOCATION = "pinterest_assets"
-UI_TIMEOUT_MS = 120_000  # one wait in the browser (2 loaded cores)
 BATCH_TIMEOUT_S = 1500
-SERVER_START_S = 300
 
 BATCH_GROUPS = (RAW_LAKE_GROUP, CURATED_GROUP, ANALYTICS_GROUP)
 CHECKED_ASSET = "cleaned_pins"
-
-
-def artifacts_dir() -> Path:
-    path = get_settings().home / "test-artifacts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
 
 
 # What the definitions hold: the UI must show it -------------------------------------------
@@ -106,6 +76,7 @@ def test_the_definitions_hold_every_layer(definitions):
 def batch(stack_settings):
     """The golden dataset through the API, one complete `make batch` pass, and one observation
     of the streaming tables (what the observation sensor requests)."""
+    post_triples(stack_settings, golden.superseded())
     post_triples(stack_settings, golden.triples())
     result = run_batch(timeout_s=BATCH_TIMEOUT_S)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -120,45 +91,10 @@ def batch(stack_settings):
 @pytest.fixture(scope="module")
 def webserver(batch, tmp_path_factory) -> Iterator[str]:
     """`dagster-webserver -w workspace.yaml` on a free port against the batch's instance; its URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("dagster-webserver") / "dagster-webserver.log"
-    # `make ui`'s way: pinterest_assets.instance writes $DAGSTER_HOME/dagster.yaml, exports the
-    # instance's variables and executes the command (the same process id).
-    command = [sys.executable, "-m", "pinterest_assets.instance", "--",
-               WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=dict(os.environ),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def log_tail() -> str:
-        return f"\n--- {log_path} (tail) ---\n" + log_path.read_text(errors="replace")[-4000:]
-
-    def answering() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"dagster-webserver exited with {process.returncode}" + log_tail())
-        try:
-            return requests.get(f"{base}/server_info", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    def location_loaded() -> bool:
-        entries = graphql(base, LOCATIONS)["workspaceOrError"]["locationEntries"]
-        return any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries)
-
-    try:
-        try:
-            wait_for(answering, SERVER_START_S, "dagster-webserver did not answer /server_info")
-            wait_for(location_loaded, SERVER_START_S, f"the code location {LOCATION} did not load")
-        except TimeoutError as error:
-            raise AssertionError(str(error) + log_tail()) from None
+    with dagster_webserver(tmp_path_factory.mktemp("dagster-webserver")) as base:
         # The instance has "seen" the community sign-up dialog: it would cover the UI on 127.0.0.1.
         assert graphql(base, "mutation { setNuxSeen }")["setNuxSeen"] is True
         yield base
-    finally:
-        stop_process_group(process)
 
 
 @pytest.fixture
@@ -170,36 +106,8 @@ def page_errors() -> list[str]:
 @pytest.fixture
 def page(webserver, page_errors):
     """A page in a new headless Chromium (Playwright's temporary profile), closed at the end."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh (`make install`), which installs Debian's chromium")
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-                                             timeout=UI_TIMEOUT_MS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.set_default_navigation_timeout(UI_TIMEOUT_MS)
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
-            yield page
-        finally:
-            browser.close()
-
-
-@contextmanager
-def screenshot(page, name: str):
-    """Keep what the browser shows at the end of the block, passed or not, as
-    $PINTEREST_HOME/test-artifacts/`name`."""
-    try:
-        yield
-    finally:
-        path = artifacts_dir() / name
-        try:
-            page.screenshot(path=str(path), full_page=True, timeout=UI_TIMEOUT_MS)
-            print(f"screenshot: {path}")
-        except Exception as error:  # the browser may be what failed
-            print(f"no screenshot {path}: {error}")
+    with browser_page(page_errors) as page:
+        yield page
 
 
 def open_ui(page, base: str, path: str) -> None:
