@@ -1,5 +1,6 @@
-"""20,000 emulator triples through the API and `make batch`; every analytics table equals an
-independent re-computation by DuckDB straight from the raw lake objects.
+"""20,000 emulator triples through the API and `make batch`; every analytics table, in PostgreSQL
+and its copy in the lake, equals an independent re-computation by DuckDB straight from the raw
+lake objects.
 
 The DuckDB SQL (bench.duckdb_recompute) re-implements the contract's cleaning
 rules and questions on its own (docs/DATA_CONTRACT.md sections 2 and 3); it shares no code with
@@ -15,7 +16,7 @@ from ingestion_api.emulator import generate_triples
 from pinterest_assets.queries.analytics import QUESTIONS
 from bench.duckdb_recompute import QUERIES, load_raw
 from bench.duckdb_recompute import answers as duckdb_answers
-from tests.fixtures.pipeline import download_prefix, post_triples, postgres_rows, run_batch
+from tests.fixtures.pipeline import download_prefix, lake_rows, post_triples, postgres_rows, run_batch
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +54,10 @@ def test_spark_answer_equals_the_duckdb_recomputation(recomputed, question):
     actual = postgres_rows(settings, question, COLUMNS[question])
     assert expected, f"DuckDB found no rows for {question}"
     assert _normalised(actual) == _normalised(expected)
+
+
+@pytest.mark.parametrize("question", sorted(QUERIES))
+def test_lake_copy_equals_the_duckdb_recomputation(recomputed, question, tmp_path):
+    settings, answers = recomputed
+    actual = lake_rows(settings, question, COLUMNS[question], tmp_path)
+    assert _normalised(actual) == _normalised(answers[question])
