@@ -44,7 +44,8 @@ def answers(stack_settings, tmp_path_factory):
     suffix = uuid.uuid4().hex[:8]
     local_bucket, cluster_bucket = f"golden-local-{suffix}", f"golden-standalone-{suffix}"
     for bucket in (local_bucket, cluster_bucket):
-        assert write_triples(stack_settings, bucket, golden.triples()) > 0
+        # received one after the other: the superseded versions first
+        assert write_triples(stack_settings, bucket, golden.superseded() + golden.triples()) > 0
     local = _refresh(local_bucket, "local[2]", work / "local.log")
     with StandaloneCluster(work, workers=2, worker_cores=1, worker_memory="1g") as master:
         standalone = _refresh(cluster_bucket, master, work / "standalone.log")
