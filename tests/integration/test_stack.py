@@ -115,12 +115,17 @@ def test_spark_reads_a_kafka_topic_through_the_connector(stack_settings, spark):
 
 @pytest.mark.parametrize("database", DATABASES)
 def test_postgres_connect_and_write_in_each_database(stack_settings, database):
-    conn = psycopg2.connect(stack_settings.pg_dsn(database))
+    """A committed row in a table of the database's own schema, read back on a new connection."""
+    table = f"probe_{uuid.uuid4().hex[:8]}"
+    with psycopg2.connect(stack_settings.pg_dsn(database)) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, note text)")
+        cur.execute(f"INSERT INTO public.{table} VALUES (%s, %s)", (1, database))
+    conn.close()
+    reader = psycopg2.connect(stack_settings.pg_dsn(database))
     try:
-        with conn, conn.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE probe (id int PRIMARY KEY, note text)")
-            cur.execute("INSERT INTO probe VALUES (%s, %s)", (1, database))
-            cur.execute("SELECT current_database(), note FROM probe")
-            assert cur.fetchone() == (database, database)
+        with reader, reader.cursor() as cur:
+            cur.execute(f"SELECT current_database(), note FROM public.{table}")
+            assert cur.fetchall() == [(database, database)]
+            cur.execute(f"DROP TABLE public.{table}")
     finally:
-        conn.close()
+        reader.close()
