@@ -3,6 +3,8 @@
 The ledger is what the API acknowledged (the emulator's JSON lines: event_id, event_type, topic,
 partition, offset). Each store is read in full and counted by event_id: Kafka (the record
 headers), the raw lake (the `event_id` of every raw line), and the streaming job's event tables.
+Records that are no valid event are looked up by Kafka coordinates: the lake's dead letters and
+the streaming job's `rejected_events`.
 An acknowledged event is *lost* in a store that does not hold it and *duplicated* in one that
 holds it more than once; events the store holds beyond the ledger (earlier runs) are ignored.
 """
@@ -125,6 +127,17 @@ def streaming_event_ids(settings: Settings) -> Counter[str]:
                 cur.execute(f"SELECT event_id FROM {table}")  # table names from the code
                 found.update(str(row[0]) for row in cur.fetchall())
         return found
+    finally:
+        conn.close()
+
+
+def streaming_rejections(settings: Settings) -> dict[tuple[str, int, int], str]:
+    """(topic, partition, offset) of every row of the streaming job's `rejected_events` -> its reason."""
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT kafka_topic, kafka_partition, kafka_offset, reason FROM rejected_events")
+            return {(topic, partition, offset): reason for topic, partition, offset, reason in cur.fetchall()}
     finally:
         conn.close()
 

@@ -10,10 +10,15 @@ Every record the API writes to `pinterest.pin|geo|user` carries these headers (U
 | `schema_version` | `pinterest_common.schema.SCHEMA_VERSION`            |
 
 The key is `unique_id` for pins and `ind` for geo and user events.
+
+Where a consumer keeps the bytes of a record it rejects (the lake's dead letters, the streaming
+job's `rejected_events`), they are text when UTF-8 and base64 otherwise (`utf8_text`,
+`base64_if_not_utf8`).
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,3 +63,20 @@ def format_received_at(moment: datetime) -> str:
 
 def parse_received_at(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def utf8_text(value: bytes | bytearray | None) -> str | None:
+    """`value` decoded as UTF-8; None when absent or not UTF-8."""
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def base64_if_not_utf8(value: bytes | bytearray | None) -> str | None:
+    """`value` in base64 when it is bytes that are not UTF-8 (`utf8_text` is then None), else None."""
+    if value is None or utf8_text(value) is not None:
+        return None
+    return base64.b64encode(value).decode("ascii")

@@ -4,10 +4,13 @@ The API validates against it, the emulator generates from it, the OpenAPI docume
 from it, and the batch and streaming Spark jobs derive their raw-event schemas from it.
 The facts come from the data contract (docs/DATA_CONTRACT.md summarises them): dirty values
 such as "User Info Error" or "5k" are valid input; cleaning happens later, in Spark.
+`value_problem` says why a Kafka record value is not a valid event, for the consumers of the
+topics: the batch drain dead-letters such records, the streaming job stores them as rejected.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -158,6 +161,25 @@ def validate(event_type: EventType, event: Any) -> list[str]:
             if error:
                 problems.append(error)
     return problems
+
+
+def value_problem(event_type: EventType, value: bytes | bytearray | str | None) -> str | None:
+    """Why the Kafka record value `value` is not a valid `event_type` event, as a dead-letter
+    reason (`no value (tombstone)`, `value is not UTF-8`, `value is not JSON: ...`,
+    `schema-invalid: ...`); None when it is one. Text is taken as decoded already."""
+    if value is None:
+        return "no value (tombstone)"
+    if not isinstance(value, str):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "value is not UTF-8"
+    try:
+        event = json.loads(value)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        return f"value is not JSON: {exc}"
+    problems = validate(event_type, event)
+    return "schema-invalid: " + "; ".join(problems) if problems else None
 
 
 def record_key(event_type: EventType, event: dict) -> bytes:

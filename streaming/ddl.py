@@ -2,9 +2,13 @@
 
 Event tables, one row per Kafka record accepted by the API (keyed by `event_id`, append-only):
 `experimental_data` (pins), `geo_data`, `user_data`; cleaned columns, then `received_at` and the
-Kafka coordinates. Aggregates, always equal to a recomputation from `experimental_data`
-(streaming/aggregates.py): `profile_popularity`, `category_trends`. Bookkeeping:
-`streaming_batches` (one row per applied micro-batch) and `streaming_status` (the job's heartbeat).
+Kafka coordinates. Dead letters: `rejected_events`, one row per record with the API's headers
+whose value is not a valid event of its topic's type (pinterest_common.schema.value_problem),
+keyed by its Kafka coordinates: the reason and the value (`value` text with NULs as U+FFFD, or
+`value_base64` when not UTF-8); the API's role cannot read it. Aggregates, always equal to a
+recomputation from `experimental_data` (streaming/aggregates.py): `profile_popularity`,
+`category_trends`. Bookkeeping: `streaming_batches` (one row per applied micro-batch, with its
+event and rejected counts) and `streaming_status` (the job's heartbeat).
 The view `experimental_data_enriched` adds the latest geo and user event of each pin's `ind`
 (country, age group, ...), to cut live metrics.
 """
@@ -28,6 +32,10 @@ EVENT_COLUMNS = {
 METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset")
 TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
 EVENT_TABLES = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
+REJECTED_COLUMNS = (
+    "kafka_topic", "kafka_partition", "kafka_offset", "event_id", "event_type", "received_at", "reason",
+    "value", "value_base64",
+)
 
 _METADATA_DDL = """
     received_at       timestamptz NOT NULL,
@@ -83,6 +91,19 @@ CREATE INDEX IF NOT EXISTS user_data_ind_latest ON user_data (ind, received_at D
 CREATE INDEX IF NOT EXISTS user_data_received_at ON user_data (received_at);
 CREATE INDEX IF NOT EXISTS user_data_offset ON user_data (kafka_partition, kafka_offset);
 
+CREATE TABLE IF NOT EXISTS rejected_events (
+    kafka_topic       text NOT NULL,
+    kafka_partition   integer NOT NULL,
+    kafka_offset      bigint NOT NULL,
+    event_id          text NOT NULL,
+    event_type        text NOT NULL,
+    received_at       timestamptz NOT NULL,
+    reason            text NOT NULL,
+    value             text,
+    value_base64      text,
+    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
+);
+
 CREATE TABLE IF NOT EXISTS profile_popularity (
     window_name           text NOT NULL,
     window_start          timestamptz NOT NULL,
@@ -118,6 +139,8 @@ CREATE TABLE IF NOT EXISTS streaming_batches (
     user_events  integer NOT NULL,
     PRIMARY KEY (query_id, batch_id)
 );
+-- Added after the first release: ADD COLUMN upgrades existing databases too.
+ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS rejected_events integer NOT NULL DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS streaming_status (
     query_name                text PRIMARY KEY,

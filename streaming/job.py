@@ -1,7 +1,8 @@
 """The streaming job: Kafka -> cleaned events -> PostgreSQL, one transaction per micro-batch.
 
 One structured streaming query (`foreachBatch`, processing-time trigger) reads the three topics;
-each micro-batch is cleaned and handed to the sink (streaming/sink.py), which applies it exactly
+each micro-batch is cleaned, split into events and rejected records (values that are no valid
+event, streaming/source.py) and handed to the sink (streaming/sink.py), which applies it exactly
 once. The checkpoint (offsets, dedup state) is only ever added to. The main thread writes the
 heartbeat (streaming/status.py), restarts the query after a failure (with backoff), and on SIGTERM
 or SIGINT lets the running micro-batch finish, stops the query and exits 0.
@@ -171,13 +172,16 @@ class StreamingJob:
         """foreachBatch: collect the cleaned micro-batch, then apply it in one transaction."""
         started = time.monotonic()
         rows = sink_rows(batch.collect())
-        if not any(rows.values()):
+        if not any(rows.events.values()) and not rows.rejected:
             return
         query_id = next(q.id for q in self._spark.streams.active if q.name == QUERY_NAME)
-        counts = ", ".join(f"{len(r)} {name}" for name, r in rows.items())
+        counts = ", ".join(f"{len(r)} {name}" for name, r in rows.events.items())
+        counts += f" events, {len(rows.rejected)} rejected"
         collected = time.monotonic()
-        if self.sink.apply(MicroBatch(query_id, batch_id, rows)):
-            log.info("batch %d: %s events collected in %.2fs, applied in %.2fs",
-                     batch_id, counts, collected - started, time.monotonic() - collected)
+        if self.sink.apply(MicroBatch(query_id, batch_id, rows.events, rows.rejected)):
+            # Rejected records (values that are no valid event) are in the table rejected_events.
+            level = logging.WARNING if rows.rejected else logging.INFO
+            log.log(level, "batch %d: %s, collected in %.2fs, applied in %.2fs",
+                    batch_id, counts, collected - started, time.monotonic() - collected)
         else:
-            log.info("batch %d of query %s was applied before: replay skipped (%s events)", batch_id, query_id, counts)
+            log.info("batch %d of query %s was applied before: replay skipped (%s)", batch_id, query_id, counts)

@@ -2,21 +2,27 @@
 
 Every record of `pinterest.pin|geo|user` is read with its headers (`includeHeaders`); `event_id`
 and `received_at` come from the headers the API writes (pinterest_common.records). Records
-without them were not written by the API and are skipped. A watermark on `received_at` bounds the
-only state, the event_ids seen (`dropDuplicatesWithinWatermark`): a record whose `received_at` is
-older than the watermark of the previous micro-batch (the newest `received_at` seen minus
-PINTEREST_STREAMING_WATERMARK) is late, and Spark drops it (counted in the query's progress).
+without them were not written by the API and are skipped here (the batch drain dead-letters them
+in the lake). A watermark on `received_at` bounds the only state, the event_ids seen
+(`dropDuplicatesWithinWatermark`): a record whose `received_at` is older than the watermark of
+the previous micro-batch (the newest `received_at` seen minus PINTEREST_STREAMING_WATERMARK) is
+late, and Spark drops it (counted in the query's progress).
 
 Then, still in the streaming plan (built once, one Spark job per micro-batch), each value is
 parsed with the shared raw schema (pinterest_common.schema.spark_raw_schema) and cleaned by
-pinterest_common.cleaning.clean into a struct named after its event type (NULL for the others).
-Timestamps leave Spark as UTC wall-clock (timestamp_ntz), so collecting them does not depend on
-the local time zone.
+pinterest_common.cleaning.clean into a struct named after its event type (NULL for the others);
+the value's bytes are kept. Timestamps leave Spark as UTC wall-clock (timestamp_ntz), so
+collecting them does not depend on the local time zone.
+
+On the driver, `sink_rows` checks each collected value with pinterest_common.schema.value_problem
+(the drain's check): a valid one becomes an event row, any other (not UTF-8, not JSON,
+schema-invalid, a tombstone) a rejected row with the reason, never an event row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -25,8 +31,8 @@ from pyspark.sql.types import TimestampType
 from pinterest_assets.queries.analytics import age_group
 from pinterest_common.cleaning import clean
 from pinterest_common.config import Settings
-from pinterest_common.records import EVENT_ID, RECEIVED_AT
-from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema
+from pinterest_common.records import EVENT_ID, RECEIVED_AT, base64_if_not_utf8, utf8_text
+from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema, value_problem
 
 from .ddl import EVENT_COLUMNS, METADATA_COLUMNS
 
@@ -56,10 +62,10 @@ def kafka_records(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def record_columns(kafka: DataFrame) -> DataFrame:
-    """Kafka rows as topic, value text, event_id, received_at and the Kafka coordinates."""
+    """Kafka rows as topic, value (the bytes), event_id, received_at and the Kafka coordinates."""
     return kafka.select(
         "topic",
-        F.col("value").cast("string").alias("value"),
+        "value",
         header(EVENT_ID).alias("event_id"),
         F.try_to_timestamp(header(RECEIVED_AT), F.lit(RECEIVED_AT_PATTERN)).alias("received_at"),
         F.col("partition").alias("kafka_partition"),
@@ -77,10 +83,11 @@ def deduplicated(records: DataFrame, watermark: str) -> DataFrame:
 
 
 def cleaned(records: DataFrame) -> DataFrame:
-    """`topic`, the metadata columns and one struct of cleaned columns per event type."""
+    """`topic`, `value`, the metadata columns and one struct of cleaned columns per event type."""
+    text = F.col("value").cast("string")
     df = records.select(
-        "topic", *METADATA_COLUMNS,
-        *(F.when(F.col("topic") == et.topic, F.from_json("value", spark_raw_schema(et))).alias(_raw(et))
+        "topic", "value", *METADATA_COLUMNS,
+        *(F.when(F.col("topic") == et.topic, F.from_json(text, spark_raw_schema(et))).alias(_raw(et))
           for et in EVENT_TYPES.values()),
     )
     for event_type in EVENT_TYPES.values():
@@ -101,13 +108,37 @@ def storable(value):
     return value
 
 
-def sink_rows(rows: Iterable[Row]) -> dict[str, list[tuple]]:
-    """Collected rows of `cleaned` as the sink's tuples per event type (ddl.TABLE_COLUMNS order)."""
-    out: dict[str, list[tuple]] = {name: [] for name in EVENT_TYPES}
+class SinkRows(NamedTuple):
+    events: dict[str, list[tuple]]  # event type -> rows in ddl.TABLE_COLUMNS order
+    rejected: list[tuple]  # rows in ddl.REJECTED_COLUMNS order
+
+
+def sink_rows(rows: Iterable[Row]) -> SinkRows:
+    """Collected rows of `cleaned` as the sink's tuples: per event type the rows whose value is a
+    valid event of their topic's type, and the others as rejected rows with the reason
+    (pinterest_common.schema.value_problem)."""
+    out = SinkRows({name: [] for name in EVENT_TYPES}, [])
     for row in rows:
         name = EVENT_TYPE_OF_TOPIC[row["topic"]]
-        out[name].append(tuple(storable(v) for v in (*row[name], *(row[column] for column in METADATA_COLUMNS))))
+        problem = value_problem(EVENT_TYPES[name], row["value"])
+        if problem is None:
+            out.events[name].append(_storable_tuple(*row[name], *(row[column] for column in METADATA_COLUMNS)))
+        else:
+            out.rejected.append(_rejected_row(row, name, problem))
     return out
+
+
+def _rejected_row(row: Row, event_type: str, reason: str) -> tuple:
+    """A record whose value is no valid event: Kafka coordinates, headers, reason, value."""
+    value = row["value"]
+    return _storable_tuple(
+        row["topic"], row["kafka_partition"], row["kafka_offset"], row["event_id"], event_type,
+        row["received_at"], reason, utf8_text(value), base64_if_not_utf8(value),
+    )
+
+
+def _storable_tuple(*values) -> tuple:
+    return tuple(storable(v) for v in values)
 
 
 def _raw(event_type: EventType) -> str:

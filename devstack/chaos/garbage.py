@@ -5,9 +5,10 @@ JSON, one that is not UTF-8, a JSON event with wrong types, a ~900 KB value (all
 API headers), and a valid event without the API's headers. Expected: the drain dead-letters every
 one of them (dead-letter/raw/..., with a reason) and lands the API's events; the streaming job
 keeps running (same process) and its tables hold every acknowledged event sent after the
-garbage exactly once. The streaming job skips records without the API's headers; records with
-forged headers are the API's as far as it can tell (it cannot validate a value it only parses
-leniently), so the rows it stores for them are counted and reported, not failed.
+garbage exactly once. The streaming job skips records without the API's headers (the lake holds
+them as dead letters); it checks the values of records with (forged) API headers as the drain
+does (pinterest_common.schema.value_problem), so each of the 12 forged ones is in its table
+`rejected_events` exactly once, with the drain's reason, and in no event table.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import time
 
 from kafka import KafkaProducer
 
+from ingestion_api.canonical import CANONICAL_TRIPLE
+from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import EVENT_TYPES, validate
-from ingestion_api.canonical import CANONICAL_TRIPLE
 
-from ..reconcile import dead_letters, streaming_event_ids
+from ..reconcile import dead_letters, streaming_event_ids, streaming_rejections
 from .harness import Context, Traffic, check_traffic, drain_until_ok, ledger_ids, reconcile, streaming_caught_up
 from .kafka_faults import rate_for
 from .report import ScenarioResult
@@ -45,9 +47,9 @@ def garbage_records(event_type: str) -> list[tuple[str, bytes | None, bytes, lis
     ]
 
 
-def write_garbage(ctx: Context) -> dict[tuple[str, int, int], tuple[str, str | None]]:
+def write_garbage(settings: Settings) -> dict[tuple[str, int, int], tuple[str, str | None]]:
     """Write the garbage; (topic, partition, offset) -> (kind, forged event_id or None)."""
-    producer = KafkaProducer(bootstrap_servers=ctx.settings.kafka_bootstrap_servers, acks="all",
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
                              max_request_size=2 * 1024 * 1024)
     try:
         pending = []
@@ -70,7 +72,7 @@ def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
     ledger = ctx.ledger(7)
     job = ctx.service("streaming")
     job_pid = job.pid_file.read_text().strip()
-    written = write_garbage(ctx)
+    written = write_garbage(ctx.settings)
     injected = time.monotonic()
     ctx.say(f"wrote {len(written)} garbage records into the event topics ({', '.join(sorted({k for k, _ in written.values()}))})")
     check_traffic(Traffic(ctx, ledger, ctx.events, rate_for(ctx.events, 15), ctx.seed + 7).start().wait(), result)
@@ -95,9 +97,32 @@ def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
     result.notes.append(f"{sum(1 for p in written if len(letters.get(p, [])) == 1)} of {len(written)} garbage "
                         "records dead-lettered exactly once; reasons: "
                         + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items())))
-    stored = streaming_event_ids(ctx.settings)
-    forged = [(kind, event_id) for kind, event_id in written.values() if event_id]
-    kept = sorted({kind for kind, event_id in forged if stored[event_id]})
-    result.notes.append(f"streaming: {sum(1 for _, e in forged if stored[e])} of {len(forged)} garbage records with "
-                        f"forged API headers stored as rows ({', '.join(kept) or 'none'}); records without headers skipped; "
-                        "the job kept running" if job.healthy() else "streaming job not healthy at the end")
+    check_streaming_rejections(ctx, written, result)
+    if not job.healthy():
+        result.notes.append("streaming job not healthy at the end")
+
+
+def check_streaming_rejections(ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]],
+                               result: ScenarioResult) -> None:
+    """Each forged garbage record is in the streaming job's rejected_events (at most once: keyed by
+    its Kafka coordinates) and in no event table; a record without headers is in neither."""
+    stored, rejected = streaming_event_ids(ctx.settings), streaming_rejections(ctx.settings)
+    reasons: dict[str, set[str]] = {}
+    for position, (kind, event_id) in sorted(written.items()):
+        where = f"garbage '{kind}' at {position[0]}/{position[1]}@{position[2]}"
+        if event_id is None:  # no API headers: the job skips it
+            if position in rejected:
+                result.problems.append(f"{where} has no API headers, yet is in rejected_events")
+            continue
+        if stored[event_id]:
+            result.problems.append(f"{where} is stored as an event row by the streaming job")
+        if position in rejected:
+            reasons.setdefault(kind, set()).add(rejected[position].split(":", 1)[0])
+        else:
+            result.problems.append(f"{where} is not in the streaming job's rejected_events")
+    forged = [(position, event_id) for position, (_, event_id) in written.items() if event_id]
+    result.notes.append(f"streaming: {sum(1 for p, _ in forged if p in rejected)} of {len(forged)} garbage records with "
+                        f"forged API headers in rejected_events, {sum(1 for _, e in forged if stored[e])} stored as "
+                        "events; reasons: "
+                        + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items()))
+                        + "; records without headers skipped")

@@ -4,7 +4,9 @@ The Spark job (streaming/, deployed on its own) writes them; Dagster observes th
 observation reports per table a data version (content-derived), `dagster/row_count`, the newest
 `received_at` (event tables) or window start (aggregates), and the lag behind Kafka: how many
 records of the table's topic the job has not consumed yet (its heartbeat row `streaming_status`
-holds the offsets it consumed) and how long the oldest of them has been waiting. The sensor in
+holds the offsets it consumed) and how long the oldest of them has been waiting; the event tables
+also report `rejected_records`, the records of their topic the job stored in `rejected_events`
+instead (values that are no valid event). The sensor in
 pinterest_assets/sensors/streaming_observation.py runs the observation job every PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS.
 Row counts are exact (`count(*)`), which is fine at the local stack's volumes.
 """
@@ -100,6 +102,12 @@ def table_state(cur, table: StreamingTable) -> TableState:
     return TableState(row_count, newest, version)
 
 
+def rejected_records(cur) -> dict[str, int]:
+    """Topic -> how many of its records are in `rejected_events`."""
+    cur.execute("SELECT kafka_topic, count(*) FROM rejected_events GROUP BY kafka_topic")
+    return dict(cur.fetchall())
+
+
 def job_heartbeat(cur) -> JobHeartbeat | None:
     cur.execute(
         "SELECT active, updated_at, coalesce(end_offsets, '{}'), late_events_dropped, input_rows_per_second, "
@@ -112,7 +120,7 @@ def job_heartbeat(cur) -> JobHeartbeat | None:
 
 def topic_lag(kafka: KafkaResource, topic: str, heartbeat: JobHeartbeat | None) -> TopicLag:
     """Compares Kafka's end offsets with the offsets the job consumed; reads the first waiting
-    record of each lagging partition for its received_at header."""
+    record of each lagging partition for the moment it arrived (`waiting_since`)."""
     consumed = (heartbeat.consumed_offsets if heartbeat else {}).get(topic, {})
     waiting, oldest = 0, None
     for partition, offsets in (kafka.partition_offsets(topic) or {}).items():
@@ -121,13 +129,22 @@ def topic_lag(kafka: KafkaResource, topic: str, heartbeat: JobHeartbeat | None) 
             continue
         waiting += offsets.end - start
         for record in kafka.read_range(topic, partition, start, start + 1):
-            received = parse_received_at(RecordMetadata.from_headers(record.headers).received_at)
+            received = waiting_since(record)
             oldest = received if oldest is None else min(oldest, received)
     return TopicLag(waiting, oldest)
 
 
+def waiting_since(record) -> datetime:
+    """When a Kafka record arrived: the API's `received_at` header; for a record some other writer
+    produced without it, the record's Kafka timestamp."""
+    try:
+        return parse_received_at(RecordMetadata.from_headers(record.headers).received_at)
+    except (ValueError, UnicodeDecodeError):
+        return datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
+
+
 def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartbeat: JobHeartbeat | None,
-                 now: datetime) -> dg.ObserveResult:
+                 rejected: dict[str, int], now: datetime) -> dg.ObserveResult:
     metadata: dict = {
         "dagster/row_count": state.row_count,
         "kafka_topic": table.topic,
@@ -135,6 +152,8 @@ def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartb
         "kafka_lag_seconds": round(lag.waiting_seconds(now), 3),
         "job_active": bool(heartbeat and heartbeat.active),
     }
+    if table in EVENT_TABLES:
+        metadata["rejected_records"] = rejected.get(table.topic, 0)
     if state.newest is not None:
         metadata[f"newest_{table.time_column}"] = dg.MetadataValue.timestamp(state.newest)
     if heartbeat is not None:
@@ -152,12 +171,13 @@ def observe_streaming_tables(postgres: PostgresResource, kafka: KafkaResource) -
         with conn.cursor() as cur:
             heartbeat = job_heartbeat(cur)
             states = {table.name: table_state(cur, table) for table in TABLES}
+            rejected = rejected_records(cur)
     finally:
         conn.close()
     lags = {topic: topic_lag(kafka, topic, heartbeat) for topic in {table.topic for table in TABLES}}
     now = datetime.now(timezone.utc)
     for table in TABLES:
-        yield _observation(table, states[table.name], lags[table.topic], heartbeat, now)
+        yield _observation(table, states[table.name], lags[table.topic], heartbeat, rejected, now)
 
 
 # Observable source assets are the documented way to observe tables that another system writes;

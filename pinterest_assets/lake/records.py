@@ -18,15 +18,14 @@ UTF-8 go to the *_base64 field, and the text field is null.
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
-from pinterest_common.records import RecordMetadata, parse_received_at
-from pinterest_common.schema import SCHEMA_VERSION, EventType, validate
+from pinterest_common.records import RecordMetadata, base64_if_not_utf8, parse_received_at, utf8_text
+from pinterest_common.schema import SCHEMA_VERSION, EventType, value_problem
 
 RAW, DEAD_LETTER = "raw", "dead_letter"
 
@@ -90,20 +89,10 @@ def _lake_line(record: KafkaRecord, event_type: EventType) -> LakeLine:
         received_at = parse_received_at(meta.received_at)
     except ValueError:
         raise DeadLetter(f"invalid headers: received_at {meta.received_at!r} is not UTC ISO-8601 with Z") from None
-    if record.value is None:
-        raise DeadLetter("no value (tombstone)")
-    try:
-        text = record.value.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DeadLetter("value is not UTF-8") from None
-    try:
-        event = json.loads(text)
-    except ValueError as exc:
-        raise DeadLetter(f"value is not JSON: {exc}") from None
-    problems = validate(event_type, event)
-    if problems:
-        raise DeadLetter("schema-invalid: " + "; ".join(problems))
-    key = _text(record.key)
+    problem = value_problem(event_type, record.value)
+    if problem:
+        raise DeadLetter(problem)
+    key = utf8_text(record.key)
     if record.key is not None and key is None:
         raise DeadLetter("key is not UTF-8")
     return LakeLine(
@@ -120,7 +109,7 @@ def _lake_line(record: KafkaRecord, event_type: EventType) -> LakeLine:
             "kafka_offset": record.offset,
             "kafka_timestamp": record.timestamp,
             "key": key,
-            "value": text,
+            "value": record.value.decode("utf-8"),
         },
     )
 
@@ -143,14 +132,14 @@ def dead_letter(record: KafkaRecord, reason: str) -> LakeLine:
             "kafka_partition": record.partition,
             "kafka_offset": record.offset,
             "kafka_timestamp": record.timestamp,
-            "key": _text(record.key),
-            "key_base64": _base64_if_binary(record.key),
+            "key": utf8_text(record.key),
+            "key_base64": base64_if_not_utf8(record.key),
             "headers": [
-                {"name": name, "value": _text(value), "value_base64": _base64_if_binary(value)}
+                {"name": name, "value": utf8_text(value), "value_base64": base64_if_not_utf8(value)}
                 for name, value in headers
             ],
-            "value": _text(record.value),
-            "value_base64": _base64_if_binary(record.value),
+            "value": utf8_text(record.value),
+            "value_base64": base64_if_not_utf8(record.value),
         },
     )
 
@@ -158,21 +147,6 @@ def dead_letter(record: KafkaRecord, reason: str) -> LakeLine:
 def reason_category(reason: str) -> str:
     """The reason without its details, for counting: e.g. `value is not JSON`."""
     return reason.split(":", 1)[0]
-
-
-def _text(value: bytes | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _base64_if_binary(value: bytes | None) -> str | None:
-    if value is None or _text(value) is not None:
-        return None
-    return base64.b64encode(value).decode("ascii")
 
 
 def _header_moment(headers: list[tuple[str, bytes | None]]) -> datetime | None:

@@ -21,8 +21,8 @@ from tests.fixtures.streaming import connect, drop_database, new_database
 
 pytestmark = pytest.mark.integration
 
-STREAMING_TABLES = (*EVENT_TABLES.values(), "profile_popularity", "category_trends", "streaming_batches",
-                    "streaming_status")
+STREAMING_TABLES = (*EVENT_TABLES.values(), "rejected_events", "profile_popularity", "category_trends",
+                    "streaming_batches", "streaming_status")
 ANALYTICS_TABLE = "security_test_answer"
 
 

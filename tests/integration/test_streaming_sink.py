@@ -1,5 +1,6 @@
 """The sink against PostgreSQL: one transaction per micro-batch, replays change nothing, late
-pins update their old windows, and the aggregates always equal a recomputation."""
+pins update their old windows, the aggregates always equal a recomputation, and rejected records
+are stored once, out of the API role's reach."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg2
 import pytest
+from psycopg2 import errors
 
-from streaming.ddl import ensure_database, ensure_schema
+from pinterest_common.config import PG_API
+from streaming.ddl import REJECTED_COLUMNS, ensure_database, ensure_schema
 from streaming.sink import MicroBatch, PostgresSink
 from tests.fixtures.streaming import (
     assert_aggregates_equal_recomputation,
@@ -37,6 +40,10 @@ def geo(ind: int, received: datetime) -> tuple:
 
 def user(ind: int, received: datetime) -> tuple:
     return (ind, "Abigail Ali", 20, datetime(2015, 10, 24, 11, 23, 51), "18-24", str(uuid.uuid4()), received, 0, 0)
+
+
+def rejected(offset: int, reason: str, value: str | None, value_base64: str | None = None) -> tuple:
+    return ("pinterest.pin", 1, offset, str(uuid.uuid4()), "pin", NOW, reason, value, value_base64)
 
 
 @pytest.fixture
@@ -99,3 +106,41 @@ def test_a_failed_batch_leaves_nothing(stack_settings, database):
         assert cur.fetchone()[0] == 0
     conn.close()
     assert sink.apply(MicroBatch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}))  # the retry applies
+
+
+def test_rejected_records_are_stored_once_with_their_batch_and_counted(stack_settings, database):
+    sink = PostgresSink(stack_settings.pg_dsn(database))
+    garbage = [rejected(7, "value is not JSON: Expecting value", "{not json \ufffd"),
+               rejected(8, "value is not UTF-8", None, "//4="),
+               rejected(9, "schema-invalid: missing field 'index'", '{"title": "x"}')]
+    batch = MicroBatch("query-1", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}, garbage)
+    assert sink.apply(batch)
+    stored = table_rows(stack_settings, database, "rejected_events")
+    utc = NOW.replace(tzinfo=timezone.utc)
+    assert [tuple(row[c] for c in REJECTED_COLUMNS) for row in stored] == [(*g[:5], utc, *g[6:]) for g in garbage]
+    assert not sink.apply(batch)  # a replay
+    assert sink.apply(MicroBatch("query-2", 0, batch.rows, garbage[1:]))  # a new checkpoint re-reading Kafka
+    assert sink.apply(MicroBatch("query-2", 1, {}, garbage[:1]))  # rejected records alone
+    assert table_rows(stack_settings, database, "rejected_events") == stored
+    assert len(table_rows(stack_settings, database, "experimental_data")) == 1
+    conn = connect(stack_settings, database)
+    with conn.cursor() as cur:
+        cur.execute("SELECT query_id, batch_id, pin_events, rejected_events FROM streaming_batches ORDER BY 1, 2")
+        assert cur.fetchall() == [("query-1", 0, 1, 3), ("query-2", 0, 1, 2), ("query-2", 1, 0, 1)]
+    conn.close()
+    sink.close()
+
+
+def test_the_api_role_cannot_read_rejected_events(stack_settings, database):
+    admin = psycopg2.connect(stack_settings.pg_dsn(database))
+    ensure_schema(admin, api_reader=stack_settings.pg_api_user)  # the grants the job gives
+    admin.close()
+    api = psycopg2.connect(stack_settings.pg_dsn(database, PG_API))
+    api.autocommit = True
+    try:
+        with api.cursor() as cur:
+            cur.execute("SELECT count(*) FROM profile_popularity")  # what it reads
+            with pytest.raises(errors.InsufficientPrivilege):
+                cur.execute("SELECT * FROM rejected_events")
+    finally:
+        api.close()

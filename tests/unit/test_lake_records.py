@@ -88,6 +88,7 @@ def _drop_header(record, name):
 CASES = {
     "not JSON": (lambda r: replace(r, value=b"{not json"), "value is not JSON"),
     "not UTF-8": (lambda r: replace(r, value=b"\xff\xfe{}"), "value is not UTF-8"),
+    "nested too deeply": (lambda r: replace(r, value=b"[" * 100_000), "value is not JSON"),
     "tombstone": (lambda r: replace(r, value=None), "no value (tombstone)"),
     "no headers": (lambda r: replace(r, headers=[]), "invalid headers"),
     "missing event_id": (lambda r: _drop_header(r, "event_id"), "invalid headers"),

@@ -1,4 +1,4 @@
-"""The streaming tables' shape: columns as cleaned, bulk inserts, window arithmetic."""
+"""The streaming tables' shape: columns as cleaned, rejected records, bulk inserts, window arithmetic."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from datetime import datetime, timezone
 
 from pinterest_common.cleaning import CLEANED_COLUMNS
 from streaming.aggregates import MINUTE, PROFILE_WINDOWS, ROLLING_HOUR, TREND_WINDOW
-from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, SCHEMA, TABLE_COLUMNS
-from streaming.sink import insert_events_sql
+from pinterest_common.pg_roles import API_TABLES
+from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, REJECTED_COLUMNS, SCHEMA, TABLE_COLUMNS
+from streaming.sink import INSERT_REJECTED, insert_events_sql
 
 MOMENT = datetime(2024, 5, 1, 10, 37, 42, 500000, tzinfo=timezone.utc)
+
+
+def declared_columns(table: str) -> list[str]:
+    created = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", SCHEMA, re.S).group(1)
+    return [line.split()[0].strip("\"") for line in created.splitlines() if line.strip() and "PRIMARY KEY (" not in line]
 
 
 def test_event_columns_are_the_cleaned_columns_then_the_metadata():
@@ -18,10 +24,18 @@ def test_event_columns_are_the_cleaned_columns_then_the_metadata():
     assert EVENT_COLUMNS["geo"] == CLEANED_COLUMNS["geo"]
     assert EVENT_COLUMNS["user"] == (*CLEANED_COLUMNS["user"], "age_group")
     for event_type, table in EVENT_TABLES.items():
-        created = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", SCHEMA, re.S).group(1)
-        declared = [line.split()[0].strip("\"") for line in created.splitlines() if line.strip()]
-        assert sorted(declared) == sorted(TABLE_COLUMNS[event_type])
+        assert sorted(declared_columns(table)) == sorted(TABLE_COLUMNS[event_type])
         assert TABLE_COLUMNS[event_type][-4:] == METADATA_COLUMNS
+
+
+def test_rejected_records_are_keyed_by_their_kafka_coordinates_counted_per_batch_and_not_for_the_api():
+    assert declared_columns("rejected_events") == list(REJECTED_COLUMNS)
+    assert "PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)" in SCHEMA
+    assert INSERT_REJECTED.startswith(f"INSERT INTO rejected_events ({', '.join(REJECTED_COLUMNS)}) VALUES %s")
+    assert INSERT_REJECTED.endswith("ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING")
+    # Existing databases get the count column too.
+    assert "ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS rejected_events integer NOT NULL DEFAULT 0" in SCHEMA
+    assert "rejected_events" not in API_TABLES
 
 
 def test_inserts_are_bulk_idempotent_and_pins_feed_the_window_recomputation():
@@ -45,3 +59,16 @@ def test_the_latest_rolling_hour_covers_the_last_45_to_60_minutes():
     assert ROLLING_HOUR.end(start) == datetime(2024, 5, 1, 10, 45, tzinfo=timezone.utc)
     on_the_hour = datetime(2024, 5, 1, 11, 0, tzinfo=timezone.utc)
     assert ROLLING_HOUR.latest_start(on_the_hour) == datetime(2024, 5, 1, 10, 15, tzinfo=timezone.utc)
+
+
+def test_a_waiting_record_arrived_at_its_received_at_header_else_at_its_kafka_timestamp():
+    from types import SimpleNamespace
+
+    from pinterest_assets.assets.streaming_tables import waiting_since
+    from pinterest_common.records import RecordMetadata
+
+    moment = datetime(2026, 11, 26, 12, 0, 1, 500000, tzinfo=timezone.utc)
+    api_record = SimpleNamespace(headers=RecordMetadata.new("pin", moment).headers(), timestamp=0)
+    assert waiting_since(api_record) == moment
+    stranger = SimpleNamespace(headers=[], timestamp=int(moment.timestamp() * 1000))
+    assert waiting_since(stranger) == moment
