@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -60,6 +61,7 @@ def own_stack_environment():
         yield state_dir, env
     finally:
         _make("down", env)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_make_up_twice_status_healthy_then_down_leaves_nothing(own_stack_environment):
