@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devstack.fresh import fresh_environment
+from devstack.process import pid_alive
 from pinterest_common.config import REPO_ROOT, get_settings
 
 pytestmark = pytest.mark.integration
@@ -85,8 +86,7 @@ def test_make_up_twice_status_healthy_then_down_leaves_nothing(own_stack_environ
     assert down.returncode == 0, down.stdout + down.stderr
     assert set(re.search(r"stopped: (.*)", down.stdout).group(1).split(", ")) == set(SERVICES), down.stdout
     for name, pid in pids.items():
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), \
-            f"{name} (pid {pid}) still runs after make down"
+        assert not pid_alive(pid), f"{name} (pid {pid}) still runs after make down"
     assert _processes_mentioning(str(state_dir)) == []
 
     after = _make("status", env)
