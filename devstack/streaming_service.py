@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from pinterest_common.spark_jars import ensure_resolved
 from streaming.status import JobStatus
 
 from .process import _reap, pid_alive, read_pid, spawn, terminate
@@ -28,6 +29,9 @@ class SparkStreaming(Service):
     @property
     def endpoint(self) -> str:
         return f"postgres/{self.settings.streaming_database}"
+
+    def prepare(self) -> None:
+        ensure_resolved(self.settings)
 
     @property
     def checkpoint(self) -> Path:

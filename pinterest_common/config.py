@@ -87,7 +87,7 @@ DAGSTER_DB = "dagster"
 DATABASES = (STREAMING_DB, ANALYTICS_DB, DAGSTER_DB)
 
 # Maven coordinates Spark resolves through its own package mechanism (--packages).
-# hadoop-aws must match the Hadoop client bundled with pyspark (see spark_hadoop_version()).
+# hadoop-aws must match the Hadoop client bundled with pyspark (see pinterest_common.spark_jars.hadoop_version).
 SPARK_KAFKA_PACKAGE = "org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}"
 HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:{hadoop_version}"
 

@@ -1,7 +1,9 @@
 """Build SparkSessions that can read Kafka and the S3 lake (`s3a://`), for batch and streaming.
 
-Connector jars come through Spark's own package resolution (`spark.jars.packages`) from Maven
-Central, cached under `$PINTEREST_HOME/cache/ivy`, so only the first session downloads them.
+Connector jars come through Spark's own package resolution from Maven Central, cached under
+`$PINTEREST_HOME/cache/ivy` (see pinterest_common.spark_jars): local sessions put the recorded
+jars on the driver's class path, cluster sessions (and local ones before they are recorded) use
+`spark.jars.packages`.
 """
 
 from __future__ import annotations
@@ -9,28 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .config import HADOOP_AWS_PACKAGE, SPARK_KAFKA_PACKAGE, Settings
-
-
-def spark_packages() -> list[str]:
-    import pyspark
-
-    spark_version = pyspark.__version__
-    return [
-        SPARK_KAFKA_PACKAGE.format(spark_version=spark_version),
-        HADOOP_AWS_PACKAGE.format(hadoop_version=hadoop_version()),
-    ]
-
-
-def hadoop_version() -> str:
-    """The Hadoop client version bundled with pyspark; hadoop-aws must match it exactly."""
-    import pyspark
-
-    jars = os.path.join(os.path.dirname(pyspark.__file__), "jars")
-    for name in os.listdir(jars):
-        if name.startswith("hadoop-client-api-") and name.endswith(".jar"):
-            return name[len("hadoop-client-api-") : -len(".jar")]
-    raise RuntimeError(f"no hadoop-client-api jar in {jars}")
+from .config import Settings
+from .spark_jars import ivy_dir, recorded_jars, spark_packages
 
 
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
@@ -39,8 +21,6 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.app.name": app_name,
         "spark.master": settings.spark_master,
         "spark.driver.memory": settings.spark_driver_memory,
-        "spark.jars.packages": ",".join(spark_packages()),
-        "spark.jars.ivy": str(settings.cache_dir / "ivy"),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
@@ -49,9 +29,17 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.local.dir": str(settings.home / "spark-tmp"),
         "spark.hadoop.fs.s3a.bucket.probe": "0",
+        # The committer's cleanup deletes _temporary/ parent first: 10 s a write on S3Proxy.
+        # pinterest_assets.queries.lake_tables.write_parquet removes it children first instead.
+        "spark.hadoop.mapreduce.fileoutputcommitter.cleanup.skipped": "true",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.endpoint.region": settings.s3_region,
     }
+    local_jars = recorded_jars(settings) if settings.spark_master.startswith("local") else None
+    if local_jars:
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(local_jars)
+    else:
+        conf.update({"spark.jars.packages": ",".join(spark_packages()), "spark.jars.ivy": str(ivy_dir(settings))})
     if settings.s3_endpoint_url:
         conf.update({
             "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint_url,

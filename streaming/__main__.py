@@ -1,7 +1,7 @@
 """`python -m streaming`: run the streaming job until SIGTERM/SIGINT.
 
 Also `spark-submit --master "$SPARK_MASTER" --packages <the two of
-pinterest_common.spark.spark_packages()> streaming/__main__.py` (absolute imports, for that).
+pinterest_common.spark_jars.spark_packages()> streaming/__main__.py` (absolute imports, for that).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from dagster_aws.s3 import S3Resource
 from pinterest_common.config import ANALYTICS_DB
 
 from ..queries.analytics import QUESTIONS, CleanedTables, answer, medians_outside_group_range
-from ..queries.lake_tables import ANALYTICS_PREFIX, CuratedTable
+from ..queries.lake_tables import ANALYTICS_PREFIX, CuratedTable, write_parquet
 from ..queries.previews import bar_chart, markdown_table
 from ..queries.publish import postgres_columns, replace_table
 from ..resources import LakeSparkResource, PostgresResource, RawLakeResource
@@ -69,7 +69,8 @@ def analytics_tables(
             frame = answer(question, tables)
             rows = [tuple(row) for row in frame.collect()]
             location = f"{ANALYTICS_PREFIX}/{question.name}/"
-            spark.createDataFrame(rows, frame.schema).coalesce(1).write.mode("overwrite").parquet(url(location))
+            write_parquet(spark.createDataFrame(rows, frame.schema).coalesce(1).write.mode("overwrite"), client, bucket,
+                          location)
             columns = postgres_columns(frame.schema)
             replace_table(connection, question.name, columns, rows)
             context.log.info(f"{question.name}: {len(rows)} row(s) published")

@@ -25,6 +25,7 @@ from ..queries.lake_tables import (
     CuratedTable,
     list_raw_objects,
     read_raw_events,
+    write_parquet,
 )
 from ..raw_streams import STREAMS
 from ..resources import LakeSparkResource, RawLakeResource
@@ -132,7 +133,7 @@ def cleaned_tables(
             if state.version is not None:
                 merged = merged.unionByName(spark.read.parquet(url(table.version_key(state.version))))
             version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
-            dedup(stream.name, merged).write.parquet(url(table.version_key(version)))
+            write_parquet(dedup(stream.name, merged).write, client, bucket, table.version_key(version))
             table.write_state(CuratedState(version, state.raw_objects | set(new_keys)))
             table.remove_versions_except(version, state.version)
             metadata["rule_changes"] = dg.MetadataValue.json(rule_change_counts(stream.name, raw))

@@ -94,6 +94,22 @@ def test_spark_reads_json_from_the_lake_over_s3a(stack_settings, spark):
     assert [(r.ind, r.category) for r in rows] == [(1, "art"), (2, "travel")]
 
 
+def test_spark_writes_parquet_to_the_lake_and_leaves_no_committer_folders(stack_settings, spark):
+    """write_parquet removes the committer's `_temporary/` itself (children first, see
+    pinterest_common.s3.delete_keys), also when it overwrites an earlier write."""
+    from pinterest_assets.queries.lake_tables import write_parquet
+
+    s3, bucket = _s3(stack_settings), stack_settings.s3_bucket
+    prefix = f"tests/{uuid.uuid4().hex}/answer/"
+    for rows in ([(1, "art")], [(2, "travel"), (3, "quotes")]):
+        write_parquet(spark.createDataFrame(rows, "ind int, category string").write.mode("overwrite"), s3, bucket, prefix)
+        keys = list(list_keys(s3, bucket, prefix, markers=True))
+        assert not [key for key in keys if "_temporary" in key], keys
+        assert [key for key in keys if key.endswith(".parquet")], keys
+        back = spark.read.parquet(stack_settings.s3a_url(prefix)).orderBy("ind").collect()
+        assert [(r.ind, r.category) for r in back] == rows
+
+
 def test_spark_reads_a_kafka_topic_through_the_connector(stack_settings, spark):
     topic = _new_topic(stack_settings, partitions=2)
     producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_servers, acks="all")
