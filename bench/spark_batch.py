@@ -29,13 +29,8 @@ from .common import home_relative, log_dir, say, table
 from .lakegen import cached_lake, upload
 
 SEED = 2024
-# The small-files data set stays below 1,000 objects per event type: past one page of
-# ListObjectsV2, S3Proxy (filesystem backend) answers with a URL-encoded continuation token that
-# leads back to the same page (keys hold '=' and '+'), and the cleaning asset's listing
-# (pinterest_assets.queries.lake_tables.list_raw_objects) fails with botocore's PaginationError
-# "The same next token was received twice". 999 triples = 2,997 events, 999 objects per type.
-S3PROXY_PAGE = 1000
-FULL = {"chunk": 250_000, "chunks": 4, "small_triples": S3PROXY_PAGE - 1, "standalone_chunks": 1}
+# The small-files data set: 16,667 triples = 50,001 events, one object each in the per-event layout.
+FULL = {"chunk": 250_000, "chunks": 4, "small_triples": 16_667, "standalone_chunks": 1}
 QUICK = {"chunk": 2_000, "chunks": 4, "small_triples": 500, "standalone_chunks": 1}
 
 
@@ -135,17 +130,13 @@ def same_answers(a: dict, b: dict) -> dict[str, bool]:
 def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, triples: int | None = None,
         small_triples: int | None = None) -> dict:
     """`triples`: the largest data set instead of the default (1,000,000; quick 8,000), grown in
-    quarters (1/4 -> 1/2 -> all); `small_triples`: the small-files data set (default and most
-    999 triples = 2,997 events, see S3PROXY_PAGE; quick 500)."""
+    quarters (1/4 -> 1/2 -> all); `small_triples`: the small-files data set (default 16,667
+    triples = 50,001 events; quick 500)."""
     sizes = dict(QUICK if quick else FULL)
     if triples:
         sizes["chunk"] = triples // sizes["chunks"]
     if small_triples:
         sizes["small_triples"] = small_triples
-    if sizes["small_triples"] >= S3PROXY_PAGE:
-        say(f"spark: the small-files set is capped at {S3PROXY_PAGE - 1} triples (one listing page per event type "
-            "on S3Proxy, see S3PROXY_PAGE)")
-        sizes["small_triples"] = S3PROXY_PAGE - 1
     limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes,
                         settings.lake_roll_max_span_seconds)
     partitions = settings.topic_partitions
@@ -282,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small data sets, for development")
     parser.add_argument("--triples", type=int, default=None, help="the largest data set (default 1,000,000)")
     parser.add_argument("--small-triples", type=int, default=None,
-                        help="the small-files data set (default and most 999 triples, see S3PROXY_PAGE)")
+                        help="the small-files data set (default 16,667 triples = 50,001 events)")
     args = parser.parse_args(argv)
     with fresh_stack("bench-spark-", services=("postgres", "s3")) as settings:
         figures = run(settings, settings_stack(settings).state_dir, args.quick, triples=args.triples,
