@@ -107,7 +107,7 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
         "event_bytes_avg": round(sum(map(len, pins)) / len(pins)), "api_workers": settings.api_workers,
         "api_threads": settings.api_threads, "connections": connections, "seconds_per_measurement": duration,
         "rounds": rounds, "batch_size_pin": batch_size, "batch_size_geo": 500, "kafka_acks": "all",
-        "kafka_linger_ms": 0, "topic_partitions": settings.topic_partitions,
+        "kafka_linger_ms": settings.api_kafka_linger_ms, "topic_partitions": settings.topic_partitions,
         "fixed_rate_seconds": fixed_duration,
     }}
     more_threads = 4 * settings.api_threads

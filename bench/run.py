@@ -258,8 +258,9 @@ def render_markdown(r: dict) -> str:
         out += ["\n## 1-2. Ingest\n",
                 f"Emulator pins lengthened to ~{i['settings']['event_bytes_avg']} B, posted by `bench/loadgen.py` "
                 f"(asyncio, keep-alive, a child process) to the API under gunicorn ({i['settings']['api_workers']} "
-                f"gthread workers x {i['settings']['api_threads']} threads), Kafka producer acks=all, idempotent, "
-                f"linger 0. The HTTP ceiling is the same app factory with a publisher that acknowledges at once "
+                f"asyncio workers, each running the Flask app in {i['settings']['api_threads']} threads), Kafka "
+                f"producer acks=all, idempotent, linger {i['settings'].get('kafka_linger_ms', 0)} ms. The HTTP "
+                f"ceiling is the same app factory with a publisher that acknowledges at once "
                 f"(`bench/null_api.py`) under the same gunicorn configuration, measured in turns with the real one "
                 f"({i['settings']['rounds']} round(s) of {i['settings']['seconds_per_measurement']:.0f} s each, "
                 f"{i['settings']['connections']} connections, closed loop). Latencies are per request.\n",

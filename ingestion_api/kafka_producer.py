@@ -90,7 +90,7 @@ class KafkaPublisher:
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            linger_ms=0,
+            linger_ms=self._settings.api_kafka_linger_ms,
             request_timeout_ms=self._timeout_ms,
             delivery_timeout_ms=self._timeout_ms,
             max_block_ms=self._timeout_ms,

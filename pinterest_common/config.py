@@ -56,6 +56,7 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_API_BATCH_MAX_EVENTS": "500",
     "PINTEREST_API_MAX_BYTES": "524288",
     "PINTEREST_API_KAFKA_TIMEOUT_S": "5",
+    "PINTEREST_API_KAFKA_LINGER_MS": "5",
     "PINTEREST_API_READ_TIMEOUT_S": "10",
     "PINTEREST_TOPIC_PARTITIONS": "3",
     # The streaming job (streaming/): Kafka -> PostgreSQL, and its Dagster observation.
@@ -193,6 +194,7 @@ class Settings:
     api_batch_max_events: int
     api_max_bytes: int
     api_kafka_timeout_s: float
+    api_kafka_linger_ms: int  # the producer batches records arriving within it: fewer, larger requests
     api_read_timeout_s: float  # a request's headers, then its body, must arrive within it
     topic_partitions: int
     dagster_home: Path
@@ -243,6 +245,7 @@ class Settings:
             api_batch_max_events=int(get("PINTEREST_API_BATCH_MAX_EVENTS")),
             api_max_bytes=int(get("PINTEREST_API_MAX_BYTES")),
             api_kafka_timeout_s=float(get("PINTEREST_API_KAFKA_TIMEOUT_S")),
+            api_kafka_linger_ms=int(get("PINTEREST_API_KAFKA_LINGER_MS")),
             api_read_timeout_s=float(get("PINTEREST_API_READ_TIMEOUT_S")),
             topic_partitions=int(get("PINTEREST_TOPIC_PARTITIONS")),
             dagster_home=_under_home(get("DAGSTER_HOME") or DEFAULTS["DAGSTER_HOME"], get("PINTEREST_HOME")),
