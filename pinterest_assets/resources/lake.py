@@ -19,7 +19,7 @@ class RawLakeResource(dg.ConfigurableResource):
     roll_max_span_seconds: int = Field(
         default=3600, description="... whose received_at values span at most this long (and one UTC day)."
     )
-    max_records_per_run: int = Field(default=10_000, description="A landing run covers at most this many offsets.")
+    max_records_per_run: int = Field(default=50_000, description="A landing run covers at most this many offsets.")
     max_runs_per_tick: int = Field(default=20, description="A sensor tick requests at most this many runs.")
     run_timeout_seconds: int = Field(
         default=900, description="A landing run older than this is presumed dead; its range is requested again."
