@@ -38,7 +38,7 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_PG_PUBLISHER_USER": "pinterest_analytics_publisher",
     "PINTEREST_PG_PUBLISHER_PASSWORD": "",
     "SPARK_MASTER": "local[2]",
-    "PINTEREST_SPARK_DRIVER_MEMORY": "1g",
+    "PINTEREST_SPARK_DRIVER_MEMORY": "2g",
     # Dagster and the batch lake (pinterest_assets). DAGSTER_HOME may refer to ${PINTEREST_HOME}.
     "DAGSTER_HOME": "${PINTEREST_HOME}/dagster",
     "PINTEREST_LAKE_MAX_RECORDS_PER_RUN": "50000",
