@@ -91,7 +91,8 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=self._settings.api_kafka_linger_ms,
-            request_timeout_ms=self._timeout_ms,
+            # kafka-python requires delivery_timeout_ms > linger_ms + request_timeout_ms.
+            request_timeout_ms=self._timeout_ms - self._settings.api_kafka_linger_ms - 1,
             delivery_timeout_ms=self._timeout_ms,
             max_block_ms=self._timeout_ms,
             bootstrap_timeout_ms=self._timeout_ms,
