@@ -56,7 +56,7 @@ def refresh_in_child(settings: Settings, bucket: str, log_dir: Path, master: str
     wall = time.monotonic() - start
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("BENCH-RESULT ")]
     if not lines:
-        raise RuntimeError(f"the refresh run on {bucket} printed no result (exit {child.returncode}); see {log}")
+        raise RuntimeError(f"the refresh run on {bucket} printed no result (exit {child.returncode}); see {home_relative(settings, log)}")
     result = json.loads(lines[-1][len("BENCH-RESULT "):])
     result["wall_s"] = round(wall, 2)
     result["timeline"] = timeline(log.read_text(errors="replace"))
