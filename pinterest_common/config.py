@@ -56,7 +56,7 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_API_BATCH_MAX_EVENTS": "500",
     "PINTEREST_API_MAX_BYTES": "524288",
     "PINTEREST_API_KAFKA_TIMEOUT_S": "5",
-    "PINTEREST_API_KAFKA_LINGER_MS": "5",
+    "PINTEREST_API_KAFKA_LINGER_MS": "0",
     "PINTEREST_API_READ_TIMEOUT_S": "10",
     "PINTEREST_TOPIC_PARTITIONS": "3",
     # The streaming job (streaming/): Kafka -> PostgreSQL, and its Dagster observation.
