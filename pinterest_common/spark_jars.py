@@ -38,17 +38,20 @@ def _artifact(jar_name: str) -> str:
     return re.sub(r"-\d[^-]*\.jar$", "", jar_name)
 
 
-def _bundled_artifacts() -> set[str]:
+def _pyspark_jars() -> str:
+    """The directory of the jars the pyspark distribution bundles."""
     import pyspark
 
-    return {_artifact(name) for name in os.listdir(os.path.join(os.path.dirname(pyspark.__file__), "jars"))}
+    return os.path.join(os.path.dirname(pyspark.__file__), "jars")
+
+
+def _bundled_artifacts() -> set[str]:
+    return {_artifact(name) for name in os.listdir(_pyspark_jars())}
 
 
 def hadoop_version() -> str:
     """The Hadoop client version bundled with pyspark; hadoop-aws must match it exactly."""
-    import pyspark
-
-    jars = os.path.join(os.path.dirname(pyspark.__file__), "jars")
+    jars = _pyspark_jars()
     for name in os.listdir(jars):
         if name.startswith("hadoop-client-api-") and name.endswith(".jar"):
             return name[len("hadoop-client-api-") : -len(".jar")]
