@@ -5,7 +5,8 @@ One implementation for the batch assets and the streaming job:
 - `clean(event_type, df)` (or `clean_pins`, `clean_geo`, `clean_users`) works row by row, so it
   runs on a streaming micro-batch as well as on a batch DataFrame;
 - `dedup` / `latest_per_key` keep the latest received event per key;
-- `rule_change_counts` and `null_rates` report what the rules did, each in one aggregation.
+- `rule_change_counts` and `null_rates` report what the rules did, each in one aggregation
+  (`clean` can count the rule changes on the way, see its `rule_changes`).
 
 Input: raw events with every contract field as text (`schema.spark_raw_schema`) plus metadata
 columns (`event_id`, `received_at`, Kafka coordinates, ...), carried through after the cleaned
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from .records import EVENT_ID, RECEIVED_AT
@@ -73,10 +74,16 @@ def parse_timestamp(value: Column | str) -> Column:
     return F.when(year_separator == ":", colons_space).when(text.contains("T"), dashes_t).otherwise(dashes_space)
 
 
-def clean(event_type: str, df: DataFrame) -> DataFrame:
-    """Cleaned events: CLEANED_COLUMNS[event_type] in that order, then the metadata columns."""
+def clean(event_type: str, df: DataFrame, rule_changes: Observation | None = None) -> DataFrame:
+    """Cleaned events: CLEANED_COLUMNS[event_type] in that order, then the metadata columns.
+
+    With `rule_changes`, the first action over the result also fills that Observation with
+    `rule_change_counts(event_type, df)` (batch frames only): no second pass over the raw data.
+    """
     raw, metadata = _conform(EVENT_TYPES[event_type], df)
     cleaned = _CLEANINGS[event_type]()
+    if rule_changes is not None:
+        raw = raw.observe(rule_changes, *_rule_change_aggregates(cleaned))
     return raw.select(*(cleaned.columns[name].alias(name) for name in CLEANED_COLUMNS[event_type]), *metadata)
 
 
@@ -122,9 +129,9 @@ def rule_change_counts(event_type: str, raw_df: DataFrame) -> dict[str, int]:
     `follower_count_unparseable` and `save_location_path`. Zero counts are included.
     """
     raw, _ = _conform(EVENT_TYPES[event_type], raw_df)
-    changes = _CLEANINGS[event_type]().changes
-    row = raw.agg(*(F.count_if(changed).alias(rule) for rule, changed in changes.items())).first()
-    return {rule: row[rule] for rule in changes}
+    cleaning = _CLEANINGS[event_type]()
+    row = raw.agg(*_rule_change_aggregates(cleaning)).first()
+    return {rule: row[rule] for rule in cleaning.changes}
 
 
 def null_rates(df: DataFrame, columns: Iterable[str] | None = None) -> dict[str, float]:
@@ -144,6 +151,10 @@ class _Cleaning:
 
     columns: dict[str, Column]
     changes: dict[str, Column]
+
+
+def _rule_change_aggregates(cleaning: _Cleaning) -> list[Column]:
+    return [F.count_if(changed).alias(rule) for rule, changed in cleaning.changes.items()]
 
 
 def _strip(value: Column | str) -> Column:

@@ -13,17 +13,17 @@ from datetime import datetime, timezone
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from pinterest_common.cleaning import CLEANED_COLUMNS, clean, dedup, null_rates, rule_change_counts
+from pinterest_common.cleaning import CLEANED_COLUMNS, clean, dedup, null_rates
 from pinterest_common.schema import CATEGORIES, EVENT_TYPES, PIN_SENTINELS
 
 from ..queries.lake_tables import (
-    LAKE_LINE_SCHEMA,
     CuratedState,
     CuratedTable,
     list_raw_objects,
+    read_lake_lines,
     read_raw_events,
     write_parquet,
 )
@@ -76,7 +76,7 @@ SPECS = [
 def read_cleaned(spark: SparkSession, table: CuratedTable, event_type: str, version: str | None) -> DataFrame:
     """A version of a cleaned table; no version yet: an empty frame with the cleaned columns."""
     if version is None:
-        return clean(event_type, read_raw_events(spark, [], EVENT_TYPES[event_type]))
+        return clean(event_type, read_raw_events(spark, table.bucket, EVENT_TYPES[event_type], []))
     return spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
 
 
@@ -128,15 +128,15 @@ def cleaned_tables(
 
         version = state.version
         if new_keys:
-            raw = read_raw_events(spark, [url(k) for k in new_keys], stream.event_type)
-            merged = clean(stream.name, raw)
+            rule_changes = Observation(f"rule_changes_{stream.name}")
+            merged = clean(stream.name, read_raw_events(spark, bucket, stream.event_type, new_keys), rule_changes)
             if state.version is not None:
                 merged = merged.unionByName(spark.read.parquet(url(table.version_key(state.version))))
             version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
             write_parquet(dedup(stream.name, merged).write, client, bucket, table.version_key(version))
             table.write_state(CuratedState(version, state.raw_objects | set(new_keys)))
             table.remove_versions_except(version, state.version)
-            metadata["rule_changes"] = dg.MetadataValue.json(rule_change_counts(stream.name, raw))
+            metadata["rule_changes"] = dg.MetadataValue.json(rule_changes.get)
 
         cleaned = read_cleaned(spark, table, stream.name, version)
         rows = cleaned.count()
@@ -155,10 +155,7 @@ def cleaned_tables(
                 yield dg.AssetCheckResult(asset_key=table_name, check_name=name, passed=bad == 0,
                                           metadata={"violating_rows": bad})
         if dg.AssetCheckKey(dg.AssetKey(table_name), RECONCILED) in selected_checks:
-            raw_distinct = (
-                spark.read.schema(LAKE_LINE_SCHEMA).json([url(k) for k in raw_keys]).select("key").distinct().count()
-                if raw_keys else 0
-            )
+            raw_distinct = read_lake_lines(spark, bucket, stream.name, raw_keys).select("key").distinct().count()
             yield dg.AssetCheckResult(
                 asset_key=table_name, check_name=RECONCILED, passed=raw_distinct == rows,
                 metadata={"distinct_raw_keys": raw_distinct, "cleaned_rows": rows},

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -554,6 +555,16 @@ def test_accounting_takes_one_aggregation(spark):
     one_aggregation = spark_jobs(spark, lambda: raw.agg(F.count(F.lit(1))).first())
     assert spark_jobs(spark, lambda: rule_change_counts("pin", raw)) == one_aggregation
     assert spark_jobs(spark, lambda: null_rates(clean_pins(raw))) == one_aggregation
+
+
+@pytest.mark.parametrize("event_type", CASES)
+def test_clean_counts_the_rule_changes_while_it_writes(spark, tmp_path, event_type):
+    raw = raw_frame(spark, event_type, [BASES[event_type] | case.raw | {"event_id": case.id} for case in CASES[event_type]])
+    rule_changes = Observation(f"rule_changes_{event_type}")
+    cleaned = clean(event_type, raw, rule_changes)
+    dedup(event_type, cleaned).write.parquet(str(tmp_path / "cleaned"))
+    assert rule_changes.get == rule_change_counts(event_type, raw)
+    assert any(rule_changes.get.values())
 
 
 def test_null_rates_of_an_empty_frame_are_zero(spark):
