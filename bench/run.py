@@ -352,7 +352,9 @@ def render_markdown(r: dict) -> str:
                           [(x["offered_events_per_s"], x["produced_events_per_s"], x["seconds"], x["lag_max"],
                             x["lag_trend_events_per_s"], x["caught_up_after_s"], "yes" if x["bounded"] else "no")
                            for x in st["lag_sweep"]]),
-                f"\nHighest steady rate with bounded lag: {st['highest_bounded_rate']} events/s.\n",
+                ("\nHighest steady rate with bounded lag: none of the rates tried.\n"
+                 if st["highest_bounded_rate"] is None
+                 else f"\nHighest steady rate with bounded lag: {st['highest_bounded_rate']} events/s.\n"),
                 "\nWhere the time goes: the streaming job's micro-batches (table `streaming_batches`) during each run:\n",
                 _md_table(["run", "batches", "s between batches (mean)", "max", "events per batch (mean)", "max",
                            "applied events/s"],
