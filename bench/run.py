@@ -331,8 +331,8 @@ def render_markdown(r: dict) -> str:
                 f"- Standalone cluster (a master and {sa['workers']} workers of {sa['worker_cores']} core and "
                 f"{sa['worker_memory']}, from the pyspark distribution's classes): {sa['wall_s']} s vs local "
                 f"{sa['local_twin_wall_s']} s on the same data; answers equal local: {sm['standalone_answers_equal']}.\n"]
-    if sm.get("failed_runs"):
-        out.append(f"- **Failed runs** (no figure is taken from them; see their logs): {', '.join(sm['failed_runs'])}.\n")
+        if sm.get("failed_runs"):
+            out.append(f"- **Failed runs** (no figure is taken from them; see their logs): {', '.join(sm['failed_runs'])}.\n")
     if "streaming" in s:
         st = s["streaming"]
         lat = st["latency_1000"]
