@@ -158,8 +158,15 @@ def _save(results: dict, sampler: RssSampler) -> None:
 
 def goals_table(results: dict) -> str:
     return table("Goals", ["goal", "measured", "target", "met"],
-                 [(name, json.dumps(g["value"]) if not isinstance(g["value"], (int, float)) else g["value"],
+                 [(name, _goal_value(g["value"]),
                    g["target"], "met" if g["met"] else "NOT MET") for name, g in results.get("goals", {}).items()])
+
+
+def _goal_value(value):
+    """A goal's measured value for a table: numbers as they are, nothing measured as "none"."""
+    if value is None:
+        return "none"
+    return value if isinstance(value, (int, float)) else json.dumps(value)
 
 
 def _md_table(columns, rows) -> str:
@@ -249,7 +256,7 @@ def render_markdown(r: dict) -> str:
            _md_table(["setting", "value"], list(r.get("stack", {}).get("settings", {}).items())),
            "\n## Goals\n",
            _md_table(["goal", "measured", "target", "met"],
-                     [(n, json.dumps(g["value"]) if not isinstance(g["value"], (int, float)) else g["value"],
+                     [(n, _goal_value(g["value"]),
                        g["target"], "met" if g["met"] else "**not met**") for n, g in r.get("goals", {}).items()])]
     s = r.get("sections", {})
     if "ingest" in s:

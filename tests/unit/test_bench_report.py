@@ -25,3 +25,13 @@ def test_a_partial_run_renders_only_the_parts_it_finished(done):
                 "spark": "## 4. Spark batch", "streaming": "## 5. Streaming"}
     for part, heading in headings.items():
         assert (heading in markdown) == (part in done)
+
+
+def test_a_goal_with_nothing_measured_reads_none():
+    streaming = RESULTS["sections"]["streaming"]
+    no_rate_bounded = {**streaming, "goals": {"bounded lag at 5,000 events/s":
+                                              {"value": None, "target": "5000 bounded", "met": False}}}
+
+    markdown = render_markdown({**RESULTS, "sections": {"streaming": no_rate_bounded}})
+
+    assert "| bounded lag at 5,000 events/s | none | 5000 bounded | **not met** |" in markdown
