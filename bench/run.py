@@ -158,15 +158,17 @@ def _save(results: dict, sampler: RssSampler) -> None:
 
 def goals_table(results: dict) -> str:
     return table("Goals", ["goal", "measured", "target", "met"],
-                 [(name, _goal_value(g["value"]),
-                   g["target"], "met" if g["met"] else "NOT MET") for name, g in results.get("goals", {}).items()])
+                 _goal_rows(results.get("goals", {}), not_met="NOT MET"))
 
 
-def _goal_value(value):
-    """A goal's measured value for a table: numbers as they are, nothing measured as "none"."""
-    if value is None:
-        return "none"
-    return value if isinstance(value, (int, float)) else json.dumps(value)
+def _goal_rows(goals: dict, not_met: str) -> list[tuple]:
+    """One row per goal: name, measured value (numbers as they are, nothing measured as "none"), target, met."""
+    def measured(value):
+        if value is None:
+            return "none"
+        return value if isinstance(value, (int, float)) else json.dumps(value)
+
+    return [(name, measured(g["value"]), g["target"], "met" if g["met"] else not_met) for name, g in goals.items()]
 
 
 def _md_table(columns, rows) -> str:
@@ -256,8 +258,7 @@ def render_markdown(r: dict) -> str:
            _md_table(["setting", "value"], list(r.get("stack", {}).get("settings", {}).items())),
            "\n## Goals\n",
            _md_table(["goal", "measured", "target", "met"],
-                     [(n, _goal_value(g["value"]),
-                       g["target"], "met" if g["met"] else "**not met**") for n, g in r.get("goals", {}).items()])]
+                     _goal_rows(r.get("goals", {}), not_met="**not met**"))]
     s = r.get("sections", {})
     if "ingest" in s:
         i = s["ingest"]
