@@ -56,7 +56,7 @@ def parse_follower_count(value: Column | str) -> Column:
 
     Suffixes in either case, decimals rounded half up, surrounding whitespace ignored.
     """
-    text = _strip(value)
+    text = strip(value)
     number = F.regexp_extract(text, _FOLLOWER_COUNT, 1).try_cast("decimal(38,9)")
     suffix = F.lower(F.regexp_extract(text, _FOLLOWER_COUNT, 2))
     multipliers = F.create_map(*(F.lit(item) for pair in _FOLLOWER_MULTIPLIERS.items() for item in pair))
@@ -68,7 +68,7 @@ def parse_timestamp(value: Column | str) -> Column:
 
     The separators tell the format, so each value is parsed once: a failed parse is costly.
     """
-    text = _strip(value)
+    text = strip(value)
     dashes_space, dashes_t, colons_space = (F.try_to_timestamp(text, F.lit(fmt)) for fmt in SPARK_DATETIME_FORMATS)
     year_separator = F.substring(text, 5, 1)  # the year has four digits
     return F.when(year_separator == ":", colons_space).when(text.contains("T"), dashes_t).otherwise(dashes_space)
@@ -157,13 +157,13 @@ def _rule_change_aggregates(cleaning: _Cleaning) -> list[Column]:
     return [F.count_if(changed).alias(rule) for rule, changed in cleaning.changes.items()]
 
 
-def _strip(value: Column | str) -> Column:
+def strip(value: Column | str) -> Column:
     return F.btrim(F.col(value) if isinstance(value, str) else value, F.lit(WHITESPACE))
 
 
 def _text(field: str, sentinels: tuple[str, ...] = ()) -> tuple[Column, dict[str, Column]]:
     """The raw text, or NULL when it is blank or one of `sentinels`."""
-    stripped = _strip(field)
+    stripped = strip(field)
     changes = {f"blank_to_null.{field}": stripped == ""}
     if sentinels:
         changes[f"sentinel_to_null.{field}"] = stripped.isin(*sentinels)
@@ -173,7 +173,7 @@ def _text(field: str, sentinels: tuple[str, ...] = ()) -> tuple[Column, dict[str
 
 def _typed(field: str, parse: Callable[[Column], Column]) -> tuple[Column, dict[str, Column]]:
     """`parse` applied to the stripped text; blank or unparseable text becomes NULL."""
-    stripped = _strip(field)
+    stripped = strip(field)
     value = parse(stripped)
     return value, {
         f"blank_to_null.{field}": stripped == "",
@@ -195,7 +195,7 @@ def _follower_count() -> tuple[Column, dict[str, Column]]:
 
 def _save_location() -> tuple[Column, dict[str, Column]]:
     _, changes = _text("save_location")
-    stripped = _strip("save_location")
+    stripped = strip("save_location")
     changes["save_location_path"] = stripped.rlike(_SAVE_LOCATION_PREFIX)
     return F.nullif(F.regexp_replace(stripped, _SAVE_LOCATION_PREFIX, ""), F.lit("")), changes
 

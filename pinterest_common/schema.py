@@ -4,8 +4,22 @@ The API validates against it, the emulator generates from it, the OpenAPI docume
 from it, and the batch and streaming Spark jobs derive their raw-event schemas from it.
 The facts come from the data contract (docs/DATA_CONTRACT.md summarises them): dirty values
 such as "User Info Error" or "5k" are valid input; cleaning happens later, in Spark.
-`value_problem` says why a Kafka record value is not a valid event, for the consumers of the
-topics: the batch drain dead-letters such records, the streaming job stores them as rejected.
+
+Each field also carries its *rules* (`Rule`), in two stages:
+
+- EDGE rules say what can never be right (coordinates off the globe, an impossible age, a time
+  far in the future, an empty key). The API refuses an event that breaks one (422, naming the
+  field and the rule), and cleaning quarantines a record that breaks one (it can only have come
+  from another writer).
+- CLEANING rules say what the contract does not accept although it could be right (a pin id that
+  is no UUID, an age under Pinterest's minimum). The API accepts such an event; the clean steps of
+  both pipelines (pinterest_common.quarantine) quarantine it with the rule's name as the reason.
+  They can be relaxed by name (PINTEREST_RELAXED_RULES), and `make requarantine` then re-cleans
+  what they quarantined.
+
+`validate` applies the types and the EDGE rules in Python (the API); pinterest_common.quarantine
+applies the same types and rules, EDGE and CLEANING, as Spark column expressions.
+A new category is new data, not an error: no rule refuses it (a warning check reports it).
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -45,11 +59,43 @@ INTEGER_STRING = re.compile(r"^[+-]?\d+$")
 NUMBER_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
+EDGE, CLEANING = "edge", "cleaning"
+# A datetime may lie this far after its receipt before the API refuses it (clocks disagree).
+EDGE_FUTURE_TOLERANCE_S = 86_400
+# Pinterest went live in 2010: a post or joining time before it cannot be one of its events.
+PINTEREST_LAUNCH = "2010-01-01"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the contract on a field's value, checked once the value has the right type.
+
+    Exactly one kind of condition is set: `minimum`/`maximum` (numbers, inclusive), `one_of`
+    (integers), `not_blank` or `pattern` (text: a regular expression the text stripped of
+    surrounding whitespace matches; blank text passes, it becomes NULL), `earliest` (a datetime
+    on or after this ISO date) or `max_ahead_s` (a datetime at most this many seconds after the
+    event's receipt). `name` is the rule's name in a 422 answer and the quarantine reason.
+    """
+
+    name: str
+    stage: str  # EDGE or CLEANING
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    one_of: tuple[int, ...] | None = None
+    not_blank: bool = False
+    pattern: str | None = None
+    earliest: str | None = None
+    max_ahead_s: int | None = None
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
     kind: str
     description: str
+    rules: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,8 +117,13 @@ PIN = EventType(
     key_field="unique_id",
     join_field="index",
     fields=(
-        Field("index", INTEGER, "row id; joins to geo.ind and user.ind"),
-        Field("unique_id", STRING, "UUID of the pin; the same pin may be posted again"),
+        Field("index", INTEGER, "row id; joins to geo.ind and user.ind", (
+            Rule("index_not_negative", EDGE, "a row id is 0 or more", minimum=0),
+        )),
+        Field("unique_id", STRING, "UUID of the pin; the same pin may be posted again", (
+            Rule("unique_id_not_blank", EDGE, "the pin's key must not be blank", not_blank=True),
+            Rule("unique_id_is_uuid", CLEANING, "the pin's key is a UUID (8-4-4-4-12 hex digits)", pattern=UUID_PATTERN),
+        )),
         Field("title", STRING, "sentinel: 'No Title Data Available'"),
         Field("description", STRING, "sentinels: 'No description available Story format', 'No description available', 'Untitled'"),
         Field("poster_name", STRING, "sentinel: 'User Info Error'"),
@@ -80,8 +131,13 @@ PIN = EventType(
         Field("tag_list", STRING, "comma-joined; sentinel 'N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e'"),
         Field("is_image_or_video", STRING, "'image', 'video' or 'multi-video(story page format)'"),
         Field("image_src", STRING, "URL; sentinel 'Image src error.'"),
-        Field("downloaded", INTEGER, "0 or 1"),
-        Field("save_location", STRING, "'Local save in /data/<category>'"),
+        Field("downloaded", INTEGER, "0 or 1", (
+            Rule("downloaded_is_flag", CLEANING, "downloaded is 0 or 1", one_of=(0, 1)),
+        )),
+        Field("save_location", STRING, "'Local save in /data/<category>'", (
+            Rule("save_location_is_path", CLEANING, "save_location is 'Local save in /data/...' (or '/data/...')",
+                 pattern=r"^(Local save in\s*)?/data/"),
+        )),
         Field("category", STRING, "one of the 13 categories"),
     ),
 )
@@ -92,10 +148,21 @@ GEO = EventType(
     key_field="ind",
     join_field="ind",
     fields=(
-        Field("ind", INTEGER, "joins to pin.index"),
-        Field("timestamp", DATETIME, "post time of the pin, in one of the three datetime formats"),
-        Field("latitude", NUMBER, "degrees"),
-        Field("longitude", NUMBER, "degrees"),
+        Field("ind", INTEGER, "joins to pin.index", (
+            Rule("ind_not_negative", EDGE, "a row id is 0 or more", minimum=0),
+        )),
+        Field("timestamp", DATETIME, "post time of the pin, in one of the three datetime formats", (
+            Rule("timestamp_not_far_future", EDGE, "at most a day after the event's receipt",
+                 max_ahead_s=EDGE_FUTURE_TOLERANCE_S),
+            Rule("timestamp_not_before_launch", CLEANING, f"on or after {PINTEREST_LAUNCH}", earliest=PINTEREST_LAUNCH),
+            Rule("timestamp_not_after_receipt", CLEANING, "not after the event's receipt", max_ahead_s=0),
+        )),
+        Field("latitude", NUMBER, "degrees", (
+            Rule("latitude_in_range", EDGE, "between -90 and 90", minimum=-90, maximum=90),
+        )),
+        Field("longitude", NUMBER, "degrees", (
+            Rule("longitude_in_range", EDGE, "between -180 and 180", minimum=-180, maximum=180),
+        )),
         Field("country", STRING, "Faker-style country name"),
     ),
 )
@@ -106,16 +173,40 @@ USER = EventType(
     key_field="ind",
     join_field="ind",
     fields=(
-        Field("ind", INTEGER, "joins to pin.index"),
+        Field("ind", INTEGER, "joins to pin.index", (
+            Rule("ind_not_negative", EDGE, "a row id is 0 or more", minimum=0),
+        )),
         Field("first_name", STRING, ""),
         Field("last_name", STRING, ""),
-        Field("age", INTEGER, "years"),
-        Field("date_joined", DATETIME, "in one of the three datetime formats"),
+        Field("age", INTEGER, "years", (
+            Rule("age_plausible", EDGE, "between 0 and 120 years", minimum=0, maximum=120),
+            Rule("age_at_least_13", CLEANING, "13 or older (Pinterest's minimum age)", minimum=13),
+        )),
+        Field("date_joined", DATETIME, "in one of the three datetime formats", (
+            Rule("date_joined_not_far_future", EDGE, "at most a day after the event's receipt",
+                 max_ahead_s=EDGE_FUTURE_TOLERANCE_S),
+            Rule("date_joined_not_before_launch", CLEANING, f"on or after {PINTEREST_LAUNCH}",
+                 earliest=PINTEREST_LAUNCH),
+            Rule("date_joined_not_after_receipt", CLEANING, "not after the event's receipt", max_ahead_s=0),
+        )),
     ),
 )
 
 EVENT_TYPES: dict[str, EventType] = {e.name: e for e in (PIN, GEO, USER)}
 DLQ_TOPIC = "pinterest.dlq"
+
+# Every rule by name (names are unique across event types), and the ones that may be relaxed.
+RULES: dict[str, Rule] = {rule.name: rule for et in EVENT_TYPES.values() for f in et.fields for rule in f.rules}
+RELAXABLE_RULES = tuple(name for name, rule in RULES.items() if rule.stage == CLEANING)
+
+
+def check_relaxable(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` when each is a CLEANING rule (EDGE rules cannot be relaxed); else ValueError."""
+    wrong = [name for name in names if name not in RELAXABLE_RULES]
+    if wrong:
+        raise ValueError(f"PINTEREST_RELAXED_RULES: {', '.join(wrong)} is no cleaning rule; "
+                         f"cleaning rules: {', '.join(RELAXABLE_RULES)}")
+    return names
 
 
 def parse_datetime(value: str) -> datetime | None:
@@ -149,17 +240,46 @@ def _kind_error(field: Field, value: Any) -> str | None:
     return None if ok else f"'{field.name}' must be a number or a numeric string"
 
 
-def validate(event_type: EventType, event: Any) -> list[str]:
-    """Every problem with `event` as a `event_type` event; an empty list means valid."""
+def rule_broken(rule: Rule, kind: str, value: Any, received: datetime) -> bool:
+    """Whether `value` (of the field's `kind`, already type-valid) breaks `rule` for an event
+    received at `received` (naive UTC)."""
+    if kind == STRING:
+        text = value.strip()
+        if rule.not_blank:
+            return text == ""
+        return text != "" and re.search(rule.pattern or "", text) is None
+    if kind == DATETIME:
+        moment = parse_datetime(value)
+        if rule.earliest is not None and moment < datetime.fromisoformat(rule.earliest):
+            return True
+        return rule.max_ahead_s is not None and (moment - received).total_seconds() > rule.max_ahead_s
+    number = float(value) if isinstance(value, str) else value
+    if rule.one_of is not None and number not in rule.one_of:
+        return True
+    return (rule.minimum is not None and number < rule.minimum) or (rule.maximum is not None and number > rule.maximum)
+
+
+def validate(event_type: EventType, event: Any, received: datetime | None = None) -> list[str]:
+    """Every problem with `event` as a `event_type` event received at `received` (naive UTC,
+    default now): wrong types, then broken EDGE rules, each naming its field and rule. An empty
+    list means the API accepts it."""
     if not isinstance(event, dict):
         return [f"a {event_type.name} event must be a JSON object, got {type(event).__name__}"]
     problems = [f"missing field '{name}'" for name in event_type.field_names if name not in event]
     problems += [f"unknown field '{name}'" for name in event if name not in event_type.field_names]
+    received = received or datetime.now(timezone.utc).replace(tzinfo=None)
     for field in event_type.fields:
-        if field.name in event:
-            error = _kind_error(field, event[field.name])
-            if error:
-                problems.append(error)
+        if field.name not in event:
+            continue
+        error = _kind_error(field, event[field.name])
+        if error:
+            problems.append(error)
+            continue
+        problems += [
+            f"'{field.name}' breaks rule {rule.name}: {rule.description} (got {event[field.name]!r})"
+            for rule in field.rules
+            if rule.stage == EDGE and rule_broken(rule, field.kind, event[field.name], received)
+        ]
     return problems
 
 
