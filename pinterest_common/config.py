@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .schema import check_relaxable
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Local-stack defaults. Secrets have none: see LOCAL_SECRETS.
@@ -67,6 +69,9 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER": "20000",
     "PINTEREST_STREAMING_FRESHNESS_SECONDS": "120",
     "PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS": "30",
+    # Data quality (pinterest_common.schema rules, pinterest_common.quarantine).
+    "PINTEREST_RELAXED_RULES": "",
+    "PINTEREST_QUARANTINE_WARN_SHARE": "0.05",
 }
 
 # Secrets that, when their variable is unset, are generated once for the local stack into
@@ -212,6 +217,8 @@ class Settings:
     streaming_max_offsets_per_trigger: int
     streaming_freshness_seconds: int
     streaming_observe_interval_seconds: int
+    relaxed_rules: tuple[str, ...]  # CLEANING rules of the contract that no longer quarantine
+    quarantine_warn_share: float  # the quarantine check warns above this share of raw records
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -263,6 +270,8 @@ class Settings:
             streaming_max_offsets_per_trigger=int(get("PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER")),
             streaming_freshness_seconds=int(get("PINTEREST_STREAMING_FRESHNESS_SECONDS")),
             streaming_observe_interval_seconds=int(get("PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS")),
+            relaxed_rules=check_relaxable(tuple(n.strip() for n in get("PINTEREST_RELAXED_RULES").split(",") if n.strip())),
+            quarantine_warn_share=float(get("PINTEREST_QUARANTINE_WARN_SHARE")),
         )
 
     # Derived locations under PINTEREST_HOME.
