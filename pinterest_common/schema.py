@@ -64,6 +64,8 @@ EDGE, CLEANING = "edge", "cleaning"
 EDGE_FUTURE_TOLERANCE_S = 86_400
 # Pinterest went live in 2010: a post or joining time before it cannot be one of its events.
 PINTEREST_LAUNCH = "2010-01-01"
+# Row ids are 32-bit integers in the cleaned tables.
+MAX_ROW_ID = 2**31 - 1
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -118,7 +120,7 @@ PIN = EventType(
     join_field="index",
     fields=(
         Field("index", INTEGER, "row id; joins to geo.ind and user.ind", (
-            Rule("index_not_negative", EDGE, "a row id is 0 or more", minimum=0),
+            Rule("index_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),
         )),
         Field("unique_id", STRING, "UUID of the pin; the same pin may be posted again", (
             Rule("unique_id_not_blank", EDGE, "the pin's key must not be blank", not_blank=True),
@@ -149,7 +151,7 @@ GEO = EventType(
     join_field="ind",
     fields=(
         Field("ind", INTEGER, "joins to pin.index", (
-            Rule("ind_not_negative", EDGE, "a row id is 0 or more", minimum=0),
+            Rule("ind_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),
         )),
         Field("timestamp", DATETIME, "post time of the pin, in one of the three datetime formats", (
             Rule("timestamp_not_far_future", EDGE, "at most a day after the event's receipt",
@@ -174,7 +176,7 @@ USER = EventType(
     join_field="ind",
     fields=(
         Field("ind", INTEGER, "joins to pin.index", (
-            Rule("ind_not_negative", EDGE, "a row id is 0 or more", minimum=0),
+            Rule("ind_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),
         )),
         Field("first_name", STRING, ""),
         Field("last_name", STRING, ""),

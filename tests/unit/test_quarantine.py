@@ -49,7 +49,8 @@ CASES = [
     ("pin", changed("pin", index=True), "wrong_type:index", False),
     ("geo", changed("geo", latitude={"a": 1}), "wrong_type:latitude", False),
     ("geo", changed("geo", timestamp="yesterday"), "wrong_type:timestamp", False),
-    ("pin", changed("pin", index=-3), "index_not_negative", False),
+    ("pin", changed("pin", index=-3), "index_in_range", False),
+    ("pin", changed("pin", index=2**31), "index_in_range", False),
     ("pin", changed("pin", unique_id="   "), "unique_id_not_blank", False),
     ("pin", changed("pin", unique_id="pin-42"), "unique_id_is_uuid", True),
     ("pin", changed("pin", downloaded=7), "downloaded_is_flag", True),
@@ -65,7 +66,7 @@ CASES = [
     ("user", changed("user", date_joined="1999-01-01T00:00:00"), "date_joined_not_before_launch", True),
     ("user", changed("user", date_joined="2024-06-01 12:30:00"), "date_joined_not_after_receipt", True),
     ("user", changed("user", date_joined="2030-01-01 00:00:00"), "date_joined_not_far_future", False),
-    ("user", changed("user", ind=-1, age=200), "ind_not_negative", False),  # the first field's rule wins
+    ("user", changed("user", ind=-1, age=200), "ind_in_range", False),  # the first field's rule wins
 ]
 
 
