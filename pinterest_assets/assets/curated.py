@@ -1,11 +1,23 @@
-"""cleaned_pins, cleaned_geo, cleaned_users: the raw lake cleaned by Spark into Parquet.
+"""cleaned_pins/geo/users and quarantined_pins/geo/users: the raw lake split by Spark into
+Parquet tables, every raw line into exactly one of them.
+
+The clean step is the one place that decides: each new raw line is checked against the contract
+(pinterest_common.quarantine); a line that passes is cleaned and folded into its cleaned table
+(one row per key, the latest received wins), one that does not is kept whole in the quarantine,
+with the reason and when (Parquet under curated/quarantined_<type>/, and the PostgreSQL table of
+the same name in `pinterest_analytics`).
 
 Incremental by default: a run folds in only the raw objects not yet processed (see
-pinterest_assets.queries.lake_tables for the versioned layout). Launch with the run config
-`{"ops": {"clean_raw_events": {"config": {"full_rebuild": true}}}}` to rebuild from the whole
-raw lake. The blocking checks run inside the same Spark session; a failure stops the analytics.
-"""
+pinterest_assets.queries.lake_tables for the versioned layout). Run config:
+`{"ops": {"clean_raw_events": {"config": {"full_rebuild": true}}}}` rebuilds from the whole raw
+lake; `{"recheck_quarantine": true}` (`make requarantine`) checks the quarantined lines again
+under the current rules (after a rule was relaxed with PINTEREST_RELAXED_RULES) and moves those
+that pass into the cleaned tables.
 
+Checks: ERROR (blocking the analytics) only where the pipeline itself would be wrong (raw lines
+not accounted for, a key or event_id twice, a cleaned row breaking a rule cleaning enforces);
+WARN for the data (categories outside the known list, the quarantine's share).
+"""
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -14,12 +26,14 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
 
 from pinterest_common.cleaning import CLEANED_COLUMNS, clean, dedup, null_rates
-from pinterest_common.schema import CATEGORIES, EVENT_TYPES, PIN_SENTINELS
+from pinterest_common.config import ANALYTICS_DB, get_settings
+from pinterest_common.schema import CATEGORIES, EVENT_TYPES
 
+from ..queries import quality
 from ..queries.lake_tables import (
+    LAKE_LINE_SCHEMA,
     CuratedState,
     CuratedTable,
     list_raw_objects,
@@ -27,49 +41,96 @@ from ..queries.lake_tables import (
     read_raw_events,
     write_parquet,
 )
+from ..queries.publish import replace_quarantine_table
 from ..raw_streams import STREAMS
-from ..resources import LakeSparkResource, RawLakeResource
+from ..resources import LakeSparkResource, PostgresResource, RawLakeResource
 
 CURATED_GROUP = "curated"
 CLEANED_TABLES = {"pin": "cleaned_pins", "geo": "cleaned_geo", "user": "cleaned_users"}
-RECONCILED = "raw_keys_reconciled"
+QUARANTINE_TABLES = {"pin": "quarantined_pins", "geo": "quarantined_geo", "user": "quarantined_users"}
+CLEANED_KEYS = {"pin": "unique_id", "geo": "ind", "user": "ind"}
+
+RECONCILED, UNIQUE_KEY, UNIQUE_EVENT_ID = "raw_keys_reconciled", "unique_key", "unique_event_id"
+CATEGORY_KNOWN, QUARANTINE_SHARE = "category_known", "quarantine_share"
+RULE_CHECKS = {
+    "cleaned_pins": {
+        "no_sentinel_left": "No sentinel value survived cleaning.",
+        "follower_count_not_negative": "follower_count >= 0.",
+        "save_location_is_path": "save_location starts with /data/.",
+    },
+    "cleaned_geo": {"coordinates_in_range": "latitude in [-90, 90], longitude in [-180, 180]."},
+    "cleaned_users": {"age_in_range": "age in [0, 120]."},
+}
 
 
 class CleanConfig(dg.Config):
     full_rebuild: bool = Field(
         default=False, description="Fold every raw object in again instead of only the new ones."
     )
+    recheck_quarantine: bool = Field(
+        default=False,
+        description="Check the quarantined lines again under the current rules (PINTEREST_RELAXED_RULES) and move "
+                    "those that pass into the cleaned tables.",
+    )
 
 
-def _check(name: str, table: str, description: str) -> dg.AssetCheckSpec:
+def _blocking(name: str, table: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=table, description=description, blocking=True)
 
 
 CHECK_SPECS = [
-    _check("unique_unique_id", "cleaned_pins", "One row per unique_id."),
-    _check("no_sentinel_left", "cleaned_pins", "No sentinel value survived cleaning."),
-    _check("follower_count_not_negative", "cleaned_pins", "follower_count >= 0."),
-    _check("category_known", "cleaned_pins", f"category is one of the {len(CATEGORIES)} categories."),
-    _check("save_location_is_path", "cleaned_pins", "save_location starts with /data/."),
-    _check("coordinates_in_range", "cleaned_geo", "latitude in [-90, 90], longitude in [-180, 180]."),
     *(
-        _check(RECONCILED, table, "Distinct keys in the raw lake equal the cleaned rows.")
-        for table in CLEANED_TABLES.values()
+        _blocking(name, table, description)
+        for table, checks in RULE_CHECKS.items()
+        for name, description in checks.items()
+    ),
+    *(
+        spec
+        for event_type, table in CLEANED_TABLES.items()
+        for spec in (
+            _blocking(UNIQUE_KEY, table, f"One row per {CLEANED_KEYS[event_type]}."),
+            _blocking(UNIQUE_EVENT_ID, table, "No event_id twice."),
+            _blocking(RECONCILED, table, f"Every raw {event_type} line is quarantined (once) or the source of a "
+                                         "cleaned row: the raw keys not quarantined equal the cleaned keys."),
+        )
+    ),
+    dg.AssetCheckSpec(CATEGORY_KNOWN, asset="cleaned_pins",
+                      description=f"Warns about categories outside the {len(CATEGORIES)} known ones, with counts."),
+    *(
+        dg.AssetCheckSpec(QUARANTINE_SHARE, asset=table,
+                          description="Warns when the quarantine holds more than PINTEREST_QUARANTINE_WARN_SHARE of "
+                                      "the raw lines, with the counts per reason.")
+        for table in QUARANTINE_TABLES.values()
     ),
 ]
 
 SPECS = [
-    dg.AssetSpec(
-        CLEANED_TABLES[stream.name],
-        deps=[stream.asset_name],
-        group_name=CURATED_GROUP,
-        kinds={"spark", "parquet", "s3"},
-        description=(
-            f"{stream.name.capitalize()} events cleaned by the shared rules (pinterest_common.cleaning), one row per "
-            f"{stream.event_type.key_field} (latest received wins), Parquet under curated/{CLEANED_TABLES[stream.name]}/."
+    spec
+    for stream in STREAMS
+    for spec in (
+        dg.AssetSpec(
+            CLEANED_TABLES[stream.name],
+            deps=[stream.asset_name],
+            group_name=CURATED_GROUP,
+            kinds={"spark", "parquet", "s3"},
+            description=(
+                f"{stream.name.capitalize()} events cleaned by the shared rules (pinterest_common.cleaning), one row "
+                f"per {CLEANED_KEYS[stream.name]} (latest received wins), Parquet under "
+                f"curated/{CLEANED_TABLES[stream.name]}/."
+            ),
+        ),
+        dg.AssetSpec(
+            QUARANTINE_TABLES[stream.name],
+            deps=[stream.asset_name],
+            group_name=CURATED_GROUP,
+            kinds={"spark", "parquet", "postgres"},
+            description=(
+                f"Raw {stream.name} lines the contract refuses (pinterest_common.quarantine), whole, with the Kafka "
+                f"coordinates, the reason and when: Parquet under curated/{QUARANTINE_TABLES[stream.name]}/ and the "
+                f"table {ANALYTICS_DB}.public.{QUARANTINE_TABLES[stream.name]}."
+            ),
         ),
     )
-    for stream in STREAMS
 ]
 
 
@@ -80,29 +141,20 @@ def read_cleaned(spark: SparkSession, table: CuratedTable, event_type: str, vers
     return spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
 
 
-def _violations(table: str, frame: DataFrame) -> dict[str, int]:
-    """Rows breaking each row-level rule of `table`, in one aggregation."""
-    count = lambda condition: F.sum(F.when(condition, 1).otherwise(0))  # noqa: E731
-    if table == "cleaned_pins":
-        sentinel_left = F.lit(False)
-        for column, sentinels in PIN_SENTINELS.items():
-            sentinel_left = sentinel_left | F.col(column).cast("string").isin(list(sentinels))
-        aggregates = {
-            "unique_unique_id": F.count("*") - F.countDistinct("unique_id"),
-            "no_sentinel_left": count(sentinel_left),
-            "follower_count_not_negative": count(F.col("follower_count") < 0),
-            "category_known": count(F.col("category").isNotNull() & ~F.col("category").isin(list(CATEGORIES))),
-            "save_location_is_path": count(
-                F.col("save_location").isNotNull() & ~F.col("save_location").startswith("/data/")
-            ),
-        }
-    elif table == "cleaned_geo":
-        lat, lon = F.col("coordinates")[0], F.col("coordinates")[1]
-        aggregates = {"coordinates_in_range": count(~lat.between(-90, 90) | ~lon.between(-180, 180))}
-    else:
-        return {}
-    row = frame.agg(*(expr.alias(name) for name, expr in aggregates.items())).first()
-    return {name: int(row[name] or 0) for name in aggregates}
+def read_quarantine(spark: SparkSession, table: CuratedTable, version: str | None) -> DataFrame:
+    """A version of a quarantine table; no version yet: an empty frame with its columns."""
+    if version is None:
+        return quality.quarantine_rows(
+            quality.triage(spark.createDataFrame([], LAKE_LINE_SCHEMA), "pin"), datetime.now(timezone.utc)
+        )
+    return spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
+
+
+def _examples(counts: dict[str, int]) -> dg.MetadataValue:
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({"value": str(name), "rows": rows}) for name, rows in counts.items()],
+        schema=dg.TableSchema(columns=[dg.TableColumn("value", "string"), dg.TableColumn("rows", "int")]),
+    )
 
 
 @dg.multi_asset(specs=SPECS, check_specs=CHECK_SPECS, can_subset=True, name="clean_raw_events")
@@ -111,52 +163,105 @@ def cleaned_tables(
     config: CleanConfig,
     pyspark: LakeSparkResource,
     s3: S3Resource,
+    postgres: PostgresResource,
     raw_lake: RawLakeResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    settings = get_settings()
     spark, client, bucket = pyspark.spark_session, s3.get_client(), raw_lake.bucket
     url = lambda key: f"s3a://{bucket}/{key}"  # noqa: E731
+    run_version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
+    now = datetime.now(timezone.utc)
+    selected = context.selected_asset_keys
+    selected_checks = context.selected_asset_check_keys
+    if settings.relaxed_rules:
+        context.log.info(f"relaxed cleaning rules (PINTEREST_RELAXED_RULES): {', '.join(settings.relaxed_rules)}")
+
+    def check(table: str, name: str, passed: bool, metadata: dict, severity=dg.AssetCheckSeverity.ERROR):
+        if dg.AssetCheckKey(dg.AssetKey(table), name) in selected_checks:
+            yield dg.AssetCheckResult(asset_key=table, check_name=name, passed=passed, severity=severity,
+                                      metadata=metadata)
+
     for stream in STREAMS:
-        table_name = CLEANED_TABLES[stream.name]
-        if dg.AssetKey(table_name) not in context.selected_asset_keys:
+        cleaned_name, quarantine_name = CLEANED_TABLES[stream.name], QUARANTINE_TABLES[stream.name]
+        if not {dg.AssetKey(cleaned_name), dg.AssetKey(quarantine_name)} & selected:
             continue
-        table = CuratedTable(client, bucket, table_name)
+        table, quarantine_table = CuratedTable(client, bucket, cleaned_name), CuratedTable(client, bucket, quarantine_name)
         state = CuratedState() if config.full_rebuild else table.read_state()
         raw_keys = list_raw_objects(client, bucket, stream.name)
         new_keys = [key for key in raw_keys if key not in state.raw_objects]
-        context.log.info(f"{table_name}: {len(new_keys)} new raw object(s) of {len(raw_keys)}")
+        context.log.info(f"{cleaned_name}: {len(new_keys)} new raw object(s) of {len(raw_keys)}")
         metadata: dict = {"new_raw_objects": len(new_keys), "raw_objects": len(raw_keys), "full_rebuild": config.full_rebuild}
 
-        version = state.version
-        if new_keys:
+        version, quarantine_version = state.version, state.quarantine_version
+        old_quarantine = read_quarantine(spark, quarantine_table, quarantine_version)
+        if new_keys or config.recheck_quarantine:
+            lines = read_lake_lines(spark, bucket, stream.name, new_keys)
+            kept = old_quarantine
+            if config.recheck_quarantine:
+                metadata["rechecked_quarantined_lines"] = old_quarantine.count()
+                lines = lines.unionByName(quality.lines_of(old_quarantine))
+                kept = old_quarantine.limit(0)
+            triaged = quality.triage(lines, stream.name, settings.relaxed_rules).persist()
             rule_changes = Observation(f"rule_changes_{stream.name}")
-            merged = clean(stream.name, read_raw_events(spark, bucket, stream.event_type, new_keys), rule_changes)
-            if state.version is not None:
-                merged = merged.unionByName(spark.read.parquet(url(table.version_key(state.version))))
-            version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
-            write_parquet(dedup(stream.name, merged).write, client, bucket, table.version_key(version))
-            table.write_state(CuratedState(version, state.raw_objects | set(new_keys)))
-            table.remove_versions_except(version, state.version)
+            merged = quality.cleaned_events(triaged, stream.name, rule_changes)
+            if version is not None:
+                merged = merged.unionByName(spark.read.parquet(url(table.version_key(version))))
+            quarantined = quality.quarantine_rows(triaged, now)
+            if config.recheck_quarantine:
+                quarantined = quality.keep_first_quarantined_at(quarantined, old_quarantine)
+            write_parquet(dedup(stream.name, merged).write, client, bucket, table.version_key(run_version))
+            write_parquet(kept.unionByName(quarantined).write, client, bucket, quarantine_table.version_key(run_version))
+            triaged.unpersist()
+            table.write_state(CuratedState(run_version, state.raw_objects | set(new_keys), run_version))
+            table.remove_versions_except(run_version, state.version)
+            quarantine_table.remove_versions_except(run_version, state.quarantine_version)
+            version = quarantine_version = run_version
             metadata["rule_changes"] = dg.MetadataValue.json(rule_changes.get)
 
         cleaned = read_cleaned(spark, table, stream.name, version)
-        rows = cleaned.count()
-        metadata.update({
-            "dagster/row_count": rows,
-            "null_rates": dg.MetadataValue.json(null_rates(cleaned, CLEANED_COLUMNS[stream.name])),
-            "version": version or "none",
-            "dagster/uri": url(table.version_key(version)) if version else url(table.prefix),
-        })
-        yield dg.MaterializeResult(asset_key=table_name, metadata=metadata)
+        quarantine = read_quarantine(spark, quarantine_table, quarantine_version).cache()
+        rows, quarantined_rows = cleaned.count(), quarantine.count()
+        reasons = quality.reason_counts(quarantine)
+        if dg.AssetKey(quarantine_name) in selected:
+            connection = postgres.connect_publisher(ANALYTICS_DB)
+            try:
+                replace_quarantine_table(connection, quarantine_name, quarantine.collect())
+            finally:
+                connection.close()
+            yield dg.MaterializeResult(asset_key=quarantine_name, metadata={
+                "dagster/row_count": quarantined_rows,
+                "reasons": _examples(reasons),
+                "relaxed_rules": ", ".join(settings.relaxed_rules) or "none",
+                "version": quarantine_version or "none",
+                "dagster/uri": url(quarantine_table.version_key(quarantine_version) if quarantine_version else quarantine_table.prefix),
+                "postgres_table": f"{ANALYTICS_DB}.public.{quarantine_name}",
+            })
+        if dg.AssetKey(cleaned_name) in selected:
+            metadata.update({
+                "dagster/row_count": rows,
+                "null_rates": dg.MetadataValue.json(null_rates(cleaned, CLEANED_COLUMNS[stream.name])),
+                "version": version or "none",
+                "dagster/uri": url(table.version_key(version)) if version else url(table.prefix),
+            })
+            yield dg.MaterializeResult(asset_key=cleaned_name, metadata=metadata)
 
-        selected_checks = context.selected_asset_check_keys
-        violations = _violations(table_name, cleaned)
-        for name, bad in violations.items():
-            if dg.AssetCheckKey(dg.AssetKey(table_name), name) in selected_checks:
-                yield dg.AssetCheckResult(asset_key=table_name, check_name=name, passed=bad == 0,
-                                          metadata={"violating_rows": bad})
-        if dg.AssetCheckKey(dg.AssetKey(table_name), RECONCILED) in selected_checks:
-            raw_distinct = read_lake_lines(spark, bucket, stream.name, raw_keys).select("key").distinct().count()
-            yield dg.AssetCheckResult(
-                asset_key=table_name, check_name=RECONCILED, passed=raw_distinct == rows,
-                metadata={"distinct_raw_keys": raw_distinct, "cleaned_rows": rows},
-            )
+        for name, bad in quality.violations(cleaned_name, cleaned).items():
+            yield from check(cleaned_name, name, bad == 0, {"violating_rows": bad})
+        found = quality.duplicates(cleaned, CLEANED_KEYS[stream.name])
+        yield from check(cleaned_name, UNIQUE_KEY, found["duplicate_keys"] == 0, found)
+        yield from check(cleaned_name, UNIQUE_EVENT_ID, found["duplicate_event_ids"] == 0, found)
+        if stream.name == "pin":
+            unknown = quality.unknown_categories(cleaned)
+            yield from check(cleaned_name, CATEGORY_KNOWN, not unknown,
+                             {"pins_with_unknown_category": sum(unknown.values()), "unknown_categories": _examples(unknown)},
+                             dg.AssetCheckSeverity.WARN)
+        if dg.AssetCheckKey(dg.AssetKey(cleaned_name), RECONCILED) in selected_checks or \
+                dg.AssetCheckKey(dg.AssetKey(quarantine_name), QUARANTINE_SHARE) in selected_checks:
+            counts = quality.accounting(read_lake_lines(spark, bucket, stream.name, raw_keys), quarantine, cleaned, stream.name)
+            yield from check(cleaned_name, RECONCILED, quality.balanced(counts), counts)
+            share = counts["quarantined_lines"] / counts["raw_lines"] if counts["raw_lines"] else 0.0
+            yield from check(quarantine_name, QUARANTINE_SHARE, share <= settings.quarantine_warn_share, {
+                "quarantined_lines": counts["quarantined_lines"], "raw_lines": counts["raw_lines"],
+                "share": round(share, 6), "warn_above": settings.quarantine_warn_share, "reasons": _examples(reasons),
+            }, dg.AssetCheckSeverity.WARN)
+        quarantine.unpersist()

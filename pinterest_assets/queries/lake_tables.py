@@ -5,8 +5,9 @@ Curated layout, per table (e.g. `cleaned_pins`):
     curated/<table>/version=<version>/part-*.parquet   one complete version of the table
     curated/<table>/_state.json                         {"version": ..., "raw_objects": [...]}
 
-`_state.json` is written last and names the current version and the raw objects already folded
-into it, so an incremental run reads only the raw objects that are new, merges them with the
+`_state.json` is written last and names the current version, the version of the table's
+quarantine (e.g. `curated/quarantined_pins/version=<version>/`, same layout, no state of its own)
+and the raw objects already folded into them, so an incremental run reads only the raw objects that are new, merges them with the
 current version, writes a new version and then moves the pointer: a reader never sees a half
 written table, and a run that dies before the pointer moves changes nothing.
 A full rebuild ignores the state and folds in every raw object again.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
 
 from pinterest_common.s3 import delete_keys, list_keys, remove_tree
 from pinterest_common.schema import EventType, spark_raw_schema
@@ -29,7 +30,14 @@ CURATED_PREFIX = "curated"
 ANALYTICS_PREFIX = "analytics"
 RAW_OBJECT_SUFFIX = ".jsonl.gz"
 
-# One line of a raw lake object (pinterest_assets.lake.records documents the fields).
+# One line of a raw lake object (pinterest_assets.lake.records documents the fields). A line of a
+# record that the API did not write may lack headers (NULL), and carries the bytes that are not
+# UTF-8 in base64 (`key_base64`, `value_base64`) and its odd headers (`headers`).
+HEADER_SCHEMA = StructType([
+    StructField("name", StringType()),
+    StructField("value", StringType()),
+    StructField("value_base64", StringType()),
+])
 LAKE_LINE_SCHEMA = StructType([
     StructField("event_id", StringType()),
     StructField("event_type", StringType()),
@@ -41,6 +49,9 @@ LAKE_LINE_SCHEMA = StructType([
     StructField("kafka_timestamp", LongType()),
     StructField("key", StringType()),
     StructField("value", StringType()),
+    StructField("key_base64", StringType()),
+    StructField("value_base64", StringType()),
+    StructField("headers", ArrayType(HEADER_SCHEMA)),
 ])
 RECEIVED_AT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
 
@@ -86,6 +97,11 @@ def read_raw_events(spark: SparkSession, bucket: str, event_type: EventType, key
     return raw_events_from_lines(read_lake_lines(spark, bucket, event_type.name, keys), event_type)
 
 
+def received_at_timestamp(column: str = "received_at"):
+    """The lake line's received_at text as a timestamp (NULL when it does not parse)."""
+    return F.try_to_timestamp(column, F.lit(RECEIVED_AT_FORMAT))
+
+
 def raw_events_from_lines(lines: DataFrame, event_type: EventType) -> DataFrame:
     """The contract fields as text, plus event_id, received_at (timestamp), kafka_partition and
     kafka_offset, from lake lines."""
@@ -93,7 +109,7 @@ def raw_events_from_lines(lines: DataFrame, event_type: EventType) -> DataFrame:
     return lines.select(
         event.alias("event"),
         "event_id",
-        F.try_to_timestamp("received_at", F.lit(RECEIVED_AT_FORMAT)).alias("received_at"),
+        received_at_timestamp().alias("received_at"),
         "kafka_partition",
         "kafka_offset",
     ).select("event.*", "event_id", "received_at", "kafka_partition", "kafka_offset")
@@ -101,8 +117,12 @@ def raw_events_from_lines(lines: DataFrame, event_type: EventType) -> DataFrame:
 
 @dataclass(frozen=True)
 class CuratedState:
+    """A cleaned table's pointer: its version, its quarantine's version, and the raw objects both
+    account for (every line of them is in one or the other)."""
+
     version: str | None = None
     raw_objects: frozenset[str] = field(default_factory=frozenset)
+    quarantine_version: str | None = None
 
 
 class CuratedTable:
@@ -125,10 +145,11 @@ class CuratedTable:
         except self.s3.exceptions.NoSuchKey:
             return CuratedState()
         state = json.loads(body)
-        return CuratedState(state["version"], frozenset(state["raw_objects"]))
+        return CuratedState(state["version"], frozenset(state["raw_objects"]), state.get("quarantine_version"))
 
     def write_state(self, state: CuratedState) -> None:
-        body = json.dumps({"version": state.version, "raw_objects": sorted(state.raw_objects)}, indent=1)
+        body = json.dumps({"version": state.version, "quarantine_version": state.quarantine_version,
+                           "raw_objects": sorted(state.raw_objects)}, indent=1)
         self.s3.put_object(Bucket=self.bucket, Key=self.state_key, Body=body.encode())
 
     def remove_versions_except(self, *keep: str | None) -> list[str]:

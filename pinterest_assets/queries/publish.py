@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from psycopg2 import sql
@@ -44,3 +45,29 @@ def replace_table(conn, table: str, columns: Sequence[tuple[str, str]], rows: Se
             execute_values(cur, insert.as_string(cur), rows, page_size=1000)
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(staging), sql.Identifier(table)))
+
+
+# The quarantine tables in PostgreSQL: the raw line, its reason and when (headers as JSON text).
+QUARANTINE_PG_COLUMNS = [
+    ("event_id", "text"), ("event_type", "text"), ("received_at", "text"), ("schema_version", "integer"),
+    ("kafka_topic", "text"), ("kafka_partition", "integer"), ("kafka_offset", "bigint"), ("kafka_timestamp", "bigint"),
+    ("key", "text"), ("value", "text"), ("key_base64", "text"), ("value_base64", "text"), ("headers", "jsonb"),
+    ("reason", "text"), ("quarantined_at", "timestamptz"),
+]
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def replace_quarantine_table(conn, table: str, rows: Sequence) -> None:
+    """Replace a quarantine table with `rows` (Spark rows of the quarantine's Parquet). PostgreSQL
+    text cannot hold NUL, which a JSON string may: each becomes U+FFFD (the Parquet copy is exact)."""
+    def storable(value):
+        return value.replace(NUL, REPLACEMENT) if isinstance(value, str) else value
+
+    names = [name for name, _ in QUARANTINE_PG_COLUMNS]
+    values = []
+    for row in rows:
+        record = row.asDict(recursive=True)
+        if record["headers"] is not None:
+            record["headers"] = json.dumps(record["headers"], ensure_ascii=False).replace("\\u0000", "\\ufffd")
+        values.append(tuple(storable(record[name]) for name in names))
+    replace_table(conn, table, QUARANTINE_PG_COLUMNS, values)
