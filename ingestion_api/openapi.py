@@ -26,12 +26,36 @@ def _padded(regex: re.Pattern) -> str:
     return r"^\s*(?:" + regex.pattern.removeprefix("^").removesuffix("$") + r")\s*$"
 
 
+def _rules_text(field: Field) -> str:
+    """The field's contract rules in words: EDGE ones answer 422, CLEANING ones quarantine."""
+    edge = [f"{r.name} ({r.description})" for r in field.rules if r.stage == schema.EDGE]
+    cleaning = [f"{r.name} ({r.description})" for r in field.rules if r.stage == schema.CLEANING]
+    return " ".join(
+        text for text in (
+            f"Refused with 422 unless: {'; '.join(edge)}." if edge else "",
+            f"Accepted but quarantined by cleaning unless: {'; '.join(cleaning)}." if cleaning else "",
+        ) if text
+    )
+
+
+def _bounds(field: Field) -> dict:
+    """The EDGE rules' numeric bounds, as JSON Schema (they apply to numbers, not numeric strings)."""
+    bounds: dict = {}
+    for rule in field.rules:
+        if rule.stage == schema.EDGE and rule.minimum is not None:
+            bounds["minimum"] = rule.minimum
+        if rule.stage == schema.EDGE and rule.maximum is not None:
+            bounds["maximum"] = rule.maximum
+    return bounds
+
+
 def _field_schema(field: Field) -> dict:
-    described = {"description": field.description} if field.description else {}
+    text = " ".join(part for part in (field.description, _rules_text(field)) if part)
+    described = {"description": text} if text else {}
     if field.kind == INTEGER:
-        return {"type": ["integer", "string"], "pattern": _padded(schema.INTEGER_STRING), **described}
+        return {"type": ["integer", "string"], "pattern": _padded(schema.INTEGER_STRING), **_bounds(field), **described}
     if field.kind == NUMBER:
-        return {"type": ["number", "string"], "pattern": _padded(schema.NUMBER_STRING), **described}
+        return {"type": ["number", "string"], "pattern": _padded(schema.NUMBER_STRING), **_bounds(field), **described}
     if field.kind == DATETIME:
         return {"type": "string", "pattern": _datetime_pattern(), **described}
     return {"type": "string", **described}
