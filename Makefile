@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 AUDIT_ARGS ?=
 
-.PHONY: help install up down status test clean-state batch ui demo audit bench chaos
+.PHONY: help install up down status test clean-state batch requarantine ui demo audit bench chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ status: ## what runs, where, healthy or not, and the log paths
 
 batch: up ## one pass of the batch pipeline: drain sensors -> runs landing Kafka in the S3 lake (in the Dagster UI history)
 	@$(PY) -m pinterest_assets.batch
+
+requarantine: up ## re-check the quarantined events under the current rules (after PINTEREST_RELAXED_RULES), clean those that pass, answer again
+	@$(PY) -m pinterest_assets.batch --requarantine
 
 demo: up ## the main job end to end: emulator -> API -> Kafka -> batch + streaming, then a reconciled report (DEMO_TRIPLES=20000)
 	@$(PY) -m devstack.demo --triples $(DEMO_TRIPLES)
