@@ -103,7 +103,7 @@ def post_event(name: str) -> Response:
     try:
         body = _read_body(current_app.extensions["settings"].api_max_bytes)
         document = _parse(body)
-        problems = validate(event_type, document.value)
+        problems = validate(event_type, document.value, received.replace(tzinfo=None))
         if problems:
             raise Rejected(Rejection(422, problems, body))
     except Rejected as exc:
@@ -132,7 +132,7 @@ def _batch_elements(body: bytes, max_events: int) -> list[RawEvent]:
 
 def _plan(event_type: EventType, position: int, element: RawEvent, received: datetime):
     """The record for one event of a batch: the event itself, or its dead letter; and its problems."""
-    problems = validate(event_type, element.value)
+    problems = validate(event_type, element.value, received.replace(tzinfo=None))
     if problems:
         return *_dead_letter(Rejection(422, problems, element.raw, position=position), event_type, received), problems
     return *_event_record(event_type, element, received), problems

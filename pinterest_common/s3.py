@@ -43,3 +43,13 @@ def delete_keys(s3, bucket: str, keys: Iterable[str]) -> list[str]:
 def remove_tree(s3, bucket: str, prefix: str) -> list[str]:
     """Delete every object and folder marker under `prefix` (see delete_keys); returns the keys."""
     return delete_keys(s3, bucket, list(list_keys(s3, bucket, prefix, markers=True)))
+
+
+def s3_client(settings):
+    """A boto3 S3 client for the lake of `settings` (pinterest_common.config.Settings)."""
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
+    )

@@ -24,7 +24,6 @@ A new category is new data, not an error: no rule refuses it (a warning check re
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -262,8 +261,8 @@ def rule_broken(rule: Rule, kind: str, value: Any, received: datetime) -> bool:
 
 
 def validate(event_type: EventType, event: Any, received: datetime | None = None) -> list[str]:
-    """Every problem with `event` as a `event_type` event received at `received` (naive UTC,
-    default now): wrong types, then broken EDGE rules, each naming its field and rule. An empty
+    """Every problem with `event` as a `event_type` event received at `received` (naive UTC, the
+    moment its received_at header will name; default now): wrong types, then broken EDGE rules, each naming its field and rule. An empty
     list means the API accepts it."""
     if not isinstance(event, dict):
         return [f"a {event_type.name} event must be a JSON object, got {type(event).__name__}"]
@@ -283,25 +282,6 @@ def validate(event_type: EventType, event: Any, received: datetime | None = None
             if rule.stage == EDGE and rule_broken(rule, field.kind, event[field.name], received)
         ]
     return problems
-
-
-def value_problem(event_type: EventType, value: bytes | bytearray | str | None) -> str | None:
-    """Why the Kafka record value `value` is not a valid `event_type` event, as a dead-letter
-    reason (`no value (tombstone)`, `value is not UTF-8`, `value is not JSON: ...`,
-    `schema-invalid: ...`); None when it is one. Text is taken as decoded already."""
-    if value is None:
-        return "no value (tombstone)"
-    if not isinstance(value, str):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            return "value is not UTF-8"
-    try:
-        event = json.loads(value)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-        return f"value is not JSON: {exc}"
-    problems = validate(event_type, event)
-    return "schema-invalid: " + "; ".join(problems) if problems else None
 
 
 def record_key(event_type: EventType, event: dict) -> bytes:
