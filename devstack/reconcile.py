@@ -3,8 +3,9 @@
 The ledger is what the API acknowledged (the emulator's JSON lines: event_id, event_type, topic,
 partition, offset). Each store is read in full and counted by event_id: Kafka (the record
 headers), the raw lake (the `event_id` of every raw line), and the streaming job's event tables.
-Records that are no valid event are looked up by Kafka coordinates: the lake's dead letters and
-the streaming job's `rejected_events`.
+Records that are no valid event are looked up by Kafka coordinates: in the raw lake, which holds
+every record (`raw_lines_by_position`), and in the streaming job's table of the records it sets
+aside.
 An acknowledged event is *lost* in a store that does not hold it and *duplicated* in one that
 holds it more than once; events the store holds beyond the ledger (earlier runs) are ignored.
 """
@@ -22,7 +23,7 @@ import psycopg2
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from pinterest_assets.lake import DEAD_LETTER_PREFIX, RAW_PREFIX
+from pinterest_assets.lake import RAW_PREFIX
 from pinterest_assets.lake.objects import decode_lines
 from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
@@ -66,7 +67,7 @@ def read_ledger(paths: Iterable[Path]) -> dict[str, str]:
 def api_records(settings: Settings) -> Iterator[tuple[ConsumerRecord, RecordMetadata]]:
     """Every record of the three event topics, from the first offset to the end, that carries the
     API's headers, with them parsed. Records from other writers are skipped, as the streaming job
-    skips them (the lake dead-letters them)."""
+    skips them (the raw lake holds them too, without an event_id)."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                              max_partition_fetch_bytes=8 * 1024 * 1024)
     try:
@@ -104,16 +105,20 @@ def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
 
 
 def raw_lake_event_ids(settings: Settings) -> Counter[str]:
-    """event_id of every line of every raw object in the lake."""
-    return Counter(line["event_id"] for line in _lake_lines(settings, RAW_PREFIX))
+    """event_id of every line of every raw object in the lake (lines without one are not counted)."""
+    return Counter(line["event_id"] for line in _lake_lines(settings, RAW_PREFIX) if line.get("event_id") is not None)
 
 
-def dead_letters(settings: Settings) -> dict[tuple[str, int, int], list[str]]:
-    """(topic, partition, offset) of every dead letter in the lake -> its reasons (one per copy)."""
-    found: dict[tuple[str, int, int], list[str]] = {}
-    for line in _lake_lines(settings, DEAD_LETTER_PREFIX):
+def raw_lines_by_position(
+    settings: Settings, positions: Iterable[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], list[dict]]:
+    """For each Kafka coordinate (topic, partition, offset) in `positions`, the lines of the raw
+    lake that hold that record, parsed: one per copy, so exactly one when the lake is right."""
+    found: dict[tuple[str, int, int], list[dict]] = {position: [] for position in positions}
+    for line in _lake_lines(settings, RAW_PREFIX):
         position = (line["kafka_topic"], line["kafka_partition"], line["kafka_offset"])
-        found.setdefault(position, []).append(line["reason"])
+        if position in found:
+            found[position].append(line)
     return found
 
 

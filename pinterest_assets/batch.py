@@ -50,7 +50,6 @@ class RunOutcome:
     run_id: str
     success: bool
     landed: int = 0
-    dead_lettered: int = 0
     objects: int = 0
     failed_checks: list[str] = field(default_factory=list)
     warned_checks: list[str] = field(default_factory=list)
@@ -140,7 +139,6 @@ def launch(
     for materialization in result.asset_materializations_for_node(stream.asset_name):
         meta = materialization.metadata
         outcome.landed = meta["dagster/row_count"].value
-        outcome.dead_lettered = meta["dead_lettered"].value
         outcome.objects = meta["object_count"].value
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
@@ -236,7 +234,7 @@ def _describe(outcome: RunOutcome) -> str:
     status = "ok" if outcome.success else "FAILED"
     text = f"[batch] {outcome.run_key}: run {outcome.run_id} {status}"
     if outcome.success:
-        text += f", {outcome.landed} landed, {outcome.dead_lettered} dead-lettered, {outcome.objects} object(s)"
+        text += f", {outcome.landed} landed, {outcome.objects} object(s)"
     if outcome.failed_checks:
         text += f", FAILED checks: {', '.join(outcome.failed_checks)}"
     if outcome.warned_checks:
@@ -280,7 +278,7 @@ def run_batch(
             f"{outcome.objects} materialisation(s)"
             + (f", FAILED checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""))
     log(
-        f"[batch] done: {len(summary.runs)} run(s), {summary.landed} event(s) landed"
+        f"[batch] done: {len(summary.runs)} run(s), {summary.landed} record(s) landed"
         + ("" if summary.ok else "; some runs or checks FAILED (see above and the Dagster UI)")
     )
     return summary

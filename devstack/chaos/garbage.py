@@ -2,17 +2,20 @@
 
 Into each of pinterest.pin, .geo and .user, by a producer that is not the API: a value that is not
 JSON, one that is not UTF-8, a JSON event with wrong types, a ~900 KB value (all four with forged
-API headers), and a valid event without the API's headers. Expected: the drain dead-letters every
-one of them (dead-letter/raw/..., with a reason) and lands the API's events; the streaming job
+API headers), and a valid event without the API's headers. Expected: the drain lands every one
+of them in the raw lake exactly once, like the API's events (the lake mirrors the topics): found
+by its Kafka coordinates under raw/<type>/..., with the bytes written visible (`value`, or
+`value_base64` when not UTF-8) and the forged event_id (none without headers). The streaming job
 keeps running (same process) and its tables hold every acknowledged event sent after the
-garbage exactly once. The streaming job skips records without the API's headers (the lake holds
-them as dead letters); it checks the values of records with (forged) API headers as the drain
-does (pinterest_common.schema.value_problem), so each of the 12 forged ones is in its table
-`rejected_events` exactly once, with the drain's reason, and in no event table.
+garbage exactly once. The streaming job skips records without the API's headers; it checks the
+values of records with (forged) API headers (pinterest_common.schema.value_problem), so each of
+the 12 forged ones is in its table `rejected_events` exactly once, with a reason, and in no
+event table.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -23,7 +26,7 @@ from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import EVENT_TYPES, validate
 
-from ..reconcile import dead_letters, streaming_event_ids, streaming_rejections
+from ..reconcile import raw_lines_by_position, streaming_event_ids, streaming_rejections
 from .harness import Context, Traffic, check_traffic, drain_until_ok, ledger_ids, reconcile, streaming_caught_up
 from .kafka_faults import rate_for
 from .report import ScenarioResult
@@ -85,21 +88,49 @@ def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
     drain_until_ok(ctx, "scenario-7")
     reconcile(ctx, ledger, result)
 
-    letters = dead_letters(ctx.settings)
-    reasons: dict[str, set[str]] = {}
-    for position, (kind, _) in sorted(written.items()):
-        copies = letters.get(position, [])
-        if len(copies) != 1:
-            result.problems.append(f"garbage '{kind}' at {position[0]}/{position[1]}@{position[2]} is "
-                                   f"dead-lettered {len(copies)} times, not once")
-        for reason in copies:
-            reasons.setdefault(kind, set()).add(reason.split(":", 1)[0])
-    result.notes.append(f"{sum(1 for p in written if len(letters.get(p, [])) == 1)} of {len(written)} garbage "
-                        "records dead-lettered exactly once; reasons: "
-                        + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items())))
+    check_raw_lake(ctx, written, result)
     check_streaming_rejections(ctx, written, result)
     if not job.healthy():
         result.notes.append("streaming job not healthy at the end")
+
+
+def garbage_values() -> dict[tuple[str, str], bytes]:
+    """(topic, kind) -> the value written (the same bytes on every call; only the headers are new)."""
+    return {(event_type.topic, kind): value for name, event_type in EVENT_TYPES.items()
+            for kind, _, value, _ in garbage_records(name)}
+
+
+def raw_line_problem(line: dict, value: bytes, event_id: str | None) -> str | None:
+    """Why the lake line of a garbage record does not show what was written; None if it does."""
+    shown = (base64.b64decode(line["value_base64"]) if line.get("value_base64") is not None
+             else None if line.get("value") is None else line["value"].encode("utf-8"))
+    if shown != value:
+        return "its value differs from the bytes written (neither `value` nor `value_base64` holds them)"
+    if line.get("event_id") != event_id:
+        return f"its event_id is {line.get('event_id')!r}, not {event_id!r}"
+    if event_id is None and "headers" not in line:
+        return "it was written without the API's headers, yet its line has no `headers`"
+    return None
+
+
+def check_raw_lake(ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]],
+                   result: ScenarioResult) -> None:
+    """Each garbage record is in the raw lake exactly once (by Kafka coordinates), its bytes visible."""
+    lines, values = raw_lines_by_position(ctx.settings, written), garbage_values()
+    exact = 0
+    for position, (kind, event_id) in sorted(written.items()):
+        where = f"garbage '{kind}' at {position[0]}/{position[1]}@{position[2]}"
+        copies = lines.get(position, [])
+        if len(copies) != 1:
+            result.problems.append(f"{where} is in the raw lake {len(copies)} times, not once")
+            continue
+        problem = raw_line_problem(copies[0], values[(position[0], kind)], event_id)
+        if problem:
+            result.problems.append(f"{where}: {problem}")
+        else:
+            exact += 1
+    result.notes.append(f"raw lake: {exact} of {len(written)} garbage records exactly once, with the bytes written "
+                        f"({sum(1 for c in lines.values() if c and c[0].get('value_base64'))} as value_base64)")
 
 
 def check_streaming_rejections(ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]],

@@ -39,8 +39,6 @@ def landing_metadata(report: LandingReport, bucket: str, event_type: str) -> dic
         "already_landed": report.already_landed,
         "records_consumed": report.records_consumed,
         "dagster/row_count": report.records_landed,
-        "dead_lettered": report.dead_lettered,
-        "dead_letter_reasons": dg.MetadataValue.json(report.dead_letter_reasons),
         "offsets_without_record": report.offsets_without_record,
         "offsets_lost_before_landing": report.offsets_lost,
         "objects": dg.MetadataValue.json([o.key for o in report.objects]),
@@ -64,10 +62,10 @@ def raw_events_asset(stream: RawStream) -> dg.AssetsDefinition:
         kinds={"kafka", "s3"},
         deps=[stream.topic_asset_name],
         description=(
-            f"{stream.name.capitalize()} events from `{stream.topic}` landed in S3 exactly once, as gzip JSON "
-            f"lines under `{lake.RAW_PREFIX}/{stream.name}/dt=YYYY-MM-DD/` (the day of received_at); records "
-            f"that do not parse go to `{lake.DEAD_LETTER_PREFIX}/{stream.name}/`. One run lands one offset "
-            "range of one partition; the drain sensor requests them."
+            f"Every record of `{stream.topic}` landed in S3 exactly once, as gzip JSON lines under "
+            f"`{lake.RAW_PREFIX}/{stream.name}/dt=YYYY-MM-DD/` (the day of received_at, else of the Kafka "
+            "timestamp), whatever it holds: the clean step decides which are valid events. One run lands "
+            "one offset range of one partition; the drain sensor requests them."
         ),
         metadata={"topic": stream.topic, "layout": f"{lake.RAW_PREFIX}/{stream.name}/dt=YYYY-MM-DD/<topic>+p<partition>+o<first>+o<last>.jsonl.gz"},
     )
@@ -95,7 +93,7 @@ def raw_events_asset(stream: RawStream) -> dg.AssetsDefinition:
             log=context.log.info,
         )
         context.log.info(
-            f"{requested}: {report.records_landed} landed, {report.dead_lettered} dead-lettered, "
+            f"{requested}: {report.records_landed} landed, "
             f"{len(report.objects)} object(s); committed offset now {report.next_offset}"
         )
         return dg.MaterializeResult(metadata=landing_metadata(report, raw_lake.bucket, stream.name))

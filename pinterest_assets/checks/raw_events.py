@@ -5,9 +5,10 @@ back from S3:
 
 - nothing_lost          every record consumed from the range is in the objects, and only those;
 - no_duplicate_offsets  no (topic, partition, offset) twice, in the run's objects and across
-                        every landed object of the topic (manifest in PostgreSQL);
-- schema_valid_share    the share of consumed records that were valid events, warning below
-                        MIN_VALID_SHARE (the rest went to the dead-letter prefix).
+                        every landed object of the topic (manifest in PostgreSQL).
+
+Whether a record is a valid event is not the raw lake's concern: it holds every record; the
+clean step decides, and reports what it quarantines.
 """
 
 from collections.abc import Iterator, Mapping
@@ -16,12 +17,11 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from ..lake.verify import Verdict, no_duplicates, nothing_lost, read_back, schema_valid_share
+from ..lake.verify import Verdict, no_duplicates, nothing_lost, read_back
 from ..raw_streams import STREAMS, RawStream
 from ..resources import PostgresResource, RawLakeResource
 
-MIN_VALID_SHARE = 0.95
-NOTHING_LOST, NO_DUPLICATES, VALID_SHARE = "nothing_lost", "no_duplicate_offsets", "schema_valid_share"
+NOTHING_LOST, NO_DUPLICATES = "nothing_lost", "no_duplicate_offsets"
 
 
 def _landing_metadata(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> Mapping[str, Any] | None:
@@ -49,9 +49,6 @@ def raw_events_checks(stream: RawStream) -> dg.AssetChecksDefinition:
     specs = [
         dg.AssetCheckSpec(NOTHING_LOST, asset=asset_key, description="Records landed equal the offsets consumed."),
         dg.AssetCheckSpec(NO_DUPLICATES, asset=asset_key, description="No (topic, partition, offset) twice in the lake."),
-        dg.AssetCheckSpec(
-            VALID_SHARE, asset=asset_key, description=f"At least {MIN_VALID_SHARE:.0%} of the records are valid events."
-        ),
     ]
 
     @dg.multi_asset_check(specs=specs, name=f"{stream.asset_name}_checks")
@@ -70,7 +67,6 @@ def raw_events_checks(stream: RawStream) -> dg.AssetChecksDefinition:
         start, end = _value(metadata, "landed_from_offset"), _value(metadata, "until_offset")
         yield _result(asset_key, NOTHING_LOST, nothing_lost(back, consumed, start, end))
         yield _result(asset_key, NO_DUPLICATES, no_duplicates(back, overlapping))
-        yield _result(asset_key, VALID_SHARE, schema_valid_share(back, MIN_VALID_SHARE), dg.AssetCheckSeverity.WARN)
 
     return _checks
 

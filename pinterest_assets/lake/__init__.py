@@ -4,7 +4,8 @@ objects, keep the durable progress, and land one range exactly once.
 The Dagster definitions (assets, checks, sensors) are thin wrappers around these modules:
 
 - `ranges`   which offset ranges to land next (the drain sensors' planning) and the run keys
-- `records`  a Kafka record -> a lake line, or a dead letter with its reason
+- `records`  a Kafka record -> its lake line (every record, whatever it holds: the lake mirrors
+             the topics; the clean step decides what is a valid event)
 - `objects`  rolling lines into objects, deterministic object keys and gzip bytes
 - `progress` the committed offsets and the object manifest in PostgreSQL (schema `lake`)
 - `kafka_io` partition offsets (metadata only) and reading exactly one offset range
@@ -12,6 +13,5 @@ The Dagster definitions (assets, checks, sensors) are thin wrappers around these
 - `verify`   reading landed objects back, for the asset checks
 """
 
-# Object key prefixes inside the bucket; the event type and the day follow.
+# The object key prefix inside the bucket; the event type and the day follow.
 RAW_PREFIX = "raw"
-DEAD_LETTER_PREFIX = "dead-letter/raw"

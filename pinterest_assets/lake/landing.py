@@ -6,8 +6,8 @@ Under the partition's lock (see `progress`):
    may only land on top of what has landed: if offsets before it have not (a run for an earlier
    range failed), it waits for the sensor to plan them again. Offsets that left Kafka
    (retention) before they could land are skipped and reported;
-2. read the range from Kafka, turn every record into a lake line or a dead letter, roll the
-   lines into objects (deterministic keys and bytes);
+2. read the range from Kafka, turn every record into its lake line (whatever it holds: the
+   lake mirrors the topic), roll the lines into objects (deterministic keys and bytes);
 3. record the objects as pending (write-ahead), then delete the objects that a dead run left
    pending and that this run does not rewrite (they hold offsets this run lands again);
 4. upload the objects (a re-run overwrites them with identical bytes);
@@ -19,18 +19,17 @@ starts over from there and cleans up. Only the commit makes offsets count as lan
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pinterest_common.schema import EventType
 
 from .objects import LakeObject, RollLimits, build_objects
-from .progress import ObjectRow, ProgressStore
+from .progress import RAW_KIND, ObjectRow, ProgressStore
 from .ranges import OffsetRange
-from .records import DEAD_LETTER, RAW, KafkaRecord, parse_record, reason_category
+from .records import KafkaRecord, parse_record
 
 CONTENT_TYPE = "application/gzip"
 
@@ -49,7 +48,6 @@ class LandingReport:
     offsets_lost: int = 0  # offsets between the committed offset and the range that left Kafka
     objects: Sequence[LakeObject] = ()
     orphans_removed: Sequence[str] = ()
-    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def already_landed(self) -> bool:
@@ -61,16 +59,10 @@ class LandingReport:
         compaction, retention)."""
         return max(self.requested.end - self.start, 0) - self.records_consumed
 
-    def _count(self, kind: str) -> int:
-        return sum(o.records for o in self.objects if o.kind == kind)
-
     @property
     def records_landed(self) -> int:
-        return self._count(RAW)
-
-    @property
-    def dead_lettered(self) -> int:
-        return self._count(DEAD_LETTER)
+        """Lines written: one per record consumed."""
+        return sum(o.records for o in self.objects)
 
     @property
     def bytes(self) -> int:
@@ -82,11 +74,12 @@ class LandingReport:
 
     @property
     def received_min(self) -> datetime | None:
-        return min((o.received_min for o in self.objects if o.kind == RAW), default=None)
+        """The earliest moment of a line (received_at, else the Kafka timestamp)."""
+        return min((o.received_min for o in self.objects), default=None)
 
     @property
     def received_max(self) -> datetime | None:
-        return max((o.received_max for o in self.objects if o.kind == RAW), default=None)
+        return max((o.received_max for o in self.objects), default=None)
 
 
 def land_range(
@@ -126,7 +119,7 @@ def land_range(
             return LandingReport(requested, committed, start, committed if committed is not None else start, 0)
 
         records = read(start, requested.end)
-        lines = [parse_record(record, event_type) for record in records]
+        lines = [parse_record(record) for record in records]
         objects = build_objects(lines, topic, partition, event_type.name, limits)
         keys = [o.key for o in objects]
 
@@ -143,7 +136,6 @@ def land_range(
             log(f"uploaded s3://{bucket}/{o.key} ({o.records} records, {o.bytes} bytes)")
 
         progress.commit(topic, partition, expected=committed, next_offset=requested.end, keys=keys)
-        reasons = Counter(reason_category(line.reason) for line in lines if line.kind == DEAD_LETTER and line.reason)
         return LandingReport(
             requested=requested,
             committed_before=committed,
@@ -153,7 +145,6 @@ def land_range(
             offsets_lost=lost,
             objects=objects,
             orphans_removed=orphans,
-            dead_letter_reasons=dict(sorted(reasons.items())),
         )
 
 
@@ -162,7 +153,7 @@ def _row(o: LakeObject, run_id: str | None) -> ObjectRow:
         object_key=o.key,
         topic=o.topic,
         partition=o.partition,
-        kind=o.kind,
+        kind=RAW_KIND,
         first_offset=o.first_offset,
         last_offset=o.last_offset,
         records=o.records,

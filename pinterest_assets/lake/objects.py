@@ -1,16 +1,17 @@
 """Rolling lake lines into objects, with deterministic keys and bytes.
 
-Key layout (the day is the UTC day of `received_at`; for a dead letter without a usable
-received_at header, of the Kafka timestamp):
+Key layout (the day is the UTC day of `received_at`; for a record without a usable received_at
+header, of the Kafka timestamp):
 
     raw/<event type>/dt=YYYY-MM-DD/<topic>+p<partition>+o<first offset>+o<last offset>.jsonl.gz
-    dead-letter/raw/<event type>/dt=YYYY-MM-DD/<same name>
 
+Every record of the topic is a line of exactly one object (pinterest_assets.lake.records).
 Offsets are zero-padded to 12 digits, so names sort by offset. An object holds the lines of one
-partition, one kind and one day, consecutive in offset order; it rolls over before it would
-exceed `max_records` lines or `max_bytes` uncompressed bytes, or when its received_at values
-would span more than `max_span_seconds`. Never by wall-clock time: the same records always make
-the same objects, and gzip runs with mtime=0, so a re-run writes identical bytes.
+partition and one day, consecutive in offset order; it rolls over before it would exceed
+`max_records` lines or `max_bytes` uncompressed bytes, or when its lines' moments (received_at,
+else the Kafka timestamp) would span more than `max_span_seconds`. Never by wall-clock time: the
+same records always make the same objects, and gzip runs with mtime=0, so a re-run writes
+identical bytes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from . import DEAD_LETTER_PREFIX, RAW_PREFIX
-from .records import DEAD_LETTER, RAW, LakeLine
+from . import RAW_PREFIX
+from .records import LakeLine
 
 OFFSET_DIGITS = 12
 GZIP_LEVEL = 6
@@ -41,7 +42,6 @@ class RollLimits:
 @dataclass(frozen=True)
 class LakeObject:
     key: str
-    kind: str
     topic: str
     partition: int
     first_offset: int
@@ -49,7 +49,7 @@ class LakeObject:
     records: int
     body: bytes  # gzip-compressed JSON lines
     uncompressed_bytes: int
-    received_min: datetime
+    received_min: datetime  # the lines' moments: received_at, else the Kafka timestamp
     received_max: datetime
 
     @property
@@ -57,10 +57,9 @@ class LakeObject:
         return len(self.body)
 
 
-def object_key(kind: str, event_type: str, day: date, topic: str, partition: int, first: int, last: int) -> str:
-    prefix = RAW_PREFIX if kind == RAW else DEAD_LETTER_PREFIX
+def object_key(event_type: str, day: date, topic: str, partition: int, first: int, last: int) -> str:
     return (
-        f"{prefix}/{event_type}/dt={day.isoformat()}/"
+        f"{RAW_PREFIX}/{event_type}/dt={day.isoformat()}/"
         f"{topic}+p{partition}+o{first:0{OFFSET_DIGITS}d}+o{last:0{OFFSET_DIGITS}d}.jsonl.gz"
     )
 
@@ -75,7 +74,7 @@ def decode_lines(body: bytes) -> list[bytes]:
 
 
 def roll(lines: Sequence[LakeLine], limits: RollLimits) -> list[list[LakeLine]]:
-    """Group lines of ONE kind, in offset order, into the lines of each object."""
+    """Group lines, in offset order, into the lines of each object."""
     groups: list[list[LakeLine]] = []
     current: list[LakeLine] = []
     size = 0
@@ -105,25 +104,23 @@ def roll(lines: Sequence[LakeLine], limits: RollLimits) -> list[list[LakeLine]]:
 def build_objects(
     lines: Sequence[LakeLine], topic: str, partition: int, event_type: str, limits: RollLimits
 ) -> list[LakeObject]:
-    """The objects for one partition's lines (any mix of kinds, in offset order)."""
+    """The objects for one partition's lines (in offset order)."""
     objects: list[LakeObject] = []
-    for kind in (RAW, DEAD_LETTER):
-        for group in roll([line for line in lines if line.kind == kind], limits):
-            encoded = [line.encode() for line in group]
-            first, last = group[0].offset, group[-1].offset
-            objects.append(
-                LakeObject(
-                    key=object_key(kind, event_type, group[0].day, topic, partition, first, last),
-                    kind=kind,
-                    topic=topic,
-                    partition=partition,
-                    first_offset=first,
-                    last_offset=last,
-                    records=len(group),
-                    body=encode_lines(encoded),
-                    uncompressed_bytes=sum(len(e) for e in encoded),
-                    received_min=min(line.moment for line in group),
-                    received_max=max(line.moment for line in group),
-                )
+    for group in roll(lines, limits):
+        encoded = [line.encode() for line in group]
+        first, last = group[0].offset, group[-1].offset
+        objects.append(
+            LakeObject(
+                key=object_key(event_type, group[0].day, topic, partition, first, last),
+                topic=topic,
+                partition=partition,
+                first_offset=first,
+                last_offset=last,
+                records=len(group),
+                body=encode_lines(encoded),
+                uncompressed_bytes=sum(len(e) for e in encoded),
+                received_min=min(line.moment for line in group),
+                received_max=max(line.moment for line in group),
             )
+        )
     return objects

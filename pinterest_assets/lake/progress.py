@@ -5,7 +5,9 @@
         transaction that marks the range's objects landed, after their upload succeeded.
     lake.objects (object_key, topic, partition, kind, first_offset, last_offset, records, bytes,
                   state, run_id, updated_at)
-        every object a run wrote: `pending` from just before its upload until the commit,
+        every object a run wrote (`kind` is always `raw` now: every record is a line of a raw
+        object; lakes landed before that may also hold `dead_letter` objects, under
+        `dead-letter/raw/`): `pending` from just before its upload until the commit,
         `landed` after. Pending rows are the write-ahead log of a run that died between its
         upload and its commit: the next run on that partition deletes those objects before
         writing its own, so no offset is ever in two objects.
@@ -47,6 +49,9 @@ CREATE TABLE IF NOT EXISTS lake.objects (
 );
 CREATE INDEX IF NOT EXISTS objects_by_partition ON lake.objects (topic, partition, state, first_offset);
 """
+
+# The `kind` of every object written (the column remains from when the drain also wrote dead letters).
+RAW_KIND = "raw"
 
 # Serialises the CREATE ... IF NOT EXISTS above between processes (they race otherwise).
 _SCHEMA_LOCK_ID = 7_405_061

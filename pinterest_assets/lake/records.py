@@ -1,33 +1,58 @@
-"""A Kafka record -> the line it becomes in the lake, or a dead letter with the reason.
+"""A Kafka record -> the one line it becomes in the raw lake, whatever it holds.
 
-Only records the API wrote are lake lines: JSON values valid for the topic's event type, with
-the four headers of `pinterest_common.records`. Anything else (another writer, a corrupted
-record) becomes a dead letter; it never stops a run.
+The raw lake mirrors the event topics: every record is one lake line, whoever wrote it and
+whatever its value. The drain neither parses nor judges values; the clean step decides what is
+a valid event (and quarantines the rest). Garbage stays visible: bytes that are not UTF-8 are
+kept in base64.
 
 Lake line, one JSON object per line, fields in this order:
-    event_id, event_type, received_at, schema_version   from the headers
-    kafka_topic, kafka_partition, kafka_offset           where the record was
-    kafka_timestamp                                      the record timestamp, ms since the epoch
-    key                                                  the record key as text
-    value                                                the event JSON text exactly as received
+    event_id, event_type, received_at   the header texts; null when absent or not UTF-8
+    schema_version                      the header as an integer; null when absent or not an
+                                        integer (decimal digits, 32-bit signed)
+    kafka_topic, kafka_partition, kafka_offset   where the record was
+    kafka_timestamp                     the record timestamp, ms since the epoch
+    key                                 the record key as text; null when absent or not UTF-8
+    value                               the value text exactly as received; null when absent
+                                        (a tombstone) or not UTF-8
+and only when needed, after those:
+    key_base64                          the key in base64, only when it is not UTF-8
+    value_base64                        the value in base64, only when it is not UTF-8
+    headers                             every header in order, [{name, value, value_base64}]
+                                        (value: the text, null when absent or not UTF-8;
+                                        value_base64: null unless the value is bytes that are
+                                        not UTF-8), only when the headers are not
+                                        exactly the API's four (pinterest_common.records:
+                                        event_id, event_type, received_at, schema_version, in
+                                        that order, once each, UTF-8, schema_version written
+                                        as its integer)
 
-Dead letter: reason, kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, key,
-key_base64, headers ([{name, value, value_base64}]), value, value_base64. Bytes that are not
-UTF-8 go to the *_base64 field, and the text field is null.
+A record the API wrote is thus a line of the first ten fields, from which its headers can be
+written again byte for byte. A header present more than once counts by its first occurrence
+(as in the streaming job). The line's day (its object's `dt=`) is the UTC day of received_at
+when that parses (pinterest_common.records.parse_received_at), else of the Kafka timestamp.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
-from pinterest_common.records import RecordMetadata, base64_if_not_utf8, parse_received_at, utf8_text
-from pinterest_common.schema import SCHEMA_VERSION, EventType, value_problem
+from pinterest_common.records import (
+    EVENT_ID,
+    EVENT_TYPE,
+    RECEIVED_AT,
+    SCHEMA_VERSION_HEADER,
+    base64_if_not_utf8,
+    parse_received_at,
+    utf8_text,
+)
 
-RAW, DEAD_LETTER = "raw", "dead_letter"
+API_HEADERS = (EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER)
+_INTEGER = re.compile(r"-?[0-9]+")
+_INT32 = range(-(2**31), 2**31)  # the lake readers' column type (Spark IntegerType)
 
 
 class KafkaRecord(Protocol):
@@ -44,13 +69,11 @@ class KafkaRecord(Protocol):
 
 @dataclass(frozen=True)
 class LakeLine:
-    """One line of a lake object: a landed event or a dead letter."""
+    """One line of a lake object: one Kafka record."""
 
-    kind: str  # RAW or DEAD_LETTER
     offset: int
-    moment: datetime  # received_at, or the Kafka timestamp when that is all there is
+    moment: datetime  # received_at, or the Kafka timestamp when it has no usable one
     fields: dict[str, Any]
-    reason: str | None = None
 
     @property
     def day(self) -> date:
@@ -60,103 +83,65 @@ class LakeLine:
         return (json.dumps(self.fields, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-class DeadLetter(ValueError):
-    """Why a record cannot be a lake line."""
-
-
-def parse_record(record: KafkaRecord, event_type: EventType) -> LakeLine:
-    """The lake line for `record`, or its dead letter; never raises for bad input."""
-    try:
-        return _lake_line(record, event_type)
-    except DeadLetter as problem:
-        return dead_letter(record, str(problem))
-
-
-def _lake_line(record: KafkaRecord, event_type: EventType) -> LakeLine:
-    try:
-        meta = RecordMetadata.from_headers(record.headers)
-    except (ValueError, UnicodeDecodeError) as exc:  # missing header, non-UTF-8, non-integer version
-        raise DeadLetter(f"invalid headers: {exc}") from None
-    try:
-        uuid.UUID(meta.event_id)
-    except ValueError:
-        raise DeadLetter(f"invalid headers: event_id {meta.event_id!r} is not a UUID") from None
-    if meta.event_type != event_type.name:
-        raise DeadLetter(f"invalid headers: event_type {meta.event_type!r} on topic {record.topic}")
-    if meta.schema_version != SCHEMA_VERSION:
-        raise DeadLetter(f"invalid headers: unsupported schema_version {meta.schema_version}")
-    try:
-        received_at = parse_received_at(meta.received_at)
-    except ValueError:
-        raise DeadLetter(f"invalid headers: received_at {meta.received_at!r} is not UTC ISO-8601 with Z") from None
-    problem = value_problem(event_type, record.value)
-    if problem:
-        raise DeadLetter(problem)
-    key = utf8_text(record.key)
-    if record.key is not None and key is None:
-        raise DeadLetter("key is not UTF-8")
-    return LakeLine(
-        kind=RAW,
-        offset=record.offset,
-        moment=received_at,
-        fields={
-            "event_id": meta.event_id,
-            "event_type": meta.event_type,
-            "received_at": meta.received_at,
-            "schema_version": meta.schema_version,
-            "kafka_topic": record.topic,
-            "kafka_partition": record.partition,
-            "kafka_offset": record.offset,
-            "kafka_timestamp": record.timestamp,
-            "key": key,
-            "value": record.value.decode("utf-8"),
-        },
-    )
-
-
-def dead_letter(record: KafkaRecord, reason: str) -> LakeLine:
-    """The dead letter for `record`: everything it carried, and why it was set aside.
-
-    Its day is that of the received_at header when it parses, else of the Kafka timestamp.
-    """
+def parse_record(record: KafkaRecord) -> LakeLine:
+    """The lake line of `record` (see the module docstring); never raises for bad content."""
     headers = list(record.headers or [])
-    moment = _header_moment(headers) or _kafka_moment(record.timestamp)
+    texts: dict[str, str | None] = {}
+    for name, value in headers:
+        texts.setdefault(name, utf8_text(value))
+    schema_version = _integer(texts.get(SCHEMA_VERSION_HEADER))
+    fields: dict[str, Any] = {
+        "event_id": texts.get(EVENT_ID),
+        "event_type": texts.get(EVENT_TYPE),
+        "received_at": texts.get(RECEIVED_AT),
+        "schema_version": schema_version,
+        "kafka_topic": record.topic,
+        "kafka_partition": record.partition,
+        "kafka_offset": record.offset,
+        "kafka_timestamp": record.timestamp,
+        "key": utf8_text(record.key),
+        "value": utf8_text(record.value),
+    }
+    if (key_base64 := base64_if_not_utf8(record.key)) is not None:
+        fields["key_base64"] = key_base64
+    if (value_base64 := base64_if_not_utf8(record.value)) is not None:
+        fields["value_base64"] = value_base64
+    if not _api_headers(headers, texts, schema_version):
+        fields["headers"] = [
+            {"name": name, "value": utf8_text(value), "value_base64": base64_if_not_utf8(value)}
+            for name, value in headers
+        ]
     return LakeLine(
-        kind=DEAD_LETTER,
         offset=record.offset,
-        moment=moment,
-        reason=reason,
-        fields={
-            "reason": reason,
-            "kafka_topic": record.topic,
-            "kafka_partition": record.partition,
-            "kafka_offset": record.offset,
-            "kafka_timestamp": record.timestamp,
-            "key": utf8_text(record.key),
-            "key_base64": base64_if_not_utf8(record.key),
-            "headers": [
-                {"name": name, "value": utf8_text(value), "value_base64": base64_if_not_utf8(value)}
-                for name, value in headers
-            ],
-            "value": utf8_text(record.value),
-            "value_base64": base64_if_not_utf8(record.value),
-        },
+        moment=_received_at(texts.get(RECEIVED_AT)) or _kafka_moment(record.timestamp),
+        fields=fields,
     )
 
 
-def reason_category(reason: str) -> str:
-    """The reason without its details, for counting: e.g. `value is not JSON`."""
-    return reason.split(":", 1)[0]
+def _integer(text: str | None) -> int | None:
+    if text is None or not _INTEGER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number in _INT32 else None
 
 
-def _header_moment(headers: list[tuple[str, bytes | None]]) -> datetime | None:
-    for name, value in headers:
-        if name == "received_at" and value is not None:
-            try:
-                return parse_received_at(value.decode("utf-8"))
-            except ValueError:  # includes UnicodeDecodeError
-                return None
-    return None
+def _api_headers(headers: list[tuple[str, bytes | None]], texts: dict[str, str | None], schema_version: int | None) -> bool:
+    """Whether the headers are exactly the four the API writes (the line then holds them all)."""
+    return (
+        tuple(name for name, _ in headers) == API_HEADERS
+        and all(texts[name] is not None for name in API_HEADERS)
+        and schema_version is not None
+        and str(schema_version) == texts[SCHEMA_VERSION_HEADER]
+    )
+
+
+def _received_at(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_received_at(text)
+    except ValueError:
+        return None
 
 
 def _kafka_moment(timestamp_ms: int | None) -> datetime:

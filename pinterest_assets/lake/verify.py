@@ -12,22 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import DEAD_LETTER_PREFIX
 from .objects import decode_lines
 
 
 @dataclass
 class ReadBack:
-    """What the objects hold: (topic, partition, offset) of every line, per kind."""
+    """What the objects hold: (topic, partition, offset) of every line, and the event_ids the
+    lines carry (a record without a readable event_id header has none)."""
 
-    raw: list[tuple[str, int, int]] = field(default_factory=list)
-    dead_letters: list[tuple[str, int, int]] = field(default_factory=list)
+    positions: list[tuple[str, int, int]] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-
-    @property
-    def positions(self) -> list[tuple[str, int, int]]:
-        return self.raw + self.dead_letters
 
 
 def read_back(s3: Any, bucket: str, keys: Iterable[str]) -> ReadBack:
@@ -38,14 +33,10 @@ def read_back(s3: Any, bucket: str, keys: Iterable[str]) -> ReadBack:
         except s3.exceptions.NoSuchKey:
             result.missing.append(key)
             continue
-        dead = key.startswith(DEAD_LETTER_PREFIX + "/")
         for raw_line in decode_lines(body):
             line = json.loads(raw_line)
-            position = (line["kafka_topic"], int(line["kafka_partition"]), int(line["kafka_offset"]))
-            if dead:
-                result.dead_letters.append(position)
-            else:
-                result.raw.append(position)
+            result.positions.append((line["kafka_topic"], int(line["kafka_partition"]), int(line["kafka_offset"])))
+            if line.get("event_id") is not None:
                 result.event_ids.append(line["event_id"])
     return result
 
@@ -90,16 +81,3 @@ def no_duplicates(back: ReadBack, overlapping_objects: Sequence[tuple[str, str]]
         },
     )
 
-
-def schema_valid_share(back: ReadBack, minimum: float) -> Verdict:
-    total = len(back.positions)
-    share = 1.0 if total == 0 else len(back.raw) / total
-    return Verdict(
-        passed=share >= minimum,
-        metadata={
-            "valid_records": len(back.raw),
-            "dead_letters": len(back.dead_letters),
-            "valid_share": round(share, 6),
-            "minimum_share": minimum,
-        },
-    )

@@ -13,6 +13,7 @@ then checks its own events by event_id, and the lake-wide invariants by offset.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -24,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import boto3
 import dagster as dg
@@ -38,7 +39,7 @@ from pinterest_assets.lake.progress import PartitionBusy, ProgressStore
 from pinterest_assets.raw_streams import STREAMS
 from pinterest_common.config import DAGSTER_DB, REPO_ROOT, get_settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
-from pinterest_common.records import RecordMetadata
+from pinterest_common.records import RecordMetadata, parse_received_at
 from pinterest_common.schema import GEO, PIN, USER, EventType, record_key
 
 pytestmark = [
@@ -49,7 +50,7 @@ pytestmark = [
 
 PIN_STREAM = STREAMS[0]
 OBJECT_NAME = re.compile(
-    r"^(?P<prefix>raw|dead-letter/raw)/(?P<type>pin|geo|user)/dt=(?P<day>\d{4}-\d{2}-\d{2})/"
+    r"^(?P<prefix>raw)/(?P<type>pin|geo|user)/dt=(?P<day>\d{4}-\d{2}-\d{2})/"
     r"(?P<topic>pinterest\.(?:pin|geo|user))\+p(?P<partition>\d+)\+o(?P<first>\d{12})\+o(?P<last>\d{12})\.jsonl\.gz$"
 )
 
@@ -103,13 +104,13 @@ def accept_through_api(settings, events: list[tuple[EventType, dict]]) -> list[A
     return accepted
 
 
-def write_raw_records(settings, topic: str, records: list[tuple[bytes | None, bytes | None, list]]) -> None:
-    """Records from some other writer (not the API)."""
+def write_raw_records(settings, topic: str, records: list[tuple[bytes | None, bytes | None, list]]) -> list[tuple[int, int]]:
+    """Records from some other writer (not the API); their (partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     try:
-        for key, value, headers in records:
-            producer.send(topic, key=key, value=value, headers=headers)
+        futures = [producer.send(topic, key=key, value=value, headers=headers) for key, value, headers in records]
         producer.flush()
+        return [(f.get(30).partition, f.get(30).offset) for f in futures]
     finally:
         producer.close()
 
@@ -132,6 +133,65 @@ def triples(count: int, seed: str = "") -> list[tuple[EventType, dict]]:
 
 def pins(count: int, seed: str) -> list[tuple[EventType, dict]]:
     return [(t, e) for t, e in triples(count, seed) if t is PIN]
+
+
+LINE_FIELDS = [
+    "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
+    "kafka_offset", "kafka_timestamp", "key", "value",
+]
+
+
+def garbage_records() -> list[tuple[str, bytes | None, bytes | None, list]]:
+    """(case, key, value, headers) of records some other writer puts into pinterest.pin."""
+    forged = lambda: RecordMetadata.new("pin").headers()  # noqa: E731 - a fresh event_id each
+    valid = json.dumps(triples(1)[0][1]).encode()
+    return [
+        ("not JSON", b"k1", b"{not json", forged()),
+        ("schema-invalid", b"k2", json.dumps({"index": 1}).encode(), forged()),
+        ("no headers", b"k3", valid, []),
+        ("value not UTF-8", b"k4", b"\xff\xfe not utf-8", forged()),
+        ("key not UTF-8", b"\xff\x00", valid, forged()),
+        ("tombstone", b"k6", None, forged()),
+        ("header not UTF-8", b"k7", valid, [("event_id", b"\xff"), *forged()[1:]]),
+        ("forged extra header", b"k8", valid, [*forged(), ("x-origin", b"elsewhere")]),
+        ("wrong event_type", b"k9", valid, RecordMetadata.new("geo").headers()),
+    ]
+
+
+def assert_line_shows_record(line: dict, key, value, headers, case: str) -> None:
+    """The lake line holds everything the record carried (the documented fields, bytes in base64
+    when they are not UTF-8)."""
+
+    def text(data):
+        try:
+            return None if data is None else data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def b64(data):
+        return None if data is None or text(data) is not None else base64.b64encode(data).decode()
+
+    first = {}
+    for name, header in headers:
+        first.setdefault(name, header)
+    api = [name for name, _ in headers] == ["event_id", "event_type", "received_at", "schema_version"] and all(
+        text(h) is not None for _, h in headers
+    )
+    expected = {
+        "event_id": text(first.get("event_id")), "event_type": text(first.get("event_type")),
+        "received_at": text(first.get("received_at")),
+        "schema_version": int(first["schema_version"]) if "schema_version" in first else None,
+        "kafka_topic": PIN.topic, "kafka_partition": line["kafka_partition"], "kafka_offset": line["kafka_offset"],
+        "kafka_timestamp": line["kafka_timestamp"], "key": text(key), "value": text(value),
+    }
+    if b64(key):
+        expected["key_base64"] = b64(key)
+    if b64(value):
+        expected["value_base64"] = b64(value)
+    if not api:
+        expected["headers"] = [{"name": n, "value": text(h), "value_base64": b64(h)} for n, h in headers]
+    assert line == expected, case
+    assert list(line) == list(expected), case
 
 
 # The environment ----------------------------------------------------------------------------
@@ -186,21 +246,27 @@ def lake(stack_settings, tmp_path_factory):
         os.environ.update(saved)
 
 
+def line_day(line: dict) -> str:
+    """The day a lake line belongs to: of its received_at when that parses, else of its Kafka timestamp."""
+    try:
+        return parse_received_at(line["received_at"]).date().isoformat()
+    except (TypeError, ValueError):
+        return datetime.fromtimestamp(max(line["kafka_timestamp"], 0) / 1000, tz=timezone.utc).date().isoformat()
+
+
 def assert_lake_is_exact(lake: Lake) -> None:
     """Lake-wide: every offset below the committed offset is in exactly one object, and the
     object names tell the truth about their lines."""
     for stream in STREAMS:
         positions = Counter()
-        for prefix in ("raw", "dead-letter/raw"):
-            for key, line in lake.lines(f"{prefix}/{stream.name}/"):
-                name = OBJECT_NAME.match(key)
-                assert name, key
-                assert (name["prefix"], name["type"], name["topic"]) == (prefix, stream.name, stream.topic)
-                assert int(name["partition"]) == line["kafka_partition"]
-                assert int(name["first"]) <= line["kafka_offset"] <= int(name["last"])
-                if prefix == "raw":
-                    assert name["day"] == line["received_at"][:10]
-                positions[(line["kafka_partition"], line["kafka_offset"])] += 1
+        for key, line in lake.lines(f"raw/{stream.name}/"):
+            name = OBJECT_NAME.match(key)
+            assert name, key
+            assert (name["prefix"], name["type"], name["topic"]) == ("raw", stream.name, stream.topic)
+            assert int(name["partition"]) == line["kafka_partition"]
+            assert int(name["first"]) <= line["kafka_offset"] <= int(name["last"])
+            assert name["day"] == line_day(line)
+            positions[(line["kafka_partition"], line["kafka_offset"])] += 1
         assert [p for p, n in positions.items() if n > 1] == [], f"{stream.topic}: offsets landed twice"
         committed = lake.progress.committed(stream.topic)
         expected = {(p, o) for p, next_offset in committed.items() for o in range(next_offset)}
@@ -218,12 +284,8 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
     drained(lake)
     accepted = accept_through_api(lake.settings, triples(40, seed="must-show-2"))
     assert len(accepted) == 120
-    strangers = [
-        (b"k1", b"{not json", RecordMetadata.new("pin").headers()),
-        (b"k2", json.dumps({"index": 1}).encode(), RecordMetadata.new("pin").headers()),
-        (b"k3", json.dumps(triples(1)[0][1]).encode(), []),
-    ]
-    write_raw_records(lake.settings, PIN.topic, strangers)
+    strangers = garbage_records()
+    garbage_positions = write_raw_records(lake.settings, PIN.topic, [(k, v, h) for _, k, v, h in strangers])
 
     summary = lake.run_batch()
 
@@ -239,16 +301,16 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
         assert key.startswith(f"raw/{event.event_type}/dt={line['received_at'][:10]}/")
         assert (line["kafka_partition"], line["kafka_offset"]) == (event.partition, event.offset)
         assert line["value"] == event.value
-        assert list(line) == [
-            "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
-            "kafka_offset", "kafka_timestamp", "key", "value",
-        ]
+        assert list(line) == LINE_FIELDS
 
-    # The strangers are dead letters, with their reasons, and did not stop anything.
-    reasons = [line["reason"] for _, line in lake.lines("dead-letter/raw/pin/")]
-    assert any(r.startswith("value is not JSON") for r in reasons)
-    assert any(r.startswith("schema-invalid") for r in reasons)
-    assert any(r.startswith("invalid headers") for r in reasons)
+    # The garbage is in raw/ too, each record exactly once, every byte visible; it stopped nothing.
+    by_position = {}
+    for key, line in lake.lines("raw/pin/"):
+        by_position.setdefault((line["kafka_partition"], line["kafka_offset"]), []).append(line)
+    for (case, key, value, headers), position in zip(strangers, garbage_positions):
+        copies = by_position.get(position, [])
+        assert len(copies) == 1, f"{case}: {len(copies)} lines"
+        assert_line_shows_record(copies[0], key, value, headers, case)
     assert_lake_is_exact(lake)
 
     # The runs are in the instance (PostgreSQL storage), with their metadata and checks.
@@ -269,8 +331,8 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
     ]
     assert len(materializations) == len(run_ids)
     metadata = [m.asset_materialization.metadata for m in materializations]
-    assert sum(m["dagster/row_count"].value for m in metadata) == 120
-    assert sum(m["dead_lettered"].value for m in metadata) == 3
+    assert sum(m["dagster/row_count"].value for m in metadata) == 120 + len(strangers)  # every record
+    assert all("dead_lettered" not in m for m in metadata)
     for meta in metadata:
         assert meta["records_consumed"].value == meta["until_offset"].value - meta["landed_from_offset"].value
         assert meta["bytes"].value > 0 and meta["object_count"].value == len(meta["objects"].value)
@@ -283,8 +345,8 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
         for run_id in run_ids
         for entry in lake.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     ]
-    assert len(evaluations) == 3 * len(run_ids)
-    assert all(e.passed for e in evaluations if e.check_name != "schema_valid_share")
+    assert {e.check_name for e in evaluations} == {"nothing_lost", "no_duplicate_offsets"}
+    assert len(evaluations) == 2 * len(run_ids) and all(e.passed for e in evaluations)
 
 
 def test_a_rerun_of_a_landed_range_changes_nothing(lake):
@@ -459,7 +521,7 @@ def test_make_batch_entry_point_lands_everything_through_the_dagster_home_instan
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"[batch] Dagster instance: {os.environ['DAGSTER_HOME']}" in result.stdout
-    assert "[batch] done: " in result.stdout and "6 event(s) landed" in result.stdout
+    assert "[batch] done: " in result.stdout and "6 record(s) landed" in result.stdout
     launched = [r for r in lake.instance.get_runs(filters=by_batch) if r.run_id not in before]
     assert launched and {r.status for r in launched} == {dg.DagsterRunStatus.SUCCESS}
     assert all(f"run {r.run_id} ok" in result.stdout for r in launched)

@@ -81,7 +81,7 @@ def test_details_say_why_a_scenario_failed():
 def test_exit_code_is_1_when_any_scenario_failed_or_none_ran():
     assert exit_code([passed(1), passed(4)]) == 0
     failing = passed(7)
-    failing.problems.append("garbage not dead-lettered")
+    failing.problems.append("garbage not in the raw lake exactly once")
     assert exit_code([passed(1), failing]) == 1
     assert exit_code([]) == 1
 

@@ -114,9 +114,9 @@ def test_a_range_lands_in_objects_and_moves_the_committed_offset():
     report = land(kafka, s3, progress, 0, 10)
     assert progress.next_offsets == {0: 10}
     assert offsets_in_lake(s3) == list(range(10))
-    assert (report.records_consumed, report.records_landed, report.dead_lettered, len(report.objects)) == (10, 10, 0, 3)
+    assert (report.records_consumed, report.records_landed, len(report.objects)) == (10, 10, 3)
     assert report.received_min == T0 and report.received_max == T0 + timedelta(seconds=9)
-    assert all(r.state == "landed" for r in progress.rows.values())
+    assert all(r.state == "landed" and r.kind == "raw" for r in progress.rows.values())
 
 
 def test_killed_between_upload_and_commit_then_run_again_gives_the_same_objects_once():
@@ -175,14 +175,29 @@ def test_offsets_gone_from_kafka_before_landing_are_skipped_and_reported():
     assert report.offsets_lost == 4 and offsets_in_lake(s3) == [0, 1, 6, 7, 8, 9]
 
 
-def test_bad_records_are_dead_lettered_and_counted_and_do_not_stop_the_run():
-    records = [geo_record(0), geo_record(1, value=b"not json"), geo_record(2), geo_record(3, value=b'{"ind": 1}')]
+def test_garbage_lands_in_the_raw_lake_like_any_record_once_each():
+    records = [
+        geo_record(0),
+        geo_record(1, value=b"not json"),
+        geo_record(2, value=b'{"ind": 1}'),
+        geo_record(3, value=b"\xff\xfe"),
+        Record(TOPIC, 0, 4, 1_600_000_000_000, b"\xff", b"{}", []),  # no headers, key not UTF-8
+        Record(TOPIC, 0, 5, 0, None, None, [("event_id", b"\xff")]),  # a tombstone
+        geo_record(6),
+    ]
     kafka, s3, progress = Kafka(records), FakeS3(), FakeProgress()
-    report = land(kafka, s3, progress, 0, 4)
-    assert (report.records_landed, report.dead_lettered) == (2, 2)
-    assert report.dead_letter_reasons == {"schema-invalid": 1, "value is not JSON": 1}
-    assert sorted(k.split("/")[0] for k in s3.objects) == ["dead-letter", "raw"]
-    assert offsets_in_lake(s3) == [0, 1, 2, 3]
+    report = land(kafka, s3, progress, 0, 7, limits=RollLimits())
+    assert (report.records_consumed, report.records_landed) == (7, 7)
+    assert all(key.startswith("raw/geo/dt=") for key in s3.objects)
+    assert offsets_in_lake(s3) == list(range(7))
+    lines = {line["kafka_offset"]: line for body in s3.objects.values() for line in map(json.loads, gzip.decompress(body).splitlines())}
+    assert lines[1]["value"] == "not json" and lines[2]["value"] == '{"ind": 1}'
+    assert lines[3]["value"] is None and lines[3]["value_base64"] == "//4="
+    assert lines[4]["headers"] == [] and lines[4]["key_base64"] == "/w=="
+    assert lines[5]["value"] is None and lines[5]["headers"] == [{"name": "event_id", "value": None, "value_base64": "/w=="}]
+    # Without a received_at, a record's day is that of its Kafka timestamp.
+    days = [(o.first_offset, o.last_offset, o.key.split("/")[2]) for o in report.objects]
+    assert days == [(0, 3, "dt=2026-11-26"), (4, 4, "dt=2020-09-13"), (5, 5, "dt=1970-01-01"), (6, 6, "dt=2026-11-26")]
 
 
 def test_offsets_without_a_record_count_as_read():

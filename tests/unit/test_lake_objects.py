@@ -7,24 +7,24 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pinterest_assets.lake.objects import RollLimits, build_objects, decode_lines, encode_lines, object_key, roll
-from pinterest_assets.lake.records import DEAD_LETTER, RAW, LakeLine
+from pinterest_assets.lake.records import LakeLine
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
 
-def line(offset, moment=T0, kind=RAW, size=10):
-    return LakeLine(kind=kind, offset=offset, moment=moment, fields={"kafka_offset": offset, "pad": "x" * size})
+def line(offset, moment=T0, size=10):
+    return LakeLine(offset=offset, moment=moment, fields={"kafka_offset": offset, "pad": "x" * size})
 
 
 def test_object_keys_follow_the_documented_layout():
     day = T0.date()
     assert (
-        object_key(RAW, "pin", day, "pinterest.pin", 0, 0, 499)
+        object_key("pin", day, "pinterest.pin", 0, 0, 499)
         == "raw/pin/dt=2026-11-26/pinterest.pin+p0+o000000000000+o000000000499.jsonl.gz"
     )
     assert (
-        object_key(DEAD_LETTER, "geo", day, "pinterest.geo", 2, 1234, 1240)
-        == "dead-letter/raw/geo/dt=2026-11-26/pinterest.geo+p2+o000000001234+o000000001240.jsonl.gz"
+        object_key("geo", day, "pinterest.geo", 2, 1234, 1240)
+        == "raw/geo/dt=2026-11-26/pinterest.geo+p2+o000000001234+o000000001240.jsonl.gz"
     )
 
 
@@ -65,15 +65,16 @@ def test_span_counts_out_of_order_received_at_values():
     assert [[l.offset for l in g] for g in groups] == [[0, 1], [2]]
 
 
-def test_build_objects_splits_kinds_and_names_objects_by_their_first_and_last_offsets():
-    lines = [line(10), line(11, kind=DEAD_LETTER), line(12), line(13), line(14, kind=DEAD_LETTER)]
+def test_build_objects_puts_every_line_in_one_object_named_by_its_first_and_last_offsets():
+    lines = [line(10), line(11), line(13), line(14), line(15, T0 + timedelta(days=1))]  # 12: no record
     objects = build_objects(lines, "pinterest.pin", 1, "pin", RollLimits(max_records=2))
-    assert [(o.kind, o.first_offset, o.last_offset, o.records) for o in objects] == [
-        (RAW, 10, 12, 2), (RAW, 13, 13, 1), (DEAD_LETTER, 11, 14, 2),
+    assert [(o.first_offset, o.last_offset, o.records) for o in objects] == [(10, 11, 2), (13, 14, 2), (15, 15, 1)]
+    assert objects[0].key == "raw/pin/dt=2026-11-26/pinterest.pin+p1+o000000000010+o000000000011.jsonl.gz"
+    assert objects[2].key.startswith("raw/pin/dt=2026-11-27/")
+    assert [json.loads(l)["kafka_offset"] for l in gzip.decompress(objects[0].body).splitlines()] == [10, 11]
+    assert [json.loads(l)["kafka_offset"] for o in objects for l in gzip.decompress(o.body).splitlines()] == [
+        10, 11, 13, 14, 15,
     ]
-    assert objects[0].key == "raw/pin/dt=2026-11-26/pinterest.pin+p1+o000000000010+o000000000012.jsonl.gz"
-    assert objects[2].key.startswith("dead-letter/raw/pin/dt=2026-11-26/")
-    assert [json.loads(l)["kafka_offset"] for l in gzip.decompress(objects[0].body).splitlines()] == [10, 12]
     assert objects[0].uncompressed_bytes == len(gzip.decompress(objects[0].body))
     # Same lines, same objects, same bytes.
     again = build_objects(lines, "pinterest.pin", 1, "pin", RollLimits(max_records=2))

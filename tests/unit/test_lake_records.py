@@ -1,4 +1,5 @@
-"""Record parsing for the raw lake (pinterest_assets.lake.records): lake lines and dead letters."""
+"""Kafka records -> raw lake lines (pinterest_assets.lake.records): every record is one line,
+whatever it holds; an API record's line has the ten documented fields, garbage stays visible."""
 
 import base64
 import json
@@ -7,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pinterest_assets.lake.records import DEAD_LETTER, RAW, parse_record, reason_category
+from pinterest_assets.lake.records import parse_record
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import GEO, PIN, USER, record_key
 
@@ -44,15 +45,17 @@ def api_record(event_type, event, offset=42, value=None, now=RECEIVED):
     ), meta
 
 
+API_FIELDS = [
+    "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
+    "kafka_offset", "kafka_timestamp", "key", "value",
+]
+
+
 @pytest.mark.parametrize("event_type,event", [(PIN, PIN_EVENT), (GEO, GEO_EVENT), (USER, USER_EVENT)])
 def test_api_records_become_lake_lines_with_the_documented_fields(event_type, event):
     record, meta = api_record(event_type, event)
-    line = parse_record(record, event_type)
-    assert line.kind == RAW and line.reason is None
-    assert list(line.fields) == [
-        "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
-        "kafka_offset", "kafka_timestamp", "key", "value",
-    ]
+    line = parse_record(record)
+    assert list(line.fields) == API_FIELDS
     assert line.fields["event_id"] == meta.event_id
     assert line.fields["event_type"] == event_type.name
     assert line.fields["received_at"] == "2026-11-26T23:59:59.123456Z"
@@ -61,14 +64,24 @@ def test_api_records_become_lake_lines_with_the_documented_fields(event_type, ev
     assert line.fields["kafka_timestamp"] == 1_796_000_000_000
     assert line.fields["key"] == record_key(event_type, event).decode()
     assert line.fields["value"] == record.value.decode()
-    assert line.day.isoformat() == "2026-11-26" and line.moment == RECEIVED
+    assert line.offset == 42 and line.day.isoformat() == "2026-11-26" and line.moment == RECEIVED
+
+
+def test_an_api_records_line_is_byte_for_byte_what_it_was():
+    record, meta = api_record(GEO, GEO_EVENT)
+    expected = {
+        "event_id": meta.event_id, "event_type": "geo", "received_at": "2026-11-26T23:59:59.123456Z",
+        "schema_version": 1, "kafka_topic": "pinterest.geo", "kafka_partition": 1, "kafka_offset": 42,
+        "kafka_timestamp": 1_796_000_000_000, "key": "7528", "value": json.dumps(GEO_EVENT),
+    }
+    assert parse_record(record).encode() == (json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def test_the_value_is_kept_exactly_as_received():
     text = '{ "ind" : "7528", "timestamp":"2020:08:28 03:52:47","latitude":"-89.9787" ,"longitude":-173.293,"country":"Côte d\'Ivoire 🌍"}'
     record, _ = api_record(GEO, GEO_EVENT, value=text.encode())
-    line = parse_record(record, GEO)
-    assert line.kind == RAW
+    line = parse_record(record)
+    assert list(line.fields) == API_FIELDS
     assert line.fields["value"] == text
     encoded = line.encode()
     assert encoded.endswith(b"\n") and json.loads(encoded)["value"] == text
@@ -85,50 +98,162 @@ def _drop_header(record, name):
     return replace(record, headers=[(n, v) for n, v in record.headers if n != name])
 
 
-CASES = {
-    "not JSON": (lambda r: replace(r, value=b"{not json"), "value is not JSON"),
-    "not UTF-8": (lambda r: replace(r, value=b"\xff\xfe{}"), "value is not UTF-8"),
-    "nested too deeply": (lambda r: replace(r, value=b"[" * 100_000), "value is not JSON"),
-    "tombstone": (lambda r: replace(r, value=None), "no value (tombstone)"),
-    "no headers": (lambda r: replace(r, headers=[]), "invalid headers"),
-    "missing event_id": (lambda r: _drop_header(r, "event_id"), "invalid headers"),
-    "event_id not a UUID": (lambda r: _with_headers(r, event_id="42"), "invalid headers"),
-    "wrong event_type": (lambda r: _with_headers(r, event_type="geo"), "invalid headers"),
-    "bad received_at": (lambda r: _with_headers(r, received_at="yesterday"), "invalid headers"),
-    "schema_version not an int": (lambda r: _with_headers(r, schema_version="v1"), "invalid headers"),
-    "future schema_version": (lambda r: _with_headers(r, schema_version="2"), "invalid headers"),
-    "schema-invalid": (lambda r: replace(r, value=json.dumps({**PIN_EVENT, "downloaded": True}).encode()), "schema-invalid"),
-    "missing field": (lambda r: replace(r, value=json.dumps({"index": 1}).encode()), "schema-invalid"),
-    "JSON array": (lambda r: replace(r, value=b"[1, 2]"), "schema-invalid"),
-    "key not UTF-8": (lambda r: replace(r, key=b"\xff"), "key is not UTF-8"),
+def _header_bytes(record, name):
+    return next(v for n, v in record.headers if n == name)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+# The drain judges no value: anything the API would have refused lands as it came, as an API
+# record's line (the clean step quarantines it).
+VALUES_NOT_JUDGED = {
+    "not JSON": b"{not json",
+    "nested too deeply": b"[" * 100_000,
+    "schema-invalid": json.dumps({**PIN_EVENT, "downloaded": True}).encode(),
+    "missing field": json.dumps({"index": 1}).encode(),
+    "JSON array": b"[1, 2]",
+    "empty": b"",
+    "NUL characters": b'{"title": "a\x00b"}',
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_records_not_written_by_the_api_become_dead_letters_with_a_reason(case):
-    corrupt, category = CASES[case]
-    record = corrupt(api_record(PIN, PIN_EVENT)[0])
-    line = parse_record(record, PIN)
-    assert line.kind == DEAD_LETTER
-    assert reason_category(line.reason) == category
-    assert line.fields["reason"] == line.reason
-    assert (line.fields["kafka_topic"], line.fields["kafka_partition"], line.fields["kafka_offset"]) == ("pinterest.pin", 1, 42)
-    json.loads(line.encode())  # always serialisable
+@pytest.mark.parametrize("case", sorted(VALUES_NOT_JUDGED))
+def test_values_are_not_judged_they_land_as_received(case):
+    record, meta = api_record(PIN, PIN_EVENT, value=VALUES_NOT_JUDGED[case])
+    line = parse_record(record)
+    assert list(line.fields) == API_FIELDS
+    assert line.fields["value"] == VALUES_NOT_JUDGED[case].decode()
+    assert line.fields["event_id"] == meta.event_id and line.day.isoformat() == "2026-11-26"
+    assert json.loads(line.encode())["value"].encode() == VALUES_NOT_JUDGED[case]
 
 
-def test_dead_letters_keep_every_byte_and_fall_back_to_the_kafka_timestamp_for_their_day():
-    record = Record("pinterest.pin", 0, 7, 1_600_000_000_000, b"\x00\xff", b"\xff\xfe", [("x", b"\xff"), ("y", None)])
-    line = parse_record(record, PIN)
-    assert line.kind == DEAD_LETTER
-    assert line.fields["value"] is None and base64.b64decode(line.fields["value_base64"]) == b"\xff\xfe"
-    assert line.fields["key"] is None and base64.b64decode(line.fields["key_base64"]) == b"\x00\xff"
-    assert line.fields["headers"] == [
-        {"name": "x", "value": None, "value_base64": base64.b64encode(b"\xff").decode()},
-        {"name": "y", "value": None, "value_base64": None},
-    ]
+def test_a_value_that_is_not_utf8_is_kept_in_base64():
+    record = replace(api_record(PIN, PIN_EVENT)[0], value=b"\xff\xfe{}")
+    line = parse_record(record)
+    assert list(line.fields) == [*API_FIELDS, "value_base64"]
+    assert line.fields["value"] is None and base64.b64decode(line.fields["value_base64"]) == b"\xff\xfe{}"
+    assert line.fields["event_type"] == "pin" and line.fields["schema_version"] == 1
+
+
+def test_a_tombstone_is_a_line_without_value():
+    record = replace(api_record(PIN, PIN_EVENT)[0], value=None)
+    line = parse_record(record)
+    assert list(line.fields) == API_FIELDS and line.fields["value"] is None
+
+
+def test_a_key_that_is_not_utf8_is_kept_in_base64_and_an_absent_key_is_null():
+    record = replace(api_record(PIN, PIN_EVENT)[0], key=b"\xff\x00")
+    line = parse_record(record)
+    assert list(line.fields) == [*API_FIELDS, "key_base64"]
+    assert line.fields["key"] is None and line.fields["key_base64"] == b64(b"\xff\x00")
+    line = parse_record(replace(record, key=None))
+    assert list(line.fields) == API_FIELDS and line.fields["key"] is None
+
+
+def test_a_record_without_headers_lands_with_its_empty_header_list_and_the_kafka_timestamps_day():
+    record = replace(api_record(PIN, PIN_EVENT)[0], headers=[], timestamp=1_600_000_000_000)
+    line = parse_record(record)
+    assert list(line.fields) == [*API_FIELDS, "headers"]
+    assert [line.fields[f] for f in ("event_id", "event_type", "received_at", "schema_version")] == [None] * 4
+    assert line.fields["headers"] == []
+    assert line.fields["value"] == json.dumps(PIN_EVENT)
     assert line.day.isoformat() == "2020-09-13"  # 1_600_000_000 s
+    assert parse_record(replace(record, headers=None)).fields["headers"] == []
 
 
-def test_dead_letters_with_a_readable_received_at_use_its_day():
-    record = replace(api_record(PIN, PIN_EVENT)[0], value=b"nope")
-    assert parse_record(record, PIN).day.isoformat() == "2026-11-26"
+# Headers that are not exactly the API's four: the line lists them all, as they were.
+HEADER_CASES = {
+    "missing event_id": lambda r: _drop_header(r, "event_id"),
+    "event_id not a UUID": lambda r: _with_headers(r, event_id="42"),
+    "wrong event_type": lambda r: _with_headers(r, event_type="geo"),
+    "bad received_at": lambda r: _with_headers(r, received_at="yesterday"),
+    "schema_version not an int": lambda r: _with_headers(r, schema_version="v1"),
+    "future schema_version": lambda r: _with_headers(r, schema_version="2"),
+    "an extra header": lambda r: _with_headers(r, traceparent="00-abc"),
+    "reordered": lambda r: replace(r, headers=list(reversed(r.headers))),
+    "a header twice": lambda r: replace(r, headers=[*r.headers, ("event_id", b"second")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HEADER_CASES))
+def test_records_with_other_headers_become_one_line_too(case):
+    record = HEADER_CASES[case](api_record(PIN, PIN_EVENT)[0])
+    line = parse_record(record)
+    # The first occurrence of each API header fills its field, as the streaming job reads it.
+    first = {}
+    for name, value in record.headers:
+        first.setdefault(name, value.decode())
+    assert line.fields["event_id"] == first.get("event_id")
+    assert line.fields["event_type"] == first.get("event_type")
+    assert line.fields["received_at"] == first.get("received_at")
+    expected_headers = [{"name": n, "value": v.decode(), "value_base64": None} for n, v in record.headers]
+    # The drain does not judge header values either: these are still the API's four headers,
+    # each value in its field.
+    is_api = case in ("wrong event_type", "event_id not a UUID", "bad received_at", "future schema_version")
+    if is_api:
+        assert list(line.fields) == API_FIELDS
+    else:
+        assert list(line.fields) == [*API_FIELDS, "headers"] and line.fields["headers"] == expected_headers
+    assert line.fields["value"] == json.dumps(PIN_EVENT)
+    json.loads(line.encode())
+
+
+def test_schema_version_is_an_int_only_when_the_header_is_a_32_bit_integer():
+    record = api_record(PIN, PIN_EVENT)[0]
+    for text, expected, listed in [
+        ("1", 1, False), ("2", 2, False), ("-3", -3, False), ("01", 1, True), ("+1", None, True), (" 1", None, True),
+        ("1.0", None, True), ("١", None, True), ("1_0", None, True), ("", None, True), ("v1", None, True),
+        (str(2**31 - 1), 2**31 - 1, False), (str(2**31), None, True),
+    ]:
+        line = parse_record(_with_headers(record, schema_version=text))
+        assert line.fields["schema_version"] == expected, text
+        assert ("headers" in line.fields) is listed, text  # "01" is 1, but its bytes stay visible
+
+
+def test_headers_that_are_not_utf8_or_have_no_value_are_null_and_listed_in_base64():
+    record = _with_headers(api_record(PIN, PIN_EVENT)[0])
+    record = replace(record, headers=[
+        ("event_id", b"\xff\xfe"), *[(n, v) for n, v in record.headers if n in ("event_type", "received_at")],
+        ("schema_version", None),
+    ])
+    line = parse_record(record)
+    assert line.fields["event_id"] is None and line.fields["schema_version"] is None
+    assert line.fields["event_type"] == "pin" and line.day.isoformat() == "2026-11-26"
+    assert line.fields["headers"] == [
+        {"name": "event_id", "value": None, "value_base64": b64(b"\xff\xfe")},
+        {"name": "event_type", "value": "pin", "value_base64": None},
+        {"name": "received_at", "value": "2026-11-26T23:59:59.123456Z", "value_base64": None},
+        {"name": "schema_version", "value": None, "value_base64": None},
+    ]
+
+
+def test_garbage_everywhere_is_one_line_with_every_byte_visible():
+    record = Record("pinterest.pin", 0, 7, 1_600_000_000_000, b"\x00\xff", b"\xff\xfe", [("x", b"\xff"), ("y", None)])
+    line = parse_record(record)
+    assert line.fields == {
+        "event_id": None, "event_type": None, "received_at": None, "schema_version": None,
+        "kafka_topic": "pinterest.pin", "kafka_partition": 0, "kafka_offset": 7, "kafka_timestamp": 1_600_000_000_000,
+        "key": None, "value": None, "key_base64": b64(b"\x00\xff"), "value_base64": b64(b"\xff\xfe"),
+        "headers": [
+            {"name": "x", "value": None, "value_base64": b64(b"\xff")},
+            {"name": "y", "value": None, "value_base64": None},
+        ],
+    }
+    assert line.day.isoformat() == "2020-09-13"  # 1_600_000_000 s
+    assert json.loads(line.encode()) == line.fields
+
+
+def test_the_day_is_that_of_received_at_when_it_parses_else_of_the_kafka_timestamp():
+    record = replace(api_record(PIN, PIN_EVENT)[0], value=b"nope", timestamp=1_600_000_000_000)
+    assert parse_record(record).day.isoformat() == "2026-11-26"
+    assert parse_record(_with_headers(record, received_at="yesterday")).day.isoformat() == "2020-09-13"
+    assert parse_record(_with_headers(record, received_at="2026-11-26T23:59:59Z")).day.isoformat() == "2020-09-13"
+    assert parse_record(replace(record, headers=[("received_at", b"\xff")])).day.isoformat() == "2020-09-13"
+    assert parse_record(replace(record, headers=[], timestamp=-1)).day.isoformat() == "1970-01-01"
+
+
+def test_the_same_record_always_gives_the_same_bytes():
+    record = Record("pinterest.geo", 2, 9, 5, b"\xff", b"\xfe", [("x", b"1"), ("event_id", b"\xff")])
+    assert parse_record(record).encode() == parse_record(record).encode()
