@@ -136,12 +136,12 @@ def streaming_event_ids(settings: Settings) -> Counter[str]:
         conn.close()
 
 
-def streaming_rejections(settings: Settings) -> dict[tuple[str, int, int], str]:
-    """(topic, partition, offset) of every row of the streaming job's `rejected_events` -> its reason."""
+def streaming_quarantine(settings: Settings) -> dict[tuple[str, int, int], str]:
+    """(topic, partition, offset) of every row of the streaming job's `quarantined_events` -> its reason."""
     conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT kafka_topic, kafka_partition, kafka_offset, reason FROM rejected_events")
+            cur.execute("SELECT kafka_topic, kafka_partition, kafka_offset, reason FROM quarantined_events")
             return {(topic, partition, offset): reason for topic, partition, offset, reason in cur.fetchall()}
     finally:
         conn.close()

@@ -62,6 +62,7 @@ class SparkStreaming(Service):
             "PINTEREST_STREAMING_DATABASE": s.streaming_database,
             "PINTEREST_STREAMING_WATERMARK": s.streaming_watermark,
             "PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER": str(s.streaming_max_offsets_per_trigger),
+            "PINTEREST_RELAXED_RULES": ",".join(s.relaxed_rules),
         }
 
     def _launch(self) -> None:

@@ -2,13 +2,15 @@
 
 Event tables, one row per Kafka record accepted by the API (keyed by `event_id`, append-only):
 `experimental_data` (pins), `geo_data`, `user_data`; cleaned columns, then `received_at` and the
-Kafka coordinates. Dead letters: `rejected_events`, one row per record with the API's headers
-whose value is not a valid event of its topic's type (pinterest_common.schema.value_problem),
-keyed by its Kafka coordinates: the reason and the value (`value` text with NULs as U+FFFD, or
-`value_base64` when not UTF-8); the API's role cannot read it. Aggregates, always equal to a
+Kafka coordinates. Quarantine: `quarantined_events`, one row per record with the API's headers
+that is no cleanable event of its topic's type (the contract's types and rules,
+pinterest_common.quarantine, as the batch clean step applies them), keyed by its Kafka
+coordinates: the reason, the value (`value` text with NULs as U+FFFD, or `value_base64` when not
+UTF-8) and `quarantined_at`; the API's role cannot read it (`rejected_events` before: upgraded in
+place). Aggregates, always equal to a
 recomputation from `experimental_data` (streaming/aggregates.py): `profile_popularity`,
 `category_trends`. Bookkeeping: `streaming_batches` (one row per applied micro-batch, with its
-event and rejected counts) and `streaming_status` (the job's heartbeat).
+event and quarantined counts) and `streaming_status` (the job's heartbeat).
 The view `experimental_data_enriched` adds the latest geo and user event of each pin's `ind`
 (country, age group, ...), to cut live metrics.
 """
@@ -32,7 +34,8 @@ EVENT_COLUMNS = {
 METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset")
 TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
 EVENT_TABLES = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
-REJECTED_COLUMNS = (
+# Columns of `quarantined_events` as the sink writes them (`quarantined_at` is the insert's time).
+QUARANTINED_COLUMNS = (
     "kafka_topic", "kafka_partition", "kafka_offset", "event_id", "event_type", "received_at", "reason",
     "value", "value_base64",
 )
@@ -91,7 +94,15 @@ CREATE INDEX IF NOT EXISTS user_data_ind_latest ON user_data (ind, received_at D
 CREATE INDEX IF NOT EXISTS user_data_received_at ON user_data (received_at);
 CREATE INDEX IF NOT EXISTS user_data_offset ON user_data (kafka_partition, kafka_offset);
 
-CREATE TABLE IF NOT EXISTS rejected_events (
+-- Called rejected_events before: renamed in place, once.
+DO $$
+BEGIN
+    IF to_regclass('rejected_events') IS NOT NULL AND to_regclass('quarantined_events') IS NULL THEN
+        ALTER TABLE rejected_events RENAME TO quarantined_events;
+        ALTER INDEX IF EXISTS rejected_events_pkey RENAME TO quarantined_events_pkey;
+    END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS quarantined_events (
     kafka_topic       text NOT NULL,
     kafka_partition   integer NOT NULL,
     kafka_offset      bigint NOT NULL,
@@ -101,8 +112,10 @@ CREATE TABLE IF NOT EXISTS rejected_events (
     reason            text NOT NULL,
     value             text,
     value_base64      text,
+    quarantined_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
 );
+ALTER TABLE quarantined_events ADD COLUMN IF NOT EXISTS quarantined_at timestamptz NOT NULL DEFAULT now();
 
 CREATE TABLE IF NOT EXISTS profile_popularity (
     window_name           text NOT NULL,
@@ -139,8 +152,17 @@ CREATE TABLE IF NOT EXISTS streaming_batches (
     user_events  integer NOT NULL,
     PRIMARY KEY (query_id, batch_id)
 );
--- Added after the first release: ADD COLUMN upgrades existing databases too.
-ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS rejected_events integer NOT NULL DEFAULT 0;
+-- Added after the first release (as rejected_events, renamed in place once): upgrades existing databases too.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'streaming_batches' AND column_name = 'rejected_events')
+       AND NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                       AND table_name = 'streaming_batches' AND column_name = 'quarantined_events') THEN
+        ALTER TABLE streaming_batches RENAME COLUMN rejected_events TO quarantined_events;
+    END IF;
+END $$;
+ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS quarantined_events integer NOT NULL DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS streaming_status (
     query_name                text PRIMARY KEY,

@@ -1,9 +1,9 @@
 """The streaming job: Kafka -> cleaned events -> PostgreSQL, one transaction per micro-batch.
 
 One structured streaming query (`foreachBatch`, processing-time trigger) reads the three topics;
-each micro-batch is cleaned, split into events and rejected records (values that are no valid
-event, streaming/source.py) and handed to the sink (streaming/sink.py), which applies it exactly
-once. The checkpoint (offsets, dedup state) is only ever added to. The main thread writes the
+each micro-batch is cleaned, split into events and quarantined records (those the contract's
+types and rules refuse, streaming/source.py) and handed to the sink (streaming/sink.py), which
+applies it exactly once. The checkpoint (offsets, dedup state) is only ever added to. The main thread writes the
 heartbeat (streaming/status.py), restarts the query after a failure (with backoff), and on SIGTERM
 or SIGINT lets the running micro-batch finish, stops the query and exits 0.
 """
@@ -148,7 +148,7 @@ class StreamingJob:
     def _start(self) -> StreamingQuery:
         records = kafka_records(self._spark, self.settings)
         return (
-            cleaned(deduplicated(records, self.settings.streaming_watermark))
+            cleaned(deduplicated(records, self.settings.streaming_watermark), self.settings.relaxed_rules)
             .writeStream.queryName(QUERY_NAME)
             .foreachBatch(self._apply)
             .option("checkpointLocation", self.checkpoint)
@@ -172,15 +172,15 @@ class StreamingJob:
         """foreachBatch: collect the cleaned micro-batch, then apply it in one transaction."""
         started = time.monotonic()
         rows = sink_rows(batch.collect())
-        if not any(rows.events.values()) and not rows.rejected:
+        if not any(rows.events.values()) and not rows.quarantined:
             return
         query_id = next(q.id for q in self._spark.streams.active if q.name == QUERY_NAME)
         counts = ", ".join(f"{len(r)} {name}" for name, r in rows.events.items())
-        counts += f" events, {len(rows.rejected)} rejected"
+        counts += f" events, {len(rows.quarantined)} quarantined"
         collected = time.monotonic()
-        if self.sink.apply(MicroBatch(query_id, batch_id, rows.events, rows.rejected)):
-            # Rejected records (values that are no valid event) are in the table rejected_events.
-            level = logging.WARNING if rows.rejected else logging.INFO
+        if self.sink.apply(MicroBatch(query_id, batch_id, rows.events, rows.quarantined)):
+            # Quarantined records (no cleanable event) are in the table quarantined_events.
+            level = logging.WARNING if rows.quarantined else logging.INFO
             log.log(level, "batch %d: %s, collected in %.2fs, applied in %.2fs",
                     batch_id, counts, collected - started, time.monotonic() - collected)
         else:

@@ -2,9 +2,9 @@
 
 In that transaction: take the writer lock (one writer at a time, whatever the process), insert
 the progress row `(query_id, batch_id)` into `streaming_batches` (present already: the batch is
-a replay, nothing else happens; it counts the events and the rejected records), insert the events
-with `ON CONFLICT (event_id) DO NOTHING` and the rejected records (values that are no valid event)
-into `rejected_events` with `ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`
+a replay, nothing else happens; it counts the events and the quarantined records), insert the
+events with `ON CONFLICT (event_id) DO NOTHING` and the quarantined records (no cleanable event)
+into `quarantined_events` with `ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`
 (bulk, `execute_values`), and recompute the aggregate windows the new pins touch
 (streaming/aggregates.py). A crash before the commit leaves nothing; Spark replays the batch.
 """
@@ -18,19 +18,19 @@ import psycopg2
 from psycopg2.extras import execute_values
 
 from .aggregates import NEW_PINS_TABLE, recompute_touched_windows
-from .ddl import EVENT_TABLES, REJECTED_COLUMNS, TABLE_COLUMNS
+from .ddl import EVENT_TABLES, QUARANTINED_COLUMNS, TABLE_COLUMNS
 
 WRITER_LOCK = 0x5752_4954  # advisory lock key held by each batch transaction
 PAGE_SIZE = 1000  # rows per INSERT statement
 
 _INSERT_BATCH = """
-INSERT INTO streaming_batches (query_id, batch_id, pin_events, geo_events, user_events, rejected_events)
+INSERT INTO streaming_batches (query_id, batch_id, pin_events, geo_events, user_events, quarantined_events)
 VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (query_id, batch_id) DO NOTHING
 RETURNING batch_id
 """
-INSERT_REJECTED = (
-    f"INSERT INTO rejected_events ({', '.join(REJECTED_COLUMNS)}) VALUES %s "
+INSERT_QUARANTINED = (
+    f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s "
     "ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING"
 )
 
@@ -53,8 +53,8 @@ class MicroBatch:
     batch_id: int
     # Event type -> rows, each a tuple in ddl.TABLE_COLUMNS order; timestamps naive UTC.
     rows: Mapping[str, Sequence[tuple]]
-    # Records whose value is no valid event, each a tuple in ddl.REJECTED_COLUMNS order.
-    rejected: Sequence[tuple] = ()
+    # Records that are no cleanable event, each a tuple in ddl.QUARANTINED_COLUMNS order.
+    quarantined: Sequence[tuple] = ()
 
     def count(self, event_type: str) -> int:
         return len(self.rows.get(event_type, ()))
@@ -74,7 +74,7 @@ class PostgresSink:
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
                 cur.execute("SET LOCAL work_mem = '64MB'")  # the window recomputation sorts in memory
-                counts = (batch.count("pin"), batch.count("geo"), batch.count("user"), len(batch.rejected))
+                counts = (batch.count("pin"), batch.count("geo"), batch.count("user"), len(batch.quarantined))
                 cur.execute(_INSERT_BATCH, (batch.query_id, batch.batch_id, *counts))
                 if cur.fetchone() is None:
                     return False
@@ -82,8 +82,8 @@ class PostgresSink:
                 for event_type in EVENT_TABLES:
                     if batch.rows.get(event_type):
                         execute_values(cur, insert_events_sql(event_type), batch.rows[event_type], page_size=PAGE_SIZE)
-                if batch.rejected:
-                    execute_values(cur, INSERT_REJECTED, batch.rejected, page_size=PAGE_SIZE)
+                if batch.quarantined:
+                    execute_values(cur, INSERT_QUARANTINED, batch.quarantined, page_size=PAGE_SIZE)
                 recompute_touched_windows(cur)
             return True
         except psycopg2.Error:

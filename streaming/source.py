@@ -2,21 +2,24 @@
 
 Every record of `pinterest.pin|geo|user` is read with its headers (`includeHeaders`); `event_id`
 and `received_at` come from the headers the API writes (pinterest_common.records). Records
-without them were not written by the API and are skipped here (the batch drain dead-letters them
-in the lake). A watermark on `received_at` bounds the only state, the event_ids seen
+without them were not written by the API and are skipped here: the streaming tables are keyed by
+the API's event_id, and the batch lake keeps such records and quarantines them
+(`invalid_headers`). A watermark on `received_at` bounds the only state, the event_ids seen
 (`dropDuplicatesWithinWatermark`): a record whose `received_at` is older than the watermark of
 the previous micro-batch (the newest `received_at` seen minus PINTEREST_STREAMING_WATERMARK) is
 late, and Spark drops it (counted in the query's progress).
 
-Then, still in the streaming plan (built once, one Spark job per micro-batch), each value is
-parsed with the shared raw schema (pinterest_common.schema.spark_raw_schema) and cleaned by
-pinterest_common.cleaning.clean into a struct named after its event type (NULL for the others);
-the value's bytes are kept. Timestamps leave Spark as UTC wall-clock (timestamp_ntz), so
-collecting them does not depend on the local time zone.
+Then, still in the streaming plan (built once, one Spark job per micro-batch), each record gets
+its `quarantine_reason` from the contract's types and rules (pinterest_common.quarantine, the
+batch clean step's check; PINTEREST_RELAXED_RULES relaxed): NULL for an event, else why it is
+quarantined (`no_value`, `value_not_utf8`, `value_not_json`, `wrong_type:<field>`, a rule's name,
+...). Its value is parsed with the shared raw schema (pinterest_common.schema.spark_raw_schema)
+and cleaned by pinterest_common.cleaning.clean into a struct named after its event type (NULL for
+the others); the value's bytes are kept for quarantined records only. Timestamps leave Spark as
+UTC wall-clock (timestamp_ntz), so collecting them does not depend on the local time zone.
 
-On the driver, `sink_rows` checks each collected value with pinterest_common.schema.value_problem
-(the drain's check): a valid one becomes an event row, any other (not UTF-8, not JSON,
-schema-invalid, a tombstone) a rejected row with the reason, never an event row.
+On the driver, `sink_rows` routes each collected row by that column alone: no reason, an event
+row; a reason, a row of `quarantined_events` with it, never an event row.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ from pyspark.sql.types import TimestampType
 from pinterest_assets.queries.analytics import age_group
 from pinterest_common.cleaning import clean
 from pinterest_common.config import Settings
+from pinterest_common.quarantine import quarantine_reason, record_problem
 from pinterest_common.records import EVENT_ID, RECEIVED_AT, base64_if_not_utf8, utf8_text
-from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema, value_problem
+from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema
 
 from .ddl import EVENT_COLUMNS, METADATA_COLUMNS
 
 # pinterest_common.records.format_received_at in Spark's pattern language.
 RECEIVED_AT_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
 EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPES.items()}
+QUARANTINE_REASON = "quarantine_reason"
 
 
 def header(name: str) -> Column:
@@ -82,17 +87,33 @@ def deduplicated(records: DataFrame, watermark: str) -> DataFrame:
     )
 
 
-def cleaned(records: DataFrame) -> DataFrame:
-    """`topic`, `value`, the metadata columns and one struct of cleaned columns per event type."""
+def cleaned(records: DataFrame, relaxed_rules: Iterable[str] = ()) -> DataFrame:
+    """`topic`, `value` (quarantined records only), the metadata columns, `quarantine_reason`
+    (NULL for an event; `relaxed_rules`: PINTEREST_RELAXED_RULES) and one struct of cleaned
+    columns per event type."""
     text = F.col("value").cast("string")
+    reason = reason_of_topic(text, ~F.is_valid_utf8("value"), F.col("received_at"), tuple(relaxed_rules))
     df = records.select(
-        "topic", "value", *METADATA_COLUMNS,
+        "topic", *METADATA_COLUMNS,
+        reason.alias(QUARANTINE_REASON),
         *(F.when(F.col("topic") == et.topic, F.from_json(text, spark_raw_schema(et))).alias(_raw(et))
           for et in EVENT_TYPES.values()),
+        "value",
     )
+    df = df.withColumn("value", F.when(F.col(QUARANTINE_REASON).isNotNull(), F.col("value")))
     for event_type in EVENT_TYPES.values():
         df = _cleaned_into_struct(df, event_type)
     return df.withColumn("received_at", F.col("received_at").cast("timestamp_ntz"))
+
+
+def reason_of_topic(text: Column, not_utf8: Column, received_at: Column, relaxed_rules: tuple[str, ...]) -> Column:
+    """pinterest_common.quarantine.quarantine_reason for the event type of the record's topic."""
+    reason = F.lit(None).cast("string")
+    for event_type in EVENT_TYPES.values():
+        check = quarantine_reason(event_type, text, received_at, first_problem=record_problem(text, not_utf8),
+                                  relaxed=relaxed_rules)
+        reason = F.when(F.col("topic") == event_type.topic, check).otherwise(reason)
+    return reason
 
 
 NUL, REPLACEMENT = "\x00", "\ufffd"
@@ -110,26 +131,25 @@ def storable(value):
 
 class SinkRows(NamedTuple):
     events: dict[str, list[tuple]]  # event type -> rows in ddl.TABLE_COLUMNS order
-    rejected: list[tuple]  # rows in ddl.REJECTED_COLUMNS order
+    quarantined: list[tuple]  # rows in ddl.QUARANTINED_COLUMNS order
 
 
 def sink_rows(rows: Iterable[Row]) -> SinkRows:
-    """Collected rows of `cleaned` as the sink's tuples: per event type the rows whose value is a
-    valid event of their topic's type, and the others as rejected rows with the reason
-    (pinterest_common.schema.value_problem)."""
+    """Collected rows of `cleaned` as the sink's tuples, routed by their `quarantine_reason`:
+    per event type the rows without one, and the others as quarantined rows with it."""
     out = SinkRows({name: [] for name in EVENT_TYPES}, [])
     for row in rows:
         name = EVENT_TYPE_OF_TOPIC[row["topic"]]
-        problem = value_problem(EVENT_TYPES[name], row["value"])
-        if problem is None:
+        reason = row[QUARANTINE_REASON]
+        if reason is None:
             out.events[name].append(_storable_tuple(*row[name], *(row[column] for column in METADATA_COLUMNS)))
         else:
-            out.rejected.append(_rejected_row(row, name, problem))
+            out.quarantined.append(_quarantined_row(row, name, reason))
     return out
 
 
-def _rejected_row(row: Row, event_type: str, reason: str) -> tuple:
-    """A record whose value is no valid event: Kafka coordinates, headers, reason, value."""
+def _quarantined_row(row: Row, event_type: str, reason: str) -> tuple:
+    """A record that is no cleanable event: Kafka coordinates, headers, reason, value."""
     value = row["value"]
     return _storable_tuple(
         row["topic"], row["kafka_partition"], row["kafka_offset"], row["event_id"], event_type,

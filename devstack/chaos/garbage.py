@@ -7,10 +7,10 @@ of them in the raw lake exactly once, like the API's events (the lake mirrors th
 by its Kafka coordinates under raw/<type>/..., with the bytes written visible (`value`, or
 `value_base64` when not UTF-8) and the forged event_id (none without headers). The streaming job
 keeps running (same process) and its tables hold every acknowledged event sent after the
-garbage exactly once. The streaming job skips records without the API's headers; it checks the
-values of records with (forged) API headers (pinterest_common.schema.value_problem), so each of
-the 12 forged ones is in its table `rejected_events` exactly once, with a reason, and in no
-event table.
+garbage exactly once. The streaming job skips records without the API's headers; it checks
+records with (forged) API headers against the contract as the batch clean step does
+(pinterest_common.quarantine), so each of the 12 forged ones is in its table
+`quarantined_events` exactly once, with the reason, and in no event table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import EVENT_TYPES, validate
 
-from ..reconcile import raw_lines_by_position, streaming_event_ids, streaming_rejections
+from ..reconcile import raw_lines_by_position, streaming_event_ids, streaming_quarantine
 from .harness import Context, Traffic, check_traffic, drain_until_ok, ledger_ids, reconcile, streaming_caught_up
 from .kafka_faults import rate_for
 from .report import ScenarioResult
@@ -135,25 +135,26 @@ def check_raw_lake(ctx: Context, written: dict[tuple[str, int, int], tuple[str, 
 
 def check_streaming_rejections(ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]],
                                result: ScenarioResult) -> None:
-    """Each forged garbage record is in the streaming job's rejected_events (at most once: keyed by
-    its Kafka coordinates) and in no event table; a record without headers is in neither."""
-    stored, rejected = streaming_event_ids(ctx.settings), streaming_rejections(ctx.settings)
+    """Each forged garbage record is in the streaming job's quarantined_events (at most once: keyed
+    by its Kafka coordinates, with the reason pinterest_common.quarantine gives) and in no event
+    table; a record without headers is in neither (the job skips it)."""
+    stored, quarantined = streaming_event_ids(ctx.settings), streaming_quarantine(ctx.settings)
     reasons: dict[str, set[str]] = {}
     for position, (kind, event_id) in sorted(written.items()):
         where = f"garbage '{kind}' at {position[0]}/{position[1]}@{position[2]}"
         if event_id is None:  # no API headers: the job skips it
-            if position in rejected:
-                result.problems.append(f"{where} has no API headers, yet is in rejected_events")
+            if position in quarantined:
+                result.problems.append(f"{where} has no API headers, yet is in quarantined_events")
             continue
         if stored[event_id]:
             result.problems.append(f"{where} is stored as an event row by the streaming job")
-        if position in rejected:
-            reasons.setdefault(kind, set()).add(rejected[position].split(":", 1)[0])
+        if position in quarantined:
+            reasons.setdefault(kind, set()).add(quarantined[position].split(":", 1)[0])
         else:
-            result.problems.append(f"{where} is not in the streaming job's rejected_events")
+            result.problems.append(f"{where} is not in the streaming job's quarantined_events")
     forged = [(position, event_id) for position, (_, event_id) in written.items() if event_id]
-    result.notes.append(f"streaming: {sum(1 for p, _ in forged if p in rejected)} of {len(forged)} garbage records with "
-                        f"forged API headers in rejected_events, {sum(1 for _, e in forged if stored[e])} stored as "
-                        "events; reasons: "
+    result.notes.append(f"streaming: {sum(1 for p, _ in forged if p in quarantined)} of {len(forged)} garbage records "
+                        f"with forged API headers in quarantined_events, {sum(1 for _, e in forged if stored[e])} "
+                        "stored as events; reasons: "
                         + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items()))
                         + "; records without headers skipped")

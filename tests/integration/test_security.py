@@ -21,7 +21,7 @@ from tests.fixtures.streaming import connect, drop_database, new_database
 
 pytestmark = pytest.mark.integration
 
-STREAMING_TABLES = (*EVENT_TABLES.values(), "rejected_events", "profile_popularity", "category_trends",
+STREAMING_TABLES = (*EVENT_TABLES.values(), "quarantined_events", "profile_popularity", "category_trends",
                     "streaming_batches", "streaming_status")
 ANALYTICS_TABLE = "security_test_answer"
 

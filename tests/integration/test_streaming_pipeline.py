@@ -1,18 +1,24 @@
 """End to end: events accepted by the API land exactly once in PostgreSQL through the streaming
 job (a real `python -m streaming` process), and the aggregates equal a recomputation; garbage
-under forged API headers is rejected, once, and valid events keep flowing."""
+under forged API headers is quarantined, once, and valid events keep flowing; events that break
+a CLEANING rule of the contract are quarantined with the rule's name, unless it is relaxed."""
 
 from __future__ import annotations
 
 import base64
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
+import requests
+from kafka import KafkaProducer
 
 from devstack.chaos.garbage import HUGE_BYTES, write_garbage
 from devstack.streaming_service import SparkStreaming
+from ingestion_api.canonical import CANONICAL_TRIPLE
+from pinterest_common.records import RecordMetadata
+from pinterest_common.schema import EVENT_TYPES
 from streaming.source import EVENT_TYPE_OF_TOPIC
 from tests.fixtures.streaming import (
     assert_aggregates_equal_recomputation,
@@ -31,8 +37,14 @@ pytestmark = pytest.mark.integration
 
 
 # devstack/chaos/garbage.py's kinds of garbage with forged API headers -> the reason's category.
-FORGED_GARBAGE = {"not JSON": "value is not JSON", "not UTF-8": "value is not UTF-8",
-                  "wrong types": "schema-invalid", "huge value": "schema-invalid"}
+FORGED_GARBAGE = {"not JSON": "value_not_json", "not UTF-8": "value_not_utf8",
+                  "wrong types": "wrong_type", "huge value": "missing_field"}
+# Events the API accepts that break a CLEANING rule of the contract, with the rule's name.
+BREAKING_CLEANING_RULES = [
+    ("user", {**CANONICAL_TRIPLE["user"], "age": 12}, "age_at_least_13"),
+    ("pin", {**CANONICAL_TRIPLE["pin"], "unique_id": "not-a-uuid"}, "unique_id_is_uuid"),
+    ("geo", {**CANONICAL_TRIPLE["geo"], "timestamp": "2005-06-01 10:00:00"}, "timestamp_not_before_launch"),
+]
 
 
 @dataclass(frozen=True)
@@ -113,45 +125,100 @@ def test_the_local_stack_runs_the_job_into_its_database(stack_settings, run):
     assert_aggregates_equal_recomputation(stack_settings, stack_settings.streaming_database)
 
 
-def rejected_rows(settings, database: str, positions, timeout_s: float = 120) -> dict[tuple[str, int, int], dict]:
-    """The rows of rejected_events by Kafka coordinates, once they include `positions`."""
+def quarantined_rows(settings, database: str, positions, timeout_s: float = 120) -> dict[tuple[str, int, int], dict]:
+    """The rows of quarantined_events by Kafka coordinates, once they include `positions`."""
     deadline = time.monotonic() + timeout_s
     while True:
         rows = {(row["kafka_topic"], row["kafka_partition"], row["kafka_offset"]): row
-                for row in table_rows(settings, database, "rejected_events")}
+                for row in table_rows(settings, database, "quarantined_events")}
         if positions <= rows.keys():
             return rows
-        assert time.monotonic() < deadline, f"not in rejected_events: {sorted(positions - rows.keys())}"
+        assert time.monotonic() < deadline, f"not in quarantined_events: {sorted(positions - rows.keys())}"
         time.sleep(2)
 
 
-def test_forged_garbage_is_rejected_once_and_valid_events_keep_flowing(stack_settings, run):
-    """Last in this module: the garbage and the events after it are not in `run.in_kafka`."""
+def test_forged_garbage_is_quarantined_once_and_valid_events_keep_flowing(stack_settings, run):
+    """After the tests of `run.in_kafka`: the garbage and the events after it are not in it."""
     written = write_garbage(stack_settings)  # (topic, partition, offset) -> (kind, forged event_id or None)
     accepted = post_triples(stack_settings, 20, seed=603)
     wait_until_caught_up(stack_settings, run.database, kafka_events(stack_settings), run.job)
     forged = {position: kind_and_id for position, kind_and_id in written.items() if kind_and_id[1]}
-    rejected = rejected_rows(stack_settings, run.database, forged.keys())  # written first: applied by now or soon
+    quarantined = quarantined_rows(stack_settings, run.database, forged.keys())  # written first: applied by now or soon
 
     for (topic, partition, offset), (kind, event_id) in forged.items():
-        row = rejected[(topic, partition, offset)]
+        row = quarantined[(topic, partition, offset)]
         assert (row["event_id"], row["event_type"]) == (event_id, EVENT_TYPE_OF_TOPIC[topic])
         assert row["reason"].split(":", 1)[0] == FORGED_GARBAGE[kind], row["reason"]
         if kind == "not UTF-8":
             assert row["value"] is None and base64.b64decode(row["value_base64"]).startswith(b"\xff\xfe")
         if kind == "huge value":
             assert len(row["value"]) > HUGE_BYTES and row["value_base64"] is None
-    copies = Counter(row["event_id"] for row in rejected.values())
+    copies = Counter(row["event_id"] for row in quarantined.values())
     assert all(copies[event_id] == 1 for _, event_id in forged.values())
     no_headers = written.keys() - forged.keys()
-    assert len(no_headers) == 3 and not no_headers & rejected.keys()  # skipped, as before
+    assert len(no_headers) == 3 and not no_headers & quarantined.keys()  # skipped, as before
 
     stored = set().union(*event_ids(stack_settings, run.database).values())
     assert not stored & {event_id for _, event_id in forged.values()}
     assert len(accepted) == 60 and {answer["event_id"] for answer in accepted} <= stored
     conn = connect(stack_settings, run.database)
     with conn.cursor() as cur:
-        cur.execute("SELECT sum(rejected_events) FROM streaming_batches")
-        assert cur.fetchone()[0] == len(rejected)
+        cur.execute("SELECT sum(quarantined_events) FROM streaming_batches")
+        assert cur.fetchone()[0] == len(quarantined)
     conn.close()
     assert run.job.running()
+
+
+def post_event(settings, event_type: str, event: dict) -> dict:
+    """POST one event to the running API; its answer (202)."""
+    headers = {"X-API-Key": settings.api_keys[0]} if settings.api_keys else {}
+    answer = requests.post(f"http://127.0.0.1:{settings.api_port}/{event_type}/", json=event, headers=headers, timeout=30)
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def produce_forged(settings, event_type: str, value: bytes) -> tuple[tuple[str, int, int], str]:
+    """Write `value` with forged API headers straight into the topic: its coordinates and event_id."""
+    metadata = RecordMetadata.new(event_type)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    try:
+        sent = producer.send(EVENT_TYPES[event_type].topic, key=b"garbage", value=value, headers=metadata.headers()).get(30)
+    finally:
+        producer.close()
+    return (sent.topic, sent.partition, sent.offset), metadata.event_id
+
+
+def test_events_breaking_a_cleaning_rule_are_quarantined_with_its_name_unless_it_is_relaxed(
+        stack_settings, run, tmp_path):
+    """After the tests of `run.in_kafka`. The API accepts these events; the job quarantines them,
+    and a job with their rules relaxed (PINTEREST_RELAXED_RULES) stores them as events."""
+    breaking = [(post_event(stack_settings, name, event), reason) for name, event, reason in BREAKING_CLEANING_RULES]
+    not_json, not_json_id = produce_forged(stack_settings, "pin", b"{this is not JSON")
+    valid = post_event(stack_settings, "pin", CANONICAL_TRIPLE["pin"])
+    expected = {(a["topic"], a["partition"], a["offset"]): (a["event_id"], reason) for a, reason in breaking}
+    expected[not_json] = (not_json_id, "value_not_json")
+
+    wait_until_caught_up(stack_settings, run.database, kafka_events(stack_settings), run.job)
+    quarantined = quarantined_rows(stack_settings, run.database, expected.keys())
+    assert {position: (quarantined[position]["event_id"], quarantined[position]["reason"]) for position in expected} == expected
+    stored = event_ids(stack_settings, run.database)
+    assert valid["event_id"] in stored["pin"]
+    assert not set().union(*stored.values()) & {event_id for event_id, _ in expected.values()}
+
+    relaxed = replace(stack_settings, relaxed_rules=tuple(reason for _, _, reason in BREAKING_CLEANING_RULES))
+    database = new_database()
+    job = streaming_job(relaxed, tmp_path, database)
+    job.start()
+    try:
+        wait_until_caught_up(relaxed, database, kafka_events(relaxed), job)
+        stored = event_ids(relaxed, database)
+        assert valid["event_id"] in stored["pin"]
+        assert all(answer["event_id"] in stored[answer["event_type"]] for answer, _ in breaking)
+        quarantined = quarantined_rows(relaxed, database, {not_json})
+        assert quarantined[not_json]["reason"] == "value_not_json"
+        assert not quarantined.keys() & (expected.keys() - {not_json})
+        users = {row["event_id"]: row for row in table_rows(relaxed, database, "user_data")}
+        assert users[breaking[0][0]["event_id"]]["age"] == 12
+    finally:
+        job.stop()
+        drop_database(relaxed, database)

@@ -1,6 +1,7 @@
 """The sink against PostgreSQL: one transaction per micro-batch, replays change nothing, late
-pins update their old windows, the aggregates always equal a recomputation, and rejected records
-are stored once, out of the API role's reach."""
+pins update their old windows, the aggregates always equal a recomputation, and quarantined
+records are stored once, out of the API role's reach (a database from before, with
+`rejected_events`, is upgraded in place)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from psycopg2 import errors
 
 from pinterest_common.config import PG_API
-from streaming.ddl import REJECTED_COLUMNS, ensure_database, ensure_schema
+from streaming.ddl import QUARANTINED_COLUMNS, ensure_database, ensure_schema
 from streaming.sink import MicroBatch, PostgresSink
 from tests.fixtures.streaming import (
     assert_aggregates_equal_recomputation,
@@ -42,22 +43,27 @@ def user(ind: int, received: datetime) -> tuple:
     return (ind, "Abigail Ali", 20, datetime(2015, 10, 24, 11, 23, 51), "18-24", str(uuid.uuid4()), received, 0, 0)
 
 
-def rejected(offset: int, reason: str, value: str | None, value_base64: str | None = None) -> tuple:
+def quarantined(offset: int, reason: str, value: str | None, value_base64: str | None = None) -> tuple:
     return ("pinterest.pin", 1, offset, str(uuid.uuid4()), "pin", NOW, reason, value, value_base64)
 
 
 @pytest.fixture
-def database(stack_settings):
+def empty_database(stack_settings):
     name = new_database()
     admin = connect(stack_settings, "postgres")
     ensure_database(admin, name)
     admin.close()
-    conn = psycopg2.connect(stack_settings.pg_dsn(name))
+    yield name
+    drop_database(stack_settings, name)
+
+
+@pytest.fixture
+def database(stack_settings, empty_database):
+    conn = psycopg2.connect(stack_settings.pg_dsn(empty_database))
     ensure_schema(conn)
     ensure_schema(conn)  # idempotent
     conn.close()
-    yield name
-    drop_database(stack_settings, name)
+    return empty_database
 
 
 def snapshot(settings, database: str) -> dict:
@@ -108,30 +114,31 @@ def test_a_failed_batch_leaves_nothing(stack_settings, database):
     assert sink.apply(MicroBatch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}))  # the retry applies
 
 
-def test_rejected_records_are_stored_once_with_their_batch_and_counted(stack_settings, database):
+def test_quarantined_records_are_stored_once_with_their_batch_and_counted(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    garbage = [rejected(7, "value is not JSON: Expecting value", "{not json \ufffd"),
-               rejected(8, "value is not UTF-8", None, "//4="),
-               rejected(9, "schema-invalid: missing field 'index'", '{"title": "x"}')]
+    garbage = [quarantined(7, "value_not_json", "{not json \ufffd"),
+               quarantined(8, "value_not_utf8", None, "//4="),
+               quarantined(9, "missing_field:index", '{"title": "x"}')]
     batch = MicroBatch("query-1", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}, garbage)
     assert sink.apply(batch)
-    stored = table_rows(stack_settings, database, "rejected_events")
+    stored = table_rows(stack_settings, database, "quarantined_events")
     utc = NOW.replace(tzinfo=timezone.utc)
-    assert [tuple(row[c] for c in REJECTED_COLUMNS) for row in stored] == [(*g[:5], utc, *g[6:]) for g in garbage]
+    assert [tuple(row[c] for c in QUARANTINED_COLUMNS) for row in stored] == [(*g[:5], utc, *g[6:]) for g in garbage]
+    assert all(row["quarantined_at"] > utc for row in stored)  # the time of the insert
     assert not sink.apply(batch)  # a replay
     assert sink.apply(MicroBatch("query-2", 0, batch.rows, garbage[1:]))  # a new checkpoint re-reading Kafka
-    assert sink.apply(MicroBatch("query-2", 1, {}, garbage[:1]))  # rejected records alone
-    assert table_rows(stack_settings, database, "rejected_events") == stored
+    assert sink.apply(MicroBatch("query-2", 1, {}, garbage[:1]))  # quarantined records alone
+    assert table_rows(stack_settings, database, "quarantined_events") == stored
     assert len(table_rows(stack_settings, database, "experimental_data")) == 1
     conn = connect(stack_settings, database)
     with conn.cursor() as cur:
-        cur.execute("SELECT query_id, batch_id, pin_events, rejected_events FROM streaming_batches ORDER BY 1, 2")
+        cur.execute("SELECT query_id, batch_id, pin_events, quarantined_events FROM streaming_batches ORDER BY 1, 2")
         assert cur.fetchall() == [("query-1", 0, 1, 3), ("query-2", 0, 1, 2), ("query-2", 1, 0, 1)]
     conn.close()
     sink.close()
 
 
-def test_the_api_role_cannot_read_rejected_events(stack_settings, database):
+def test_the_api_role_cannot_read_quarantined_events(stack_settings, database):
     admin = psycopg2.connect(stack_settings.pg_dsn(database))
     ensure_schema(admin, api_reader=stack_settings.pg_api_user)  # the grants the job gives
     admin.close()
@@ -141,6 +148,51 @@ def test_the_api_role_cannot_read_rejected_events(stack_settings, database):
         with api.cursor() as cur:
             cur.execute("SELECT count(*) FROM profile_popularity")  # what it reads
             with pytest.raises(errors.InsufficientPrivilege):
-                cur.execute("SELECT * FROM rejected_events")
+                cur.execute("SELECT * FROM quarantined_events")
     finally:
         api.close()
+
+
+# The two tables as the first releases created them (before the quarantine).
+OLD_SCHEMA = """
+CREATE TABLE rejected_events (
+    kafka_topic text NOT NULL, kafka_partition integer NOT NULL, kafka_offset bigint NOT NULL,
+    event_id text NOT NULL, event_type text NOT NULL, received_at timestamptz NOT NULL, reason text NOT NULL,
+    value text, value_base64 text,
+    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
+);
+CREATE TABLE streaming_batches (
+    query_id text NOT NULL, batch_id bigint NOT NULL, committed_at timestamptz NOT NULL DEFAULT now(),
+    pin_events integer NOT NULL, geo_events integer NOT NULL, user_events integer NOT NULL,
+    rejected_events integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (query_id, batch_id)
+);
+"""
+
+
+def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(stack_settings, empty_database):
+    old = quarantined(7, "value is not JSON: Expecting value", "{not json")
+    conn = psycopg2.connect(stack_settings.pg_dsn(empty_database), options="-c TimeZone=UTC")
+    with conn, conn.cursor() as cur:
+        cur.execute(OLD_SCHEMA)
+        cur.execute(f"INSERT INTO rejected_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s", (old,))
+        cur.execute("INSERT INTO streaming_batches VALUES ('q', 0, now(), 1, 0, 0, 1)")
+    ensure_schema(conn)
+    ensure_schema(conn)  # idempotent after the upgrade too
+    conn.close()
+    sink = PostgresSink(stack_settings.pg_dsn(empty_database))
+    assert sink.apply(MicroBatch("q", 1, {"pin": [pin("Ann", 1000, "art", NOW)]}, [quarantined(8, "value_not_utf8", None, "//4=")]))
+    sink.close()
+    stored = table_rows(stack_settings, empty_database, "quarantined_events")
+    assert [(row["kafka_offset"], row["reason"]) for row in stored] == [(7, old[6]), (8, "value_not_utf8")]
+    assert all(row["quarantined_at"] is not None for row in stored)
+    conn = connect(stack_settings, empty_database)
+    with conn.cursor() as cur:
+        cur.execute("SELECT batch_id, quarantined_events FROM streaming_batches ORDER BY 1")
+        assert cur.fetchall() == [(0, 1), (1, 1)]
+        cur.execute("SELECT to_regclass('rejected_events'), to_regclass('quarantined_events_pkey')::text")
+        assert cur.fetchone() == (None, "quarantined_events_pkey")
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'streaming_batches'"
+                    " AND column_name LIKE '%_events' ORDER BY 1")
+        assert [row[0] for row in cur.fetchall()] == ["geo_events", "pin_events", "quarantined_events", "user_events"]
+    conn.close()

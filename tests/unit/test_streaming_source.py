@@ -1,6 +1,7 @@
 """The streaming job's Spark plan, run as a stream over Kafka-shaped rows (parquet files, one
 micro-batch each): headers, dedup and late events, the shared cleaning, the sink's rows, and
-values that are no valid event as rejected rows."""
+records the contract's types and rules refuse as quarantined rows with their reason (relaxed
+rules no longer refuse)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ingestion_api.emulator import generate_triples
 from pinterest_common.cleaning import clean
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import EVENT_TYPES, record_key, spark_raw_schema
-from streaming.ddl import EVENT_COLUMNS, REJECTED_COLUMNS, TABLE_COLUMNS
+from streaming.ddl import EVENT_COLUMNS, QUARANTINED_COLUMNS, TABLE_COLUMNS
 from streaming.source import SinkRows, cleaned, deduplicated, record_columns, sink_rows
 
 KAFKA_SCHEMA = T.StructType([
@@ -33,16 +34,30 @@ KAFKA_SCHEMA = T.StructType([
 ])
 NO_DATA_BATCHES = "spark.sql.streaming.noDataMicroBatches.enabled"
 RECEIVED = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
-# Pin values with the API's headers that are no valid pin event: value -> the reason's category.
-GARBAGE = {
-    b"{not json": "value is not JSON",
-    b"\xff\xfe{}": "value is not UTF-8",
-    json.dumps({**CANONICAL_TRIPLE["pin"], "downloaded": True}).encode(): "schema-invalid",
-    b"[1, 2]": "schema-invalid",
-    b'{"title": "a\x00b"}': "value is not JSON",  # a raw control character; stored with U+FFFD
-    b"[" * 100_000: "value is not JSON",  # nested too deeply for Python's parser
-    None: "no value (tombstone)",
-}
+
+
+def changed(event_type: str, **fields) -> bytes:
+    return json.dumps({**CANONICAL_TRIPLE[event_type], **fields}).encode()
+
+
+# Records with the API's headers that are no cleanable event: (event type, value, the reason),
+# the reason written down here, not derived from the code under test.
+GARBAGE = [
+    ("pin", b"{not json", "value_not_json"),
+    ("pin", b"\xff\xfe{}", "value_not_utf8"),
+    ("pin", changed("pin", downloaded=True), "wrong_type:downloaded"),
+    ("pin", b"[1, 2]", "value_not_object"),
+    ("pin", b'{"title": "a\x00b"}', "value_not_json"),  # a raw control character; stored with U+FFFD
+    ("pin", b"[" * 100_000, "value_not_json"),  # nested too deeply
+    ("pin", None, "no_value"),  # a tombstone
+    ("geo", changed("geo", latitude=91), "latitude_in_range"),  # an EDGE rule
+]
+# Events the API accepts that break a CLEANING rule: quarantined unless the rule is relaxed.
+BREAKING_CLEANING_RULES = [
+    ("pin", changed("pin", unique_id="not-a-uuid"), "unique_id_is_uuid"),
+    ("geo", changed("geo", timestamp="2005-06-01 10:00:00"), "timestamp_not_before_launch"),
+    ("user", changed("user", age=12), "age_at_least_13"),
+]
 
 
 def kafka_row(event_type: str, event: dict, offset: int, metadata: RecordMetadata | None) -> tuple:
@@ -51,15 +66,15 @@ def kafka_row(event_type: str, event: dict, offset: int, metadata: RecordMetadat
     return (record_key(et, event), json.dumps(event).encode(), et.topic, offset % 3, offset, headers)
 
 
-def garbage_row(value: bytes | None, offset: int, metadata: RecordMetadata) -> tuple:
-    return (b"garbage", value, EVENT_TYPES["pin"].topic, offset % 3, offset, metadata.headers())
+def garbage_row(event_type: str, value: bytes | None, offset: int, metadata: RecordMetadata) -> tuple:
+    return (b"garbage", value, EVENT_TYPES[event_type].topic, offset % 3, offset, metadata.headers())
 
 
 @pytest.fixture(scope="module")
 def garbage():
-    """Offset -> (value, reason category, forged headers) of the GARBAGE records."""
-    return {200 + i: (value, category, RecordMetadata.new("pin", RECEIVED))
-            for i, (value, category) in enumerate(GARBAGE.items())}
+    """Offset -> (event type, value, reason, headers) of the GARBAGE and BREAKING_CLEANING_RULES records."""
+    return {200 + i: (event_type, value, reason, RecordMetadata.new(event_type, RECEIVED))
+            for i, (event_type, value, reason) in enumerate(GARBAGE + BREAKING_CLEANING_RULES)}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +84,7 @@ def events():
     return [(name, triple[name], RecordMetadata.new(name, RECEIVED)) for triple in triples for name in EVENT_TYPES]
 
 
-def run_stream(spark, directory, micro_batches: list[list[tuple]]) -> list[SinkRows]:
+def run_stream(spark, directory, micro_batches: list[list[tuple]], relaxed_rules: tuple[str, ...] = ()) -> list[SinkRows]:
     """The sink rows of each micro-batch, through record_columns -> deduplicated -> cleaned."""
     source = directory / "kafka"
     for number, rows in enumerate(micro_batches):
@@ -81,7 +96,7 @@ def run_stream(spark, directory, micro_batches: list[list[tuple]]) -> list[SinkR
     spark.conf.set(NO_DATA_BATCHES, "false")  # as the job sets it: one micro-batch per file
     try:
         query = (
-            cleaned(deduplicated(record_columns(stream.parquet(str(source))), "10 minutes"))
+            cleaned(deduplicated(record_columns(stream.parquet(str(source))), "10 minutes"), relaxed_rules)
             .writeStream.foreachBatch(lambda batch, _: outputs.append(sink_rows(batch.collect())))
             .option("checkpointLocation", str(directory / "checkpoint"))
             .trigger(availableNow=True)
@@ -98,31 +113,48 @@ def output(spark, events, garbage, tmp_path_factory):
     rows = [kafka_row(name, event, offset, metadata) for offset, (name, event, metadata) in enumerate(events)]
     rows.append(rows[0])  # the same record delivered twice
     rows.append(kafka_row("pin", CANONICAL_TRIPLE["pin"], 99, None))  # not written by the API
-    rows += [garbage_row(value, offset, metadata) for offset, (value, _, metadata) in garbage.items()]
+    rows += [garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, _, metadata) in garbage.items()]
     first, = run_stream(spark, tmp_path_factory.mktemp("stream"), [rows])
     return first
 
 
 def test_every_api_record_once_and_records_without_headers_skipped(output, events):
+    """Only the API's events: the quarantined records and the one without headers are no event row."""
     for name in EVENT_TYPES:
         expected = sorted(metadata.event_id for event_type, _, metadata in events if event_type == name)
         assert sorted(row[TABLE_COLUMNS[name].index("event_id")] for row in output.events[name]) == expected
 
 
-def test_values_that_are_no_valid_event_become_rejected_rows_with_the_reason(output, garbage):
-    rejected = {row[REJECTED_COLUMNS.index("kafka_offset")]: dict(zip(REJECTED_COLUMNS, row)) for row in output.rejected}
-    assert len(output.rejected) == len(rejected) and rejected.keys() == garbage.keys()
-    for offset, (value, category, metadata) in garbage.items():
-        row = rejected[offset]
+def test_records_that_are_no_cleanable_event_become_quarantined_rows_with_the_reason(output, garbage):
+    quarantined = {row[QUARANTINED_COLUMNS.index("kafka_offset")]: dict(zip(QUARANTINED_COLUMNS, row))
+                   for row in output.quarantined}
+    assert len(output.quarantined) == len(quarantined) and quarantined.keys() == garbage.keys()
+    for offset, (event_type, value, reason, metadata) in garbage.items():
+        row = quarantined[offset]
         assert (row["kafka_topic"], row["kafka_partition"], row["event_id"], row["event_type"]) == (
-            "pinterest.pin", offset % 3, metadata.event_id, "pin")
+            EVENT_TYPES[event_type].topic, offset % 3, metadata.event_id, event_type)
         assert row["received_at"] == RECEIVED.replace(tzinfo=None)
-        assert row["reason"].split(":", 1)[0] == category, row["reason"]
-        if category == "value is not UTF-8":
+        assert row["reason"] == reason
+        if reason == "value_not_utf8":
             assert row["value"] is None and base64.b64decode(row["value_base64"]) == value
         else:
             assert row["value_base64"] is None
             assert row["value"] == (value.decode().replace("\x00", "\ufffd") if value is not None else None)
+
+
+def test_relaxed_cleaning_rules_no_longer_quarantine(spark, tmp_path):
+    relaxed = tuple(reason for _, _, reason in BREAKING_CLEANING_RULES)
+    records = [(event_type, value, RecordMetadata.new(event_type, RECEIVED))
+               for event_type, value, _ in (*BREAKING_CLEANING_RULES, GARBAGE[0], GARBAGE[-1])]
+    rows = [garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, metadata) in enumerate(records)]
+    output, = run_stream(spark, tmp_path, [rows], relaxed_rules=relaxed)
+    for event_type, _, metadata in records[:3]:
+        ids = [row[TABLE_COLUMNS[event_type].index("event_id")] for row in output.events[event_type]]
+        assert ids == [metadata.event_id]
+    by_id = {row[QUARANTINED_COLUMNS.index("event_id")]: row[QUARANTINED_COLUMNS.index("reason")] for row in output.quarantined}
+    assert by_id == {records[3][2].event_id: "value_not_json", records[4][2].event_id: "latitude_in_range"}  # EDGE stays
+    user = dict(zip(TABLE_COLUMNS["user"], output.events["user"][0]))
+    assert user["age"] == 12
 
 
 def test_rows_are_the_shared_cleaning_of_the_events(spark, output, events):

@@ -1,4 +1,4 @@
-"""The streaming tables' shape: columns as cleaned, rejected records, bulk inserts, window arithmetic."""
+"""The streaming tables' shape: columns as cleaned, quarantined records, bulk inserts, window arithmetic."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from pinterest_common.cleaning import CLEANED_COLUMNS
 from streaming.aggregates import MINUTE, PROFILE_WINDOWS, ROLLING_HOUR, TREND_WINDOW
 from pinterest_common.pg_roles import API_TABLES
-from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, REJECTED_COLUMNS, SCHEMA, TABLE_COLUMNS
-from streaming.sink import INSERT_REJECTED, insert_events_sql
+from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, QUARANTINED_COLUMNS, SCHEMA, TABLE_COLUMNS
+from streaming.sink import INSERT_QUARANTINED, insert_events_sql
 
 MOMENT = datetime(2024, 5, 1, 10, 37, 42, 500000, tzinfo=timezone.utc)
 
@@ -28,14 +28,17 @@ def test_event_columns_are_the_cleaned_columns_then_the_metadata():
         assert TABLE_COLUMNS[event_type][-4:] == METADATA_COLUMNS
 
 
-def test_rejected_records_are_keyed_by_their_kafka_coordinates_counted_per_batch_and_not_for_the_api():
-    assert declared_columns("rejected_events") == list(REJECTED_COLUMNS)
+def test_quarantined_records_are_keyed_by_their_kafka_coordinates_counted_per_batch_and_not_for_the_api():
+    assert declared_columns("quarantined_events") == [*QUARANTINED_COLUMNS, "quarantined_at"]
     assert "PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)" in SCHEMA
-    assert INSERT_REJECTED.startswith(f"INSERT INTO rejected_events ({', '.join(REJECTED_COLUMNS)}) VALUES %s")
-    assert INSERT_REJECTED.endswith("ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING")
-    # Existing databases get the count column too.
-    assert "ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS rejected_events integer NOT NULL DEFAULT 0" in SCHEMA
-    assert "rejected_events" not in API_TABLES
+    assert INSERT_QUARANTINED.startswith(f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s")
+    assert INSERT_QUARANTINED.endswith("ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING")
+    # Existing databases are upgraded: the table and the count column renamed once, the new columns added.
+    assert "ALTER TABLE rejected_events RENAME TO quarantined_events" in SCHEMA
+    assert "ALTER TABLE streaming_batches RENAME COLUMN rejected_events TO quarantined_events" in SCHEMA
+    assert "ALTER TABLE quarantined_events ADD COLUMN IF NOT EXISTS quarantined_at timestamptz NOT NULL DEFAULT now()" in SCHEMA
+    assert "ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS quarantined_events integer NOT NULL DEFAULT 0" in SCHEMA
+    assert "quarantined_events" not in API_TABLES
 
 
 def test_inserts_are_bulk_idempotent_and_pins_feed_the_window_recomputation():
