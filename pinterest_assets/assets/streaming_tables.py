@@ -5,8 +5,9 @@ observation reports per table a data version (content-derived), `dagster/row_cou
 `received_at` (event tables) or window start (aggregates), and the lag behind Kafka: how many
 records of the table's topic the job has not consumed yet (its heartbeat row `streaming_status`
 holds the offsets it consumed) and how long the oldest of them has been waiting; the event tables
-also report `rejected_records`, the records of their topic the job stored in `rejected_events`
-instead (values that are no valid event). The sensor in
+also report `quarantined_records`, the records of their topic the job stored in
+`quarantined_events` instead (no cleanable event), and `quarantined_by_reason`, those counts per
+reason. The sensor in
 pinterest_assets/sensors/streaming_observation.py runs the observation job every PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS.
 Row counts are exact (`count(*)`), which is fine at the local stack's volumes.
 """
@@ -102,10 +103,13 @@ def table_state(cur, table: StreamingTable) -> TableState:
     return TableState(row_count, newest, version)
 
 
-def rejected_records(cur) -> dict[str, int]:
-    """Topic -> how many of its records are in `rejected_events`."""
-    cur.execute("SELECT kafka_topic, count(*) FROM rejected_events GROUP BY kafka_topic")
-    return dict(cur.fetchall())
+def quarantined_records(cur) -> dict[str, dict[str, int]]:
+    """Topic -> reason -> how many of its records are in `quarantined_events` with that reason."""
+    cur.execute("SELECT kafka_topic, reason, count(*) FROM quarantined_events GROUP BY kafka_topic, reason")
+    counts: dict[str, dict[str, int]] = {}
+    for topic, reason, count in cur.fetchall():
+        counts.setdefault(topic, {})[reason] = count
+    return counts
 
 
 def job_heartbeat(cur) -> JobHeartbeat | None:
@@ -144,7 +148,7 @@ def waiting_since(record) -> datetime:
 
 
 def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartbeat: JobHeartbeat | None,
-                 rejected: dict[str, int], now: datetime) -> dg.ObserveResult:
+                 quarantined: dict[str, dict[str, int]], now: datetime) -> dg.ObserveResult:
     metadata: dict = {
         "dagster/row_count": state.row_count,
         "kafka_topic": table.topic,
@@ -153,7 +157,9 @@ def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartb
         "job_active": bool(heartbeat and heartbeat.active),
     }
     if table in EVENT_TABLES:
-        metadata["rejected_records"] = rejected.get(table.topic, 0)
+        by_reason = quarantined.get(table.topic, {})
+        metadata["quarantined_records"] = sum(by_reason.values())
+        metadata["quarantined_by_reason"] = dg.MetadataValue.json(dict(sorted(by_reason.items())))
     if state.newest is not None:
         metadata[f"newest_{table.time_column}"] = dg.MetadataValue.timestamp(state.newest)
     if heartbeat is not None:
@@ -171,13 +177,13 @@ def observe_streaming_tables(postgres: PostgresResource, kafka: KafkaResource) -
         with conn.cursor() as cur:
             heartbeat = job_heartbeat(cur)
             states = {table.name: table_state(cur, table) for table in TABLES}
-            rejected = rejected_records(cur)
+            quarantined = quarantined_records(cur)
     finally:
         conn.close()
     lags = {topic: topic_lag(kafka, topic, heartbeat) for topic in {table.topic for table in TABLES}}
     now = datetime.now(timezone.utc)
     for table in TABLES:
-        yield _observation(table, states[table.name], lags[table.topic], heartbeat, rejected, now)
+        yield _observation(table, states[table.name], lags[table.topic], heartbeat, quarantined, now)
 
 
 # Observable source assets are the documented way to observe tables that another system writes;
