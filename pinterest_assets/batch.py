@@ -42,6 +42,7 @@ POLL_S = 2.0
 # Runs executed here print Dagster's INFO events and up (the UI keeps the DEBUG ones).
 CONSOLE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 REFRESH_JOB_NAME = REFRESH_JOB.name
+CLEAN_OP = "clean_raw_events"
 
 
 @dataclass
@@ -147,10 +148,12 @@ def launch(
     return outcome
 
 
-def refresh(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunOutcome:
-    """One run of the cleaned and analytics assets."""
+def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, recheck_quarantine: bool = False) -> RunOutcome:
+    """One run of the cleaned and analytics assets; with `recheck_quarantine`, the quarantined
+    lines are checked again under the current rules (`make requarantine`)."""
+    run_config = {**CONSOLE_LOGS, "ops": {CLEAN_OP: {"config": {"recheck_quarantine": True}}}} if recheck_quarantine else CONSOLE_LOGS
     result = defs.resolve_job_def(REFRESH_JOB_NAME).execute_in_process(
-        run_config=CONSOLE_LOGS,
+        run_config=run_config,
         instance=instance,
         tags={LAUNCHED_BY_TAG: LAUNCHED_BY, BATCH_PID_TAG: str(os.getpid()), BATCH_HOST_TAG: socket.gethostname()},
         raise_on_error=False,
@@ -247,9 +250,11 @@ def run_batch(
     instance: dg.DagsterInstance | None = None,
     log: Callable[[str], None] = print,
     refresh_downstream: bool = True,
+    recheck_quarantine: bool = False,
 ) -> BatchSummary:
     """One pass over every drain sensor, then (unless `refresh_downstream` is False) one refresh
-    of the cleaned and analytics assets (see the module docstring)."""
+    of the cleaned and analytics assets (see the module docstring), which re-checks the
+    quarantine with `recheck_quarantine`."""
     from pinterest_common.config import get_settings
 
     settings = get_settings()
@@ -271,12 +276,16 @@ def run_batch(
             drained = False
             log(f"[batch] {stream.topic}: stopped after a failed run; the sensor will request its range again")
     if drained and refresh_downstream:
-        log("[batch] cleaning the new raw objects and answering the questions (Spark) ...")
-        outcome = refresh(defs, instance)
+        log("[batch] cleaning the new raw objects" + (", re-checking the quarantine under the current rules"
+                                                       f" (relaxed: {', '.join(settings.relaxed_rules) or 'none'})"
+                                                       if recheck_quarantine else "")
+            + " and answering the questions (Spark) ...")
+        outcome = refresh(defs, instance, recheck_quarantine)
         summary.runs.append(outcome)
         log(f"[batch] {REFRESH_JOB_NAME}: run {outcome.run_id} {'ok' if outcome.success else 'FAILED'}, "
             f"{outcome.objects} materialisation(s)"
-            + (f", FAILED checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""))
+            + (f", FAILED checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else "")
+            + (f", warnings: {', '.join(outcome.warned_checks)}" if outcome.warned_checks else ""))
     log(
         f"[batch] done: {len(summary.runs)} run(s), {summary.landed} record(s) landed"
         + ("" if summary.ok else "; some runs or checks FAILED (see above and the Dagster UI)")
@@ -289,8 +298,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m pinterest_assets.batch", description="One pass of the batch pipeline.")
     parser.add_argument("--land-only", action="store_true", help="drain Kafka into the raw lake, skip the Spark refresh")
+    parser.add_argument("--requarantine", action="store_true",
+                        help="re-check the quarantined lines under the current rules (PINTEREST_RELAXED_RULES) and clean "
+                             "those that pass (`make requarantine`)")
     args = parser.parse_args(argv)
-    summary = run_batch(refresh_downstream=not args.land_only)
+    if args.land_only and args.requarantine:
+        parser.error("--requarantine needs the Spark refresh that --land-only skips")
+    summary = run_batch(refresh_downstream=not args.land_only, recheck_quarantine=args.requarantine)
     return 0 if summary.ok else 1
 
 
