@@ -263,5 +263,6 @@ def cleaned_tables(
             yield from check(quarantine_name, QUARANTINE_SHARE, share <= settings.quarantine_warn_share, {
                 "quarantined_lines": counts["quarantined_lines"], "raw_lines": counts["raw_lines"],
                 "share": round(share, 6), "warn_above": settings.quarantine_warn_share, "reasons": _examples(reasons),
+                "examples": dg.MetadataValue.json(quality.examples(quarantine)),
             }, dg.AssetCheckSeverity.WARN)
         quarantine.unpersist()

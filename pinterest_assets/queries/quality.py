@@ -63,6 +63,15 @@ def cleaned_events(triaged: DataFrame, event_type: str, rule_changes=None) -> Da
     return clean(event_type, raw_events_from_lines(passing, EVENT_TYPES[event_type]), rule_changes)
 
 
+def examples(quarantined: DataFrame, limit: int = EXAMPLES) -> list[dict]:
+    """One quarantined line per reason (up to `limit`): the reason, where it was, its value's start."""
+    first = F.min(F.struct(*KAFKA_POSITION, F.substring(F.coalesce("value", "value_base64"), 1, 120).alias("value")))
+    rows = quarantined.groupBy(REASON).agg(first.alias("first")).orderBy(REASON).limit(limit).collect()
+    return [{"reason": row[REASON], "kafka_topic": row["first"]["kafka_topic"],
+             "kafka_partition": row["first"]["kafka_partition"], "kafka_offset": row["first"]["kafka_offset"],
+             "value": row["first"]["value"]} for row in rows]
+
+
 def reason_counts(quarantined: DataFrame) -> dict[str, int]:
     return {row[REASON]: row["count"] for row in quarantined.groupBy(REASON).count().orderBy(REASON).collect()}
 

@@ -205,6 +205,22 @@ def test_the_new_category_is_reported_by_the_warning_check(posted):
     assert {record.data["value"]: record.data["rows"] for record in table.records} == {NEW_CATEGORY: 1}
 
 
+def test_the_quarantine_share_check_warns_with_counts_and_examples(posted):
+    import dagster as dg
+
+    from pinterest_assets.instance import prepare_instance
+
+    prepare_instance(posted[0])
+    with dg.DagsterInstance.get() as instance:
+        key = dg.AssetCheckKey(dg.AssetKey("quarantined_pins"), "quarantine_share")
+        evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].evaluation
+    # 3 of this module's 9 pins are quarantined: far above the 5 % default
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    reasons = {r.data["value"]: r.data["rows"] for r in evaluation.metadata["reasons"].value.records}
+    assert reasons == {"unique_id_is_uuid": 1, "downloaded_is_flag": 1, "save_location_is_path": 1}
+    assert sorted(e["reason"] for e in evaluation.metadata["examples"].value) == sorted(reasons)
+
+
 def test_every_refused_event_is_in_its_quarantine_with_its_reason(posted):
     settings, _, quarantined, *_ = posted
     for event_id, (event_type, reason) in quarantined.items():
