@@ -11,7 +11,7 @@ Every record the API writes to `pinterest.pin|geo|user` carries these headers (U
 
 The key is `unique_id` for pins and `ind` for geo and user events.
 
-Where a consumer keeps the bytes of a record it rejects (the lake's dead letters, the streaming
+Where a consumer keeps the bytes of a record that is no valid event (the raw lake, the streaming
 job's `quarantined_events`), they are text when UTF-8 and base64 otherwise (`utf8_text`,
 `base64_if_not_utf8`).
 """

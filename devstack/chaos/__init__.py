@@ -23,6 +23,6 @@ its own (PostgreSQL and S3, a three-node Kafka cluster from devstack.kafka_clust
 Every scenario reports the events acknowledged, found, lost and duplicated per store, and its
 recovery time (report.py). A scenario fails when anything acknowledged is lost or duplicated in
 a store it reconciles, or one of its expectations fails (the emulator gave up, garbage not
-dead-lettered, the streaming tables did not catch up, an error); the exit status is then 1.
+kept in the raw lake exactly once, the streaming tables did not catch up, an error); the exit status is then 1.
 docs/CHAOS.md describes the scenarios and the figures measured.
 """

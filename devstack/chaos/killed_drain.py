@@ -16,7 +16,7 @@ import signal
 import sys
 
 MODES = ("mid-upload", "before-commit")
-LAKE_PREFIXES = ("raw/", "dead-letter/raw/")
+LAKE_PREFIXES = ("raw/",)
 
 
 def die(what: str) -> None:

@@ -3,7 +3,7 @@
 Pure logic (no services), unit-tested in tests/unit/test_chaos_report.py. A scenario passes when
 it ran to the end, acknowledged events, reconciled at least one store, every store it reconciled
 holds every acknowledged event exactly once, and none of its own expectations failed (e.g. the
-emulator gave up on events, garbage was not dead-lettered).
+emulator gave up on events, garbage was not kept in the raw lake exactly once).
 """
 
 from __future__ import annotations
