@@ -9,14 +9,13 @@ election stays off. Not part of `make up`: devstack/chaos starts and stops it.
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 from pinterest_common.config import Settings
 
+from . import kafka_ids
 from .process import free_port, port_open, read_pid, wait_until
 from .services import LOCALHOST, Kafka
 
@@ -77,7 +76,7 @@ class KafkaCluster:
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         ports = {node: (free_port(), free_port()) for node in range(1, size + 1)}
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = kafka_ids.random_uuid()
         self.nodes = [KafkaNode(settings, state_dir, node, ports, cluster_id) for node in ports]
 
     @property

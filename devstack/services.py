@@ -6,19 +6,18 @@ cache `$PINTEREST_HOME/cache`, so a test session in a temporary state directory 
 
 from __future__ import annotations
 
-import base64
 import glob
 import os
 import pwd
 import shutil
 import subprocess
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from pinterest_common import pg_roles
 from pinterest_common.config import DATABASES, Settings
 
+from . import kafka_ids
 from .jars import SetupError, require_tool, resolve_classpath
 from .process import port_open, read_pid, spawn, terminate, wait_until
 
@@ -135,7 +134,7 @@ class Kafka(Service):
 
     def _cluster_id(self) -> str:
         """The id the node's storage is formatted with (every node of a cluster shares one)."""
-        return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        return kafka_ids.random_uuid()
 
     def _config(self) -> Path:
         props = self._properties()
