@@ -50,4 +50,5 @@ audit: ## known vulnerabilities of the installed Python packages (PyPI's vulnera
 	@$(PY) -m devstack.audit $(AUDIT_ARGS)
 
 clean-state: down ## delete all local state (keeps downloaded jars and caches)
+	@if [ -x $(PY) ]; then $(PY) -m devstack clean-state; fi
 	rm -rf "$(PINTEREST_HOME)/stack" "$(PINTEREST_HOME)/tmp"

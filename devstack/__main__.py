@@ -1,4 +1,8 @@
-"""`python -m devstack {fetch,up,down,status}`: the local stack from the command line."""
+"""`python -m devstack {fetch,up,down,status,clean-state}`: the local stack from the command line.
+
+`clean-state` deletes what the stacks under $PINTEREST_HOME/stack and $PINTEREST_HOME/tmp keep
+outside them (PostgreSQL's directory when, as root, it could not live inside); `make clean-state`
+runs it after `make down`, then deletes those two directories."""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ import sys
 from pinterest_common.config import get_settings
 
 from .jars import SetupError
+from .services import remove_server_dirs
 from .stack import Stack
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
-    parser.add_argument("command", choices=["fetch", "up", "down", "status"])
+    parser.add_argument("command", choices=["fetch", "up", "down", "status", "clean-state"])
     args = parser.parse_args(argv)
     stack = Stack(get_settings())
     try:
@@ -27,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             stopped = stack.down()
             print(f"[devstack] stopped: {', '.join(stopped) or 'nothing was running'}")
+        elif args.command == "clean-state":
+            home = stack.settings.home
+            removed = remove_server_dirs([home / "stack", home / "tmp"])
+            print(f"[devstack] removed: {', '.join(map(str, removed)) or 'nothing outside ' + str(home)}")
         else:
             return _print_status(stack)
     except (SetupError, TimeoutError) as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pinterest_common.config import Settings, get_settings
 
 from .process import free_port
+from .services import remove_server_dirs
 from .stack import Stack
 
 
@@ -68,6 +69,7 @@ def fresh_stack(
         os.environ.clear()
         os.environ.update(saved)
         if not keep_state:
+            remove_server_dirs([state_dir])  # PostgreSQL's, when it had to live outside (root, closed parents)
             shutil.rmtree(state_dir, ignore_errors=True)
 
 

@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,11 +250,54 @@ class S3Server(Service):
             client.create_bucket(Bucket=self.settings.s3_bucket)
 
 
+# When we are root, PostgreSQL runs as the `postgres` user, which must reach its data directory,
+# socket directory and log. Under a directory closed to other users (a checkout in /root, a
+# PINTEREST_HOME of mode 0700) it cannot; the server's files then live in a directory of their own
+# under the first of these bases, owned by `postgres`, and the stack directory refers to it by the
+# symlink `postgres/server` (the directory names its stack in the file `owner`).
+SERVER_DIR_BASES = (Path("/var/tmp"), Path("/tmp"))
+SERVER_DIR_PREFIX = "pinterest-pg-"
+SERVER_USER = "postgres"
+
+
+def server_dirs_of(stack_dirs: list[Path]) -> list[Path]:
+    """The PostgreSQL server directories outside the stack that belong to a stack directory at or
+    under one of `stack_dirs` (by their `owner` file), whether that stack directory still exists or not."""
+    roots = [d.expanduser().resolve() for d in stack_dirs]
+    found = []
+    for base in SERVER_DIR_BASES:
+        try:
+            candidates = sorted(base.glob(SERVER_DIR_PREFIX + "*"))
+        except OSError:
+            continue
+        for candidate in candidates:
+            if candidate.is_symlink() or not candidate.is_dir():
+                continue
+            try:
+                owner = Path((candidate / "owner").read_text().strip())
+            except OSError:
+                continue
+            if owner.is_absolute() and any(owner == root or owner.is_relative_to(root) for root in roots):
+                found.append(candidate)
+    return found
+
+
+def remove_server_dirs(stack_dirs: list[Path]) -> list[Path]:
+    """Delete the server directories of `server_dirs_of(stack_dirs)` (stop their servers first)."""
+    removed = server_dirs_of(stack_dirs)
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
 class Postgres(Service):
     """PostgreSQL 15+ from the system (Debian's packages), one cluster in the state directory.
 
     PostgreSQL refuses to run as root; when we are root, the server runs as the `postgres`
-    system user that Debian's package creates.
+    system user that Debian's package creates. If that user cannot reach the state directory
+    (a parent closed to other users), the cluster lives in a directory of its own under
+    /var/tmp (or /tmp), referred to by the symlink `<state>/postgres/server`; `remove_data`
+    and `make clean-state` delete it.
     """
 
     name = "postgres"
@@ -276,62 +320,141 @@ class Postgres(Service):
                 return candidate.resolve()
         raise SetupError("PostgreSQL server binaries not found. Debian: apt-get install postgresql")
 
+    @staticmethod
+    def _as_root() -> bool:
+        return os.geteuid() == 0
+
     def _as_server_user(self, cmd: list[str]) -> list[str]:
-        if os.geteuid() != 0:
+        if not self._as_root():
             return cmd
         try:
-            pwd.getpwnam("postgres")
+            pwd.getpwnam(SERVER_USER)
         except KeyError as exc:
             raise SetupError("running as root needs the `postgres` system user (apt-get install postgresql)") from exc
-        return ["runuser", "-u", "postgres", "--", *cmd]
+        return ["runuser", "-u", SERVER_USER, "--", *cmd]
 
     def _chown_to_server_user(self, *paths: Path) -> None:
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam("postgres")
+        if self._as_root():
+            entry = pwd.getpwnam(SERVER_USER)
             for path in paths:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def _server_user_reaches(self, *dirs: Path) -> bool:
+        """Whether the server's user may enter (and so reach) each of `dirs`; always when it is us."""
+        if not self._as_root():
+            return True
+        test = ["test", "-x", str(dirs[0])]
+        for path in dirs[1:]:
+            test += ["-a", "-x", str(path)]
+        return subprocess.run(self._as_server_user(test), capture_output=True).returncode == 0
+
+    @property
+    def server_link(self) -> Path:
+        """The stack directory's reference to a server directory outside it (a symlink)."""
+        return self.dir / "server"
+
+    @property
+    def server_dir(self) -> Path:
+        """Where the server's files are: the data directory, the socket (and, outside the
+        stack directory, the log)."""
+        if self.server_link.is_symlink():
+            return Path(os.readlink(self.server_link))
+        return self.dir
+
     @property
     def data_dir(self) -> Path:
-        return self.dir / "data"
+        return self.server_dir / "data"
 
     def prepare(self) -> None:
         self.bin_dir()
 
-    def _launch(self) -> None:
-        bin_dir = self.bin_dir()
+    def _place_server_dir(self) -> Path:
+        """The server directory for a start, made reachable by the server's user: the stack's
+        own `postgres/` if it can be, else one of its own under a base of SERVER_DIR_BASES."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.log_file.touch()
-        self._chown_to_server_user(self.dir, self.log_file)
+        if self.server_link.is_symlink():
+            target = self.server_dir
+            if target.is_dir():
+                return target
+            self.server_link.unlink()  # its directory is gone (say /tmp was emptied): a new cluster
+        self._chown_to_server_user(self.dir)
+        if self._server_user_reaches(self.dir, self.log_file.parent):
+            if self.log_file.is_symlink():
+                self.log_file.unlink()
+            self.log_file.touch()
+            self._chown_to_server_user(self.log_file)
+            return self.dir
+        tried = []
+        for base in SERVER_DIR_BASES:
+            if not base.is_dir():
+                continue
+            tried.append(str(base))
+            target = Path(tempfile.mkdtemp(prefix=SERVER_DIR_PREFIX, dir=base))
+            (target / "owner").write_text(f"{self.state_dir.resolve()}\n")
+            self._chown_to_server_user(target)
+            if self._server_user_reaches(target):
+                self.server_link.symlink_to(target)
+                return target
+            shutil.rmtree(target, ignore_errors=True)
+        raise SetupError(
+            f"PostgreSQL runs as the `{SERVER_USER}` user when we are root, and that user can reach neither "
+            f"{self.dir} (a parent directory is closed to other users) nor a new directory under "
+            f"{' or '.join(tried) or 'any of ' + ', '.join(map(str, SERVER_DIR_BASES))}. Open the parents "
+            f"(chmod o+x), point PINTEREST_HOME or PINTEREST_STACK_DIR elsewhere, or run as a non-root user."
+        )
+
+    def _server_log(self, server_dir: Path) -> Path:
+        """The file the server logs to; outside the stack directory, `log_file` links to it."""
+        if server_dir == self.dir:
+            return self.log_file
+        log = server_dir / "postgres.log"
+        log.touch()
+        self._chown_to_server_user(log)
+        if not (self.log_file.is_symlink() and Path(os.readlink(self.log_file)) == log):
+            self.log_file.unlink(missing_ok=True)
+            self.log_file.symlink_to(log)
+        return log
+
+    def _run_server_tool(self, what: str, cmd: list[str]) -> None:
+        result = subprocess.run(self._as_server_user(cmd), capture_output=True, text=True)
+        if result.returncode != 0:
+            output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+            raise SetupError(f"PostgreSQL's {what} failed (exit {result.returncode}; log: {self.log_file}): {output}")
+
+    def _launch(self) -> None:
+        bin_dir = self.bin_dir()
+        server_dir = self._place_server_dir()
+        server_log = self._server_log(server_dir)
         if not (self.data_dir / "PG_VERSION").exists():
-            pwfile = self.dir / "pwfile"
+            pwfile = server_dir / "pwfile"
             pwfile.write_text(self.settings.pg_password + "\n")
             pwfile.chmod(0o600)
             self._chown_to_server_user(pwfile)
             try:
-                subprocess.run(
-                    self._as_server_user([
-                        str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.settings.pg_user,
-                        f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
-                    ]),
-                    check=True, capture_output=True,
-                )
+                self._run_server_tool("initdb", [
+                    str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.settings.pg_user,
+                    f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
+                ])
             finally:
                 pwfile.unlink()
         options = (
             f"-c listen_addresses={self.settings.pg_host} -p {self.settings.pg_port} "
-            f"-c unix_socket_directories={self.dir} -c shared_buffers=64MB -c max_connections=200"
+            f"-c unix_socket_directories={server_dir} -c shared_buffers=64MB -c max_connections=200"
         )
-        subprocess.run(
-            self._as_server_user([
-                str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-                "-o", options, "-w", "-t", "60", "start",
-            ]),
-            check=True, capture_output=True,
-        )
+        self._run_server_tool("pg_ctl start", [
+            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(server_log),
+            "-o", options, "-w", "-t", "60", "start",
+        ])
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+
+    def remove_data(self) -> None:
+        """Delete the cluster's server directory if it lives outside the stack directory (what is
+        inside goes with the stack directory). Stop the server first."""
+        remove_server_dirs([self.state_dir])
+        if self.server_link.is_symlink():
+            self.server_link.unlink()
 
     def _connect(self, database: str = "postgres"):
         import psycopg2
