@@ -191,15 +191,22 @@ def test_the_clean_triple_and_its_new_category_are_in_the_analytics(posted):
     assert rows == [(NEW_CATEGORY, 1)]
 
 
-def test_the_new_category_is_reported_by_the_warning_check(posted):
+def _latest_evaluation(settings, asset: str, check: str):
+    """The latest evaluation of an asset check in the stack's Dagster instance."""
     import dagster as dg
 
     from pinterest_assets.instance import prepare_instance
 
-    prepare_instance(posted[0])
+    prepare_instance(settings)
     with dg.DagsterInstance.get() as instance:
-        key = dg.AssetCheckKey(dg.AssetKey("cleaned_pins"), "category_known")
-        evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].evaluation
+        key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+        return instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].evaluation
+
+
+def test_the_new_category_is_reported_by_the_warning_check(posted):
+    import dagster as dg
+
+    evaluation = _latest_evaluation(posted[0], "cleaned_pins", "category_known")
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     table = evaluation.metadata["unknown_categories"].value
     assert {record.data["value"]: record.data["rows"] for record in table.records} == {NEW_CATEGORY: 1}
@@ -208,12 +215,7 @@ def test_the_new_category_is_reported_by_the_warning_check(posted):
 def test_the_quarantine_share_check_warns_with_counts_and_examples(posted):
     import dagster as dg
 
-    from pinterest_assets.instance import prepare_instance
-
-    prepare_instance(posted[0])
-    with dg.DagsterInstance.get() as instance:
-        key = dg.AssetCheckKey(dg.AssetKey("quarantined_pins"), "quarantine_share")
-        evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].evaluation
+    evaluation = _latest_evaluation(posted[0], "quarantined_pins", "quarantine_share")
     # 3 of this module's 9 pins are quarantined: far above the 5 % default
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     reasons = {r.data["value"]: r.data["rows"] for r in evaluation.metadata["reasons"].value.records}
