@@ -133,7 +133,7 @@ def check_results() -> list[tuple[str, str]]:
         elif evaluation.passed:
             outcome = "passed"
         else:
-            outcome = f"FAILED ({evaluation.severity.value})"
+            outcome = "FAILED (ERROR)" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "warning (WARN)"
         results.append((f"{key.asset_key.to_user_string()}.{key.name}", outcome))
     return results
 
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if not accounting.ok:
         problems.append(f"cleaned + quarantined: {accounting.unaccounted} unaccounted, {accounting.twice} twice")
     # A WARN check reports the data (a new category, a large quarantine); only ERROR ones mean a fault.
-    problems += [f"check {name} {outcome}" for name, outcome in checks if outcome.startswith("FAILED (ERROR")]
+    problems += [f"check {name} {outcome}" for name, outcome in checks if outcome.startswith("FAILED")]
     problems += [what for what, ok in (("the batch pipeline failed", batch_ok),
                                        ("observing the streaming tables failed", observed),
                                        ("the emulator saw unexpected answers", not emulator.unexpected),

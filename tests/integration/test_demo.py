@@ -26,9 +26,13 @@ def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_st
     assert [stage for stage, _, _ in stages] == ["API acknowledged", "Kafka topics", "raw lake (S3)",
                                                    "streaming event tables"], output[-6000:]
     acknowledged = {int(total.replace(",", "")) for _, _, total in stages}
-    assert len(acknowledged) == 1 and 400 < acknowledged.pop() <= 450  # 450 events, ~5% invalid
+    assert len(acknowledged) == 1 and 400 < (total := acknowledged.pop()) <= 450  # 450 events, ~5% invalid
     assert "FAILED" not in result.stdout
     assert re.search(r"raw_pin_events\.nothing_lost\s+passed", result.stdout)
-    assert re.search(r"cleaned_pins\.unique_unique_id\s+passed", result.stdout)
+    assert re.search(r"cleaned_pins\.unique_key\s+passed", result.stdout)
+    assert re.search(r"cleaned_pins\.raw_keys_reconciled\s+passed", result.stdout)
+    accounting = re.search(r"cleaned \+ quarantined: ([\d,]+) acknowledged = .* 0 unaccounted, 0 twice  ok$", result.stdout,
+                           re.MULTILINE)
+    assert accounting and int(accounting.group(1).replace(",", "")) == total, output[-6000:]
     assert re.search(r"experimental_data\.fresh_while_events_flow\s+passed", result.stdout)
     assert "top live profiles" in result.stdout and "[demo] ok" in result.stdout
