@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import threading
 
 import pytest
 
@@ -95,12 +95,12 @@ def test_an_event_in_pieces_is_accepted_with_the_apps_status_headers_and_body(fr
 
 def test_a_body_over_the_limit_is_answered_413_without_reading_the_rest(front, publisher):
     chunks = [b"x" * 1000] * 100  # 100 kB offered, 4 kB allowed
-    started = time.monotonic()
     client = serve(front, Client(chunks, stall=True))  # and the client would never finish
     assert client.status == 413 and client.headers[b"connection"] == b"close"
     assert client.received_before_answer <= MAX_BYTES + 1000  # answered at the first chunk past the limit
-    # Then the rest is read and dropped until the read deadline (a lingering close), not longer.
-    assert client.received == 100 * 1000 and time.monotonic() - started < 2
+    # Then the rest is read and dropped until the read deadline (a lingering close), not longer:
+    # serve() returned although the client, stalled after its last chunk, never finishes.
+    assert client.received == 100 * 1000
     assert client.json["status"] == 413 and client.json["error"] == "request too large"
     assert any("exceeds the limit of 4096 bytes" in p for p in client.json["problems"])
     [letter] = [parse_dead_letter(r.headers, r.value) for r in publisher.on(DLQ_TOPIC)]
@@ -108,9 +108,8 @@ def test_a_body_over_the_limit_is_answered_413_without_reading_the_rest(front, p
 
 
 def test_a_body_that_stops_arriving_is_answered_408_by_the_deadline(front, publisher):
-    started = time.monotonic()
-    client = serve(front, Client([PIN[:10]], stall=True))
-    assert 0.3 <= time.monotonic() - started < 2
+    client = serve(front, Client([PIN[:10]], stall=True))  # it never sends more: the deadline ends it
+    assert client.received == 10
     assert client.status == 408 and client.headers[b"connection"] == b"close"
     assert client.json == {"status": 408, "error": "request timeout",
                            "problems": ["the request was not received within 0.3 s"]}
@@ -121,7 +120,7 @@ class SwallowingClient(Client):
     """A receive() that swallows the first cancellation and returns data 0.5 s later, as
     gunicorn's can on Python 3.11 (asyncio.wait_for inside it, data arriving with the cancel)."""
 
-    swallowed = False
+    swallowed = late_data_returned = False
 
     async def receive(self) -> dict:
         if self.chunks:
@@ -133,18 +132,20 @@ class SwallowingClient(Client):
                 raise
             self.swallowed = True
             await asyncio.sleep(0.5)
+            self.late_data_returned = True
             return {"type": "http.request", "body": b"x", "more_body": True}
         raise AssertionError("unreachable")
 
     async def send(self, message: dict) -> None:
-        self.sent_at = time.monotonic()
+        if not self.sent:
+            self.answered_before_late_data = not self.late_data_returned
         await super().send(message)
 
 
 def test_the_deadline_holds_when_receive_swallows_a_cancellation(front):
-    started = time.monotonic()
     client = serve(front, SwallowingClient([PIN[:10]], stall=True))
-    assert client.status == 408 and client.sent_at - started < 0.6
+    # Answered at the deadline, not after the swallowed cancellation's late data (nor never).
+    assert client.status == 408 and client.answered_before_late_data
 
 
 def test_a_client_that_disconnects_mid_body_gets_nothing_and_the_app_does_not_run(front, publisher):
@@ -190,23 +191,32 @@ def test_the_api_key_header_reaches_the_app(publisher):
 
 
 def test_requests_run_concurrently_in_the_pool_while_the_loop_stays_free(front, publisher):
-    """Two requests whose Kafka acknowledgement takes 0.3 s each finish together in the 2 threads."""
+    """Two requests blocked on Kafka's acknowledgement are in the 2 threads at once, and the event
+    loop runs meanwhile: each publish waits for the other (a barrier) and for the loop to run."""
     original = publisher.publish
+    both_publishing = threading.Barrier(2, timeout=60)  # broken (a 5xx answer) if one waits alone
+    inside, loop_ran = [], threading.Event()
 
-    def slow_publish(records):
-        time.sleep(0.3)
+    def blocking_publish(records):
+        both_publishing.wait()
+        inside.append(records)
+        loop_ran.wait(60)
         return original(records)
 
-    publisher.publish = slow_publish
+    publisher.publish = blocking_publish
+
+    async def on_the_loop():
+        while len(inside) < 2:
+            await asyncio.sleep(0.01)
+        loop_ran.set()
 
     async def both():
         clients = [Client([PIN]), Client([PIN])]
-        await asyncio.gather(*(front(scope(), c.receive, c.send) for c in clients))
+        await asyncio.gather(on_the_loop(), *(front(scope(), c.receive, c.send) for c in clients))
         return clients
 
-    started = time.monotonic()
     clients = asyncio.run(both())
-    assert [c.status for c in clients] == [202, 202] and time.monotonic() - started < 0.55
+    assert [c.status for c in clients] == [202, 202] and loop_ran.is_set() and len(publisher.records) == 2
 
 
 def test_lifespan_is_acknowledged():
@@ -234,6 +244,13 @@ def test_over_tcp_through_gunicorns_protocol_slow_headers_are_cut_off_and_slow_b
 
     from ingestion_api.asgi import _HeaderDeadlineProtocol
 
+    closing_lines = []
+
+    class RecordingLogger(Logger):
+        def info(self, msg, *args, **kwargs):
+            closing_lines.append(msg % args)
+            super().info(msg, *args, **kwargs)
+
     def hello(environ, start_response):
         body = environ["wsgi.input"].read()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body) + 2))])
@@ -243,18 +260,17 @@ def test_over_tcp_through_gunicorns_protocol_slow_headers_are_cut_off_and_slow_b
         loop = asyncio.get_running_loop()
         front = WsgiToAsgi(hello, threads=1, max_bytes=100, read_timeout_s=0.5)
         cfg = Config()
-        worker = types.SimpleNamespace(cfg=cfg, log=Logger(cfg), asgi=front, loop=loop, nr_conns=0, alive=True,
+        worker = types.SimpleNamespace(cfg=cfg, log=RecordingLogger(cfg), asgi=front, loop=loop, nr_conns=0, alive=True,
                                        nr=0, max_requests=sys.maxsize, state={})
         server = await loop.create_server(lambda: _HeaderDeadlineProtocol(worker), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
 
-        async def exchange(data: bytes) -> tuple[bytes, float]:
+        async def exchange(data: bytes) -> bytes:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            started = time.monotonic()
             writer.write(data)
-            answer = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+            answer = await asyncio.wait_for(reader.read(), 60)  # until the server closes
             writer.close()
-            return answer, time.monotonic() - started
+            return answer
 
         try:
             return {
@@ -271,7 +287,10 @@ def test_over_tcp_through_gunicorns_protocol_slow_headers_are_cut_off_and_slow_b
         answers = asyncio.run(scenario())
     finally:
         _HeaderDeadlineProtocol.read_timeout_s = 10.0
-    assert answers["whole"][0].startswith(b"HTTP/1.1 200 OK") and answers["whole"][0].endswith(b"\r\n\r\nokabc")
-    assert answers["headers"][0] == b"" and 0.4 < answers["headers"][1] < 3  # closed, no answer
-    body_answer, took = answers["body"]
-    assert body_answer.startswith(b"HTTP/1.1 408 ") and b"connection: close" in body_answer.lower() and 0.4 < took < 3
+    assert answers["whole"].startswith(b"HTTP/1.1 200 OK") and answers["whole"].endswith(b"\r\n\r\nokabc")
+    # Incomplete headers: closed without an answer, by the header deadline.
+    assert answers["headers"] == b""
+    assert closing_lines == ["closing a connection that sent no complete request headers within 0.5 s"]
+    # An incomplete body: 408 by the body's deadline, and closed.
+    assert answers["body"].startswith(b"HTTP/1.1 408 ") and b"connection: close" in answers["body"].lower()
+    assert b"the request was not received within 0.5 s" in answers["body"]

@@ -82,8 +82,11 @@ def test_rate_duration_and_progress(url, publisher):
     options = EmulatorOptions(url=url, count=None, duration=1.6, rate=50, concurrency=2, invalid_share=0.0)
     summary = Emulator(options, progress=progress).run()
 
-    assert 1.5 <= summary.elapsed_s < 4
-    assert 50 <= summary.sent <= 100  # 50 events/s for 1.6 s
+    # Paced, not as fast as the API answers: the k-th event leaves no earlier than k/50 s after the
+    # start, and none after 1.6 s (how many leave on time depends on the machine: `make bench`).
+    assert summary.elapsed_s >= 1.6 and 0 < summary.sent <= 50 * 1.6 + 1
+    assert summary.sent == summary.accepted == len(publisher.records)
+    # It ran for longer than the progress interval (1 s): a progress line at least.
     assert "[emulate]" in progress.getvalue() and "events/s" in progress.getvalue()
 
 
