@@ -7,6 +7,9 @@ back from S3:
 - no_duplicate_offsets  no (topic, partition, offset) twice, in the run's objects and across
                         every landed object of the topic (manifest in PostgreSQL).
 
+A landing of zero records is checked like any other (and passes). Run alone before anything has
+landed, they check nothing, and say so: not passed, with WARN severity and a note.
+
 Whether a record is a valid event is not the raw lake's concern: it holds every record; the
 clean step decides, and reports what it quarantines.
 """
@@ -22,6 +25,7 @@ from ..raw_streams import STREAMS, RawStream
 from ..resources import PostgresResource, RawLakeResource
 
 NOTHING_LOST, NO_DUPLICATES = "nothing_lost", "no_duplicate_offsets"
+NOTHING_CHECKED = "nothing has landed yet: no landing to check"
 
 
 def _landing_metadata(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> Mapping[str, Any] | None:
@@ -56,10 +60,10 @@ def raw_events_checks(stream: RawStream) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, s3: S3Resource, postgres: PostgresResource, raw_lake: RawLakeResource
     ) -> Iterator[dg.AssetCheckResult]:
         metadata = _landing_metadata(context, asset_key)
-        if metadata is None:
-            nothing = Verdict(True, {"note": "nothing has landed yet"})
+        if metadata is None:  # checked nothing: no pass, a warning that says so
+            nothing = Verdict(False, {"note": NOTHING_CHECKED})
             for spec in specs:
-                yield _result(asset_key, spec.name, nothing)
+                yield _result(asset_key, spec.name, nothing, severity=dg.AssetCheckSeverity.WARN)
             return
         back = read_back(s3.get_client(), raw_lake.bucket, _value(metadata, "objects"))
         overlapping = raw_lake.progress(postgres).overlapping_landed_objects(stream.topic)
