@@ -75,7 +75,8 @@ def test_nothing_lost_fails_for_a_line_missing_extra_or_out_of_range_or_an_objec
 def test_no_duplicates_fails_for_an_offset_twice_or_overlapping_objects_but_not_for_an_event_id_twice():
     assert no_duplicates(back(1, 2, 3), []).passed
     twice = no_duplicates(back(1, 2, 2, 3), [])
-    assert not twice.passed and twice.metadata["repeated_offsets"] == 1 and twice.metadata["examples"] == [f"{TOPIC} p0 o2"]
+    assert not twice.passed and twice.metadata["repeated_offsets"] == 1
+    assert twice.metadata["examples"] == [f"{TOPIC} p0 o2"]
     overlapping = no_duplicates(back(1, 2), [("raw/b.jsonl.gz", "raw/a.jsonl.gz")])
     assert not overlapping.passed and overlapping.metadata["overlapping_landed_objects"] == 1
     assert "raw/b.jsonl.gz / raw/a.jsonl.gz" in overlapping.metadata["examples"]
