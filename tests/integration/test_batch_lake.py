@@ -7,8 +7,11 @@ The must-show test posts its events through the real API (`accept_through_api`);
 produce records the way the API writes them (`accept_events`: value = the event JSON, key =
 record_key, headers = RecordMetadata), which lets them choose `received_at`.
 
-The topics are shared by the whole test session, so every test first drains what is there,
-then checks its own events by event_id, and the lake-wide invariants by offset.
+The module runs on a stack of its own (`isolated_stack`): the records of other writers it puts
+into pinterest.pin (not JSON, forged or missing headers, a tombstone, ...) would otherwise stay
+in the session's topics, and every later lake, clean step and streaming job of the session would
+read them. Its tests share that stack, so every test first drains what is there, then checks its
+own events by event_id, and the lake-wide invariants by offset.
 """
 
 from __future__ import annotations
@@ -225,7 +228,7 @@ class Lake:
 
 
 @pytest.fixture(scope="module")
-def lake(stack_settings, tmp_path_factory):
+def lake(isolated_stack, tmp_path_factory):
     saved = dict(os.environ)
     os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
     try:

@@ -1,7 +1,11 @@
 """End to end: events accepted by the API land exactly once in PostgreSQL through the streaming
 job (a real `python -m streaming` process), and the aggregates equal a recomputation; garbage
 under forged API headers is quarantined, once, and valid events keep flowing; events that break
-a CLEANING rule of the contract are quarantined with the rule's name, unless it is relaxed."""
+a CLEANING rule of the contract are quarantined with the rule's name, unless it is relaxed.
+
+On a stack of its own (`isolated_full_stack`, with its streaming service): the garbage, the
+~900 KB values and the rule breakers it writes would otherwise stay in the session's topics for
+every later test's lake, clean step and streaming job."""
 
 from __future__ import annotations
 
@@ -47,12 +51,17 @@ BREAKING_CLEANING_RULES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def stack_settings(isolated_full_stack):
+    """This module's stack, in place of the session's (see the module docstring)."""
+    return isolated_full_stack
+
+
 @dataclass(frozen=True)
 class Run:
     job: SparkStreaming
     database: str
     accepted: list[dict]  # the API's answers
-    in_kafka: dict[str, dict[str, tuple[int, int]]]  # event type -> event_id -> (partition, offset)
 
 
 @pytest.fixture(scope="module")
@@ -64,27 +73,35 @@ def run(stack_settings, tmp_path_factory):
     job.start()
     try:
         accepted += post_triples(stack_settings, 150, seed=602)
-        in_kafka = kafka_events(stack_settings)
-        wait_until_caught_up(stack_settings, database, in_kafka, job)
-        yield Run(job, database, accepted, in_kafka)
+        wait_until_caught_up(stack_settings, database, kafka_events(stack_settings), job)
+        yield Run(job, database, accepted)
     finally:
         job.stop()
         drop_database(stack_settings, database)
 
 
+def caught_up(settings, database: str, job: SparkStreaming | None = None) -> dict[str, dict[str, tuple[int, int]]]:
+    """The clean events in Kafka now (`kafka_events`; the tests of this module add theirs, in any
+    order), once the event tables of `database` hold exactly them."""
+    in_kafka = kafka_events(settings)
+    wait_until_caught_up(settings, database, in_kafka, job)
+    return in_kafka
+
+
 def test_every_accepted_event_is_in_its_table_exactly_once_at_its_kafka_coordinates(stack_settings, run):
     assert len(run.accepted) == 900
+    in_kafka = caught_up(stack_settings, run.database, run.job)
     for name, table in (("pin", "experimental_data"), ("geo", "geo_data"), ("user", "user_data")):
         rows = table_rows(stack_settings, run.database, table)
         ids = Counter(row["event_id"] for row in rows)
-        assert ids.keys() == run.in_kafka[name].keys() and set(ids.values()) == {1}
+        assert ids.keys() == in_kafka[name].keys() and set(ids.values()) == {1}
         coordinates = {row["event_id"]: (row["kafka_partition"], row["kafka_offset"]) for row in rows}
         for answer in (a for a in run.accepted if a["event_type"] == name):
             assert coordinates[answer["event_id"]] == (answer["partition"], answer["offset"])
 
 
 def test_pins_carry_the_cleaned_columns(stack_settings, run):
-    # This module's own pins: the session's topics also hold other tests' events (e.g. fuzzed ones).
+    # This module's own pins (the topics also hold its garbage and rule breakers).
     ours = {answer["event_id"] for answer in run.accepted}
     pins = [pin for pin in table_rows(stack_settings, run.database, "experimental_data") if pin["event_id"] in ours]
     assert len(pins) == 300
@@ -99,6 +116,7 @@ def test_aggregates_equal_a_recomputation_from_experimental_data(stack_settings,
 
 
 def test_live_pins_can_be_cut_by_country_and_age_group(stack_settings, run):
+    in_kafka = caught_up(stack_settings, run.database, run.job)
     geo = table_rows(stack_settings, run.database, "geo_data")
     users = table_rows(stack_settings, run.database, "user_data")
 
@@ -111,8 +129,8 @@ def test_live_pins_can_be_cut_by_country_and_age_group(stack_settings, run):
 
     latest_geo, latest_user = latest(geo), latest(users)
     enriched = table_rows(stack_settings, run.database, "experimental_data_enriched")
-    assert len(enriched) == len(run.in_kafka["pin"])
-    for pin in enriched:  # other tests' pins (e.g. fuzzed) may have no geo or user event: NULLs
+    assert len(enriched) == len(in_kafka["pin"])
+    for pin in enriched:  # a pin posted alone (the canonical one below) has no geo or user event: NULLs
         assert pin["country"] == latest_geo.get(pin["ind"], {}).get("country")
         assert pin["age_group"] == latest_user.get(pin["ind"], {}).get("age_group")
     cut = Counter((pin["country"], pin["age_group"]) for pin in enriched)
@@ -120,8 +138,9 @@ def test_live_pins_can_be_cut_by_country_and_age_group(stack_settings, run):
 
 
 def test_the_local_stack_runs_the_job_into_its_database(stack_settings, run):
-    """`make up` (here: the test session's stack) runs the job as its `streaming` service."""
-    wait_until_caught_up(stack_settings, stack_settings.streaming_database, run.in_kafka)
+    """`make up` (here: this module's stack, started like the session's) runs the job as its
+    `streaming` service."""
+    caught_up(stack_settings, stack_settings.streaming_database)
     assert_aggregates_equal_recomputation(stack_settings, stack_settings.streaming_database)
 
 
@@ -138,7 +157,6 @@ def quarantined_rows(settings, database: str, positions, timeout_s: float = 120)
 
 
 def test_forged_garbage_is_quarantined_once_and_valid_events_keep_flowing(stack_settings, run):
-    """After the tests of `run.in_kafka`: the garbage and the events after it are not in it."""
     written = write_garbage(stack_settings)  # (topic, partition, offset) -> (kind, forged event_id or None)
     accepted = post_triples(stack_settings, 20, seed=603)
     wait_until_caught_up(stack_settings, run.database, kafka_events(stack_settings), run.job)
@@ -190,8 +208,8 @@ def produce_forged(settings, event_type: str, value: bytes) -> tuple[tuple[str, 
 
 def test_events_breaking_a_cleaning_rule_are_quarantined_with_its_name_unless_it_is_relaxed(
         stack_settings, run, tmp_path):
-    """After the tests of `run.in_kafka`. The API accepts these events; the job quarantines them,
-    and a job with their rules relaxed (PINTEREST_RELAXED_RULES) stores them as events."""
+    """The API accepts these events; the job quarantines them, and a job with their rules relaxed
+    (PINTEREST_RELAXED_RULES) stores them as events."""
     breaking = [(post_event(stack_settings, name, event), reason) for name, event, reason in BREAKING_CLEANING_RULES]
     not_json, not_json_id = produce_forged(stack_settings, "pin", b"{this is not JSON")
     valid = post_event(stack_settings, "pin", CANONICAL_TRIPLE["pin"])
