@@ -54,8 +54,9 @@ PIN_SENTINELS: dict[str, tuple[str, ...]] = {
 # Field kinds. "integer" and "number" accept a JSON number or a numeric string.
 INTEGER, NUMBER, STRING, DATETIME = "integer", "number", "string", "datetime"
 
-INTEGER_STRING = re.compile(r"^[+-]?\d+$")
-NUMBER_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# ASCII digits only, as in the clean steps' Spark (Java) regular expressions.
+INTEGER_STRING = re.compile(r"^[+-]?\d+$", re.ASCII)
+NUMBER_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 
 
 EDGE, CLEANING = "edge", "cleaning"
@@ -235,7 +236,7 @@ def _kind_error(field: Field, value: Any) -> str | None:
     if field.kind == INTEGER:
         ok = (isinstance(value, int)) or (isinstance(value, str) and bool(INTEGER_STRING.match(value.strip())))
         return None if ok else f"'{field.name}' must be an integer or an integer string"
-    ok = (isinstance(value, (int, float)) and math.isfinite(value)) or (
+    ok = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)) or (
         isinstance(value, str) and bool(NUMBER_STRING.match(value.strip()))
     )
     return None if ok else f"'{field.name}' must be a number or a numeric string"
@@ -254,7 +255,9 @@ def rule_broken(rule: Rule, kind: str, value: Any, received: datetime) -> bool:
         if rule.earliest is not None and moment < datetime.fromisoformat(rule.earliest):
             return True
         return rule.max_ahead_s is not None and (moment - received).total_seconds() > rule.max_ahead_s
-    number = float(value) if isinstance(value, str) else value
+    # str.strip() removes what float() may not (\x1c-\x1f); a JSON integer is compared exactly (no float:
+    # one beyond a double's range would overflow).
+    number = float(value.strip()) if isinstance(value, str) else value
     if rule.one_of is not None and number not in rule.one_of:
         return True
     return (rule.minimum is not None and number < rule.minimum) or (rule.maximum is not None and number > rule.maximum)
