@@ -16,7 +16,12 @@ from pinterest_common.config import LOCAL_SECRETS
 from pinterest_common.records import RecordMetadata, format_received_at
 
 BOUND_S = 60
-NOW = datetime.now(timezone.utc)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 TABLES = {"pinterest.pin": "experimental_data", "pinterest.geo": "geo_data", "pinterest.user": "user_data"}
 
 
@@ -38,7 +43,7 @@ class Cursor:
     def fetchone(self):
         if "streaming_status" in self.last:
             return self.heartbeat
-        return (10, NOW - timedelta(minutes=30), "10")
+        return (10, now() - timedelta(minutes=30), "10")
 
 
 class Postgres:
@@ -65,7 +70,7 @@ class Kafka:
     """Partition 0 of each topic holds `ends[topic]` records; the first waiting one was received at `received`."""
 
     def __init__(self, ends: dict[str, int], received: dict[str, datetime | None], kafka_time: datetime | None = None):
-        self.ends, self.received, self.kafka_time = ends, received, kafka_time or NOW
+        self.ends, self.received, self.kafka_time = ends, received, kafka_time or now()
 
     def partition_offsets(self, topic: str) -> dict[int, PartitionOffsets]:
         return {0: PartitionOffsets(0, self.ends.get(topic, 0))}
@@ -77,7 +82,7 @@ class Kafka:
 
 def heartbeat(consumed: dict[str, int], active: bool = True) -> tuple:
     """A streaming_status row: active, updated_at, end_offsets, late_events_dropped, rates."""
-    return (active, NOW, {topic: {"0": offset} for topic, offset in consumed.items()}, 0, 1.0, 1.0)
+    return (active, now(), {topic: {"0": offset} for topic, offset in consumed.items()}, 0, 1.0, 1.0)
 
 
 @pytest.fixture(autouse=True)
@@ -102,7 +107,7 @@ def test_passes_once_the_job_has_consumed_everything():
 
 def test_fails_while_events_have_waited_longer_than_the_bound_for_a_stopped_job():
     ends = dict.fromkeys(TABLES, 20)
-    old = dict.fromkeys(TABLES, NOW - timedelta(seconds=10 * BOUND_S))
+    old = dict.fromkeys(TABLES, now() - timedelta(seconds=10 * BOUND_S))
     results = check(Postgres(heartbeat(dict.fromkeys(TABLES, 15), active=False)), Kafka(ends, old))
     for result in results.values():
         assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
@@ -114,20 +119,20 @@ def test_fails_while_events_have_waited_longer_than_the_bound_for_a_stopped_job(
 def test_only_the_table_whose_topic_lags_fails():
     ends = dict.fromkeys(TABLES, 20)
     consumed = {**ends, "pinterest.geo": 19}
-    results = check(Postgres(heartbeat(consumed)), Kafka(ends, {"pinterest.geo": NOW - timedelta(hours=1)}))
+    results = check(Postgres(heartbeat(consumed)), Kafka(ends, {"pinterest.geo": now() - timedelta(hours=1)}))
     assert {name for name, r in results.items() if not r.passed} == {"geo_data"}
 
 
 def test_events_waiting_less_than_the_bound_pass_so_sparse_traffic_cannot_trip_it():
     ends = dict.fromkeys(TABLES, 20)
-    recent = dict.fromkeys(TABLES, NOW - timedelta(seconds=BOUND_S // 4))
+    recent = dict.fromkeys(TABLES, now() - timedelta(seconds=BOUND_S // 4))
     results = check(Postgres(heartbeat(dict.fromkeys(TABLES, 19))), Kafka(ends, recent))
     assert all(r.passed and r.metadata["waiting_records"].value == 1 for r in results.values())
 
 
 def test_a_job_that_never_ran_fails_for_whatever_waits_in_kafka_by_its_kafka_timestamp_without_headers():
     ends = dict.fromkeys(TABLES, 3)
-    kafka = Kafka(ends, {}, kafka_time=NOW - timedelta(hours=2))  # records of another writer: no received_at
+    kafka = Kafka(ends, {}, kafka_time=now() - timedelta(hours=2))  # records of another writer: no received_at
     results = check(Postgres(None), kafka)
     for result in results.values():
         assert not result.passed and result.metadata["waiting_records"].value == 3
