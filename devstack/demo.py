@@ -42,12 +42,13 @@ from .reconcile import (
     kafka_event_ids,
     raw_lake_event_ids,
     read_ledger,
-    streaming_event_ids,
+    streaming_accounted_event_ids,
 )
 from .stack import Stack
 
 DEFAULT_TRIPLES = 20_000
 CATCH_UP_TIMEOUT_S = 900.0
+QUARANTINE_SHARE = 0.01  # events the API accepts that cleaning quarantines: the report shows them
 MAIN_ANSWERS = ("top_category_per_post_year", "top_category_per_country", "top_category_this_year")
 UI_URL = "http://127.0.0.1:3000"
 
@@ -70,10 +71,12 @@ def require_healthy_stack(settings: Settings) -> None:
 
 
 def emulate(settings: Settings, triples: int, seed: int, ledger: Path, say: Progress):
-    say(f"posting {triples:,} triples ({3 * triples:,} events, about 5% deliberately invalid, 10% replays) "
+    say(f"posting {triples:,} triples ({3 * triples:,} events, about 5% deliberately invalid, {QUARANTINE_SHARE:.0%} "
+        "accepted but breaking a cleaning rule, 10% replays) "
         f"to the API at 127.0.0.1:{settings.api_port}; ledger {ledger}")
     options = EmulatorOptions(
         url=f"http://127.0.0.1:{settings.api_port}", count=triples, batch_size=100, concurrency=4, seed=seed,
+        quarantine_share=QUARANTINE_SHARE,
         api_key=settings.api_keys[0] if settings.api_keys else None, ledger=ledger,
     )
     summary = Emulator(options, progress=sys.stdout).run()
@@ -91,7 +94,7 @@ def run_batch_pipeline(say: Progress) -> bool:
 def wait_for_streaming(settings: Settings, ledger: dict[str, str], say: Progress, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        found = streaming_event_ids(settings)
+        found = streaming_accounted_event_ids(settings)
         missing = sum(1 for event_id in ledger if found[event_id] == 0)
         if missing == 0:
             say(f"streaming: all {len(ledger):,} acknowledged events are in {settings.streaming_database}")
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = [StageCount("API acknowledged", len(ledger), len(ledger), 0)] + [
         count_stage(stage, ledger, read(settings)) for stage, read in (
             ("Kafka topics", kafka_event_ids), ("raw lake (S3)", raw_lake_event_ids),
-            ("streaming event tables", streaming_event_ids))
+            ("streaming + quarantine", streaming_accounted_event_ids))
     ]
     say("sorting every acknowledged event into the cleaned tables or the quarantine (Spark) ...")
     spark = build_spark_session(settings, "pinterest-demo-accounting")
@@ -200,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     checks = check_results()
 
     print("\n================ demo report ================")
-    print(f"  events sent {emulator.sent:,}: accepted {emulator.accepted:,}, rejected {emulator.rejected:,} "
+    print(f"  events sent {emulator.sent:,}: accepted {emulator.accepted:,} ({emulator.intended_quarantine:,} built "
+          f"to break a cleaning rule), rejected {emulator.rejected:,} "
           f"({emulator.intended_invalid:,} deliberately invalid, dead-lettered to pinterest.dlq), "
           f"unexpected {emulator.unexpected:,}, failed {emulator.failed:,}")
     print("\n  reconciliation by event_id (this run's ledger)")

@@ -136,6 +136,20 @@ def streaming_event_ids(settings: Settings) -> Counter[str]:
         conn.close()
 
 
+def streaming_accounted_event_ids(settings: Settings) -> Counter[str]:
+    """event_id of every row of the streaming job's event tables and of its `quarantined_events`:
+    where each event the job read went, whether it was cleaned or quarantined."""
+    found = streaming_event_ids(settings)
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT event_id FROM quarantined_events")
+            found.update(str(row[0]) for row in cur.fetchall())
+        return found
+    finally:
+        conn.close()
+
+
 def streaming_quarantine(settings: Settings) -> dict[tuple[str, int, int], str]:
     """(topic, partition, offset) of every row of the streaming job's `quarantined_events` -> its reason."""
     conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))

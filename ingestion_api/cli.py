@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     emulate.add_argument("--seed", type=int, default=100, help="the same seed sends the same events (default: %(default)s)")
     emulate.add_argument("--replay-share", type=_share, default=0.1, help="share of triples that repeat an earlier pin")
     emulate.add_argument("--invalid-share", type=_share, default=0.05, help="share of events broken on purpose")
+    emulate.add_argument("--quarantine-share", type=_share, default=0.0,
+                         help="share of events the API accepts but that break a cleaning rule (quarantined later)")
     emulate.add_argument("--max-retries", type=int, default=8, help="retries of a 503 or connection error per request")
     emulate.add_argument("--api-key", default=settings.api_keys[0] if settings.api_keys else None,
                          help="API key (default: the first of PINTEREST_API_KEYS)")
@@ -59,7 +61,7 @@ def _emulate(args: argparse.Namespace) -> int:
     options = EmulatorOptions(
         url=args.url, count=count, duration=args.duration, rate=args.rate, concurrency=args.concurrency,
         batch_size=args.batch_size, seed=args.seed, replay_share=args.replay_share,
-        invalid_share=args.invalid_share, max_retries=args.max_retries, api_key=args.api_key, ledger=args.ledger,
+        invalid_share=args.invalid_share, quarantine_share=args.quarantine_share, max_retries=args.max_retries, api_key=args.api_key, ledger=args.ledger,
     )
     if args.output:
         if count is None:

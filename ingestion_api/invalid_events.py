@@ -1,4 +1,6 @@
-"""Invalid events for the emulator's rejected traffic, each with the status the API must give."""
+"""Invalid events for the emulator's rejected traffic, each with the status the API must give;
+and events that break a CLEANING rule of the contract, which the API accepts and cleaning
+quarantines (docs/DATA_QUALITY.md)."""
 
 from __future__ import annotations
 
@@ -48,3 +50,19 @@ def make_invalid(event_type: str, event: dict, rng: random.Random, allow_malform
         text = encode(event)
         return InvalidEvent(text[: rng.randint(1, len(text) - 1)], defect, 400)
     return InvalidEvent(encode(broken), defect, 422)
+
+
+# One change per event type that breaks a CLEANING rule (the API accepts it): the rule's name.
+QUARANTINABLE = {
+    "pin": (("unique_id", "pin-{n}", "unique_id_is_uuid"), ("downloaded", 2, "downloaded_is_flag")),
+    "geo": (("timestamp", "2009-{m:02d}-01 12:00:00", "timestamp_not_before_launch"),),
+    "user": (("age", 12, "age_at_least_13"), ("date_joined", "2005-{m:02d}-01 12:00:00", "date_joined_not_before_launch")),
+}
+
+
+def make_quarantinable(event_type: str, event: dict, rng: random.Random) -> InvalidEvent:
+    """A copy of `event` that breaks one CLEANING rule (its `defect`): answered 202, quarantined later."""
+    field, value, rule = rng.choice(QUARANTINABLE[event_type])
+    if isinstance(value, str):
+        value = value.format(n=rng.randint(1, 10**9), m=rng.randint(1, 12))
+    return InvalidEvent(encode({**event, field: value}), rule, 202)

@@ -22,7 +22,7 @@ from typing import IO, Iterator
 import requests
 
 from .emulator import generate_triples
-from .invalid_events import encode, make_invalid
+from .invalid_events import encode, make_invalid, make_quarantinable
 
 RETRY_STATUSES = (502, 503, 504)
 BACKOFF_S = (0.2, 5.0)  # first and largest pause between retries
@@ -41,6 +41,7 @@ class EmulatorOptions:
     seed: int = 100
     replay_share: float = 0.1
     invalid_share: float = 0.05
+    quarantine_share: float = 0.0  # valid for the API, but breaking a cleaning rule: quarantined later
     max_retries: int = 8
     api_key: str | None = None
     ledger: Path | None = None
@@ -52,6 +53,7 @@ class Summary:
     accepted: int = 0
     rejected: int = 0
     intended_invalid: int = 0  # of the rejected, those the emulator broke on purpose
+    intended_quarantine: int = 0  # of the accepted, those built to break a cleaning rule
     unexpected: int = 0  # valid events rejected, or invalid events accepted
     failed: int = 0  # still unacknowledged after max_retries
     retries: int = 0
@@ -64,7 +66,8 @@ class Summary:
 
     def line(self) -> str:
         return (f"{self.sent} events in {self.elapsed_s:.1f}s ({self.rate:.1f} events/s): "
-                f"{self.accepted} accepted, {self.rejected} rejected ({self.intended_invalid} intended), "
+                f"{self.accepted} accepted ({self.intended_quarantine} built for the quarantine), "
+                f"{self.rejected} rejected ({self.intended_invalid} intended), "
                 f"{self.failed} failed, {self.retries} retries, {self.unexpected} unexpected")
 
 
@@ -75,23 +78,30 @@ class Post:
     event_type: str
     bodies: list[bytes]
     expected: list[int]  # 202 for a valid event, else the status it must get
+    quarantinable: list[bool] = field(default_factory=list)  # accepted, but to be quarantined by cleaning
 
 
 def generate_posts(options: EmulatorOptions) -> Iterator[Post]:
-    """The requests of a run, in order; invalid events replace `invalid_share` of the events."""
+    """The requests of a run, in order; invalid events replace `invalid_share` of the events, and
+    events that break a cleaning rule `quarantine_share` of them."""
     rng = random.Random(f"invalid:{options.seed}")
+    quarantine_rng = random.Random(f"quarantine:{options.seed}")
     batching = options.batch_size > 1
     pending: dict[str, Post] = {}
     for triple in generate_triples(options.count, options.seed, replay_share=options.replay_share):
         for event_type, event in triple.events():
+            quarantinable = False
             if rng.random() < options.invalid_share:
                 invalid = make_invalid(event_type, event, rng, allow_malformed=not batching)
                 body, expected = invalid.body, invalid.expected_status
+            elif options.quarantine_share and quarantine_rng.random() < options.quarantine_share:
+                body, expected, quarantinable = make_quarantinable(event_type, event, quarantine_rng).body, 202, True
             else:
                 body, expected = encode(event), 202
             post = pending.setdefault(event_type, Post(event_type, [], []))
             post.bodies.append(body)
             post.expected.append(expected)
+            post.quarantinable.append(quarantinable)
             if len(post.bodies) >= options.batch_size:
                 yield pending.pop(event_type)
     yield from pending.values()
@@ -218,6 +228,7 @@ class Emulator:
             self.summary.accepted += accepted
             self.summary.rejected += not accepted
             self.summary.intended_invalid += not accepted and expected != 202
+            self.summary.intended_quarantine += accepted and post.quarantinable[position]
             self.summary.unexpected += status != expected
 
     def _report(self, start: float, done: threading.Event) -> None:

@@ -16,15 +16,15 @@ pytestmark = pytest.mark.integration
 
 def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_stack):
     result = subprocess.run(
-        [sys.executable, "-m", "devstack.demo", "--triples", "150", "--catch-up-timeout", "600"],
+        [sys.executable, "-m", "devstack.demo", "--triples", "150", "--seed", "7", "--catch-up-timeout", "600"],
         cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1800,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    stages = re.findall(r"^    (API acknowledged|Kafka topics|raw lake \(S3\)|streaming event tables)\s+([\d,]+) of ([\d,]+)"
+    stages = re.findall(r"^    (API acknowledged|Kafka topics|raw lake \(S3\)|streaming \+ quarantine)\s+([\d,]+) of ([\d,]+)"
                         r" acknowledged, 0 lost, 0 duplicated  ok$", result.stdout, re.MULTILINE)
     assert [stage for stage, _, _ in stages] == ["API acknowledged", "Kafka topics", "raw lake (S3)",
-                                                   "streaming event tables"], output[-6000:]
+                                                   "streaming + quarantine"], output[-6000:]
     acknowledged = {int(total.replace(",", "")) for _, _, total in stages}
     assert len(acknowledged) == 1 and 400 < (total := acknowledged.pop()) <= 450  # 450 events, ~5% invalid
     assert "FAILED" not in result.stdout
@@ -34,5 +34,9 @@ def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_st
     accounting = re.search(r"cleaned \+ quarantined: ([\d,]+) acknowledged = .* 0 unaccounted, 0 twice  ok$", result.stdout,
                            re.MULTILINE)
     assert accounting and int(accounting.group(1).replace(",", "")) == total, output[-6000:]
+    # The emulator built some accepted events to break a cleaning rule: each is quarantined, none lost.
+    built = int(re.search(r"accepted [\d,]+ \(([\d,]+) built to break a cleaning rule\)", result.stdout).group(1))
+    quarantined = int(re.search(r" \+ ([\d,]+) quarantined; 0 unaccounted", result.stdout).group(1))
+    assert built > 0 and quarantined == built, output[-6000:]
     assert re.search(r"experimental_data\.fresh_while_events_flow\s+passed", result.stdout)
     assert "top live profiles" in result.stdout and "[demo] ok" in result.stdout

@@ -100,3 +100,23 @@ def test_output_writes_the_same_events_for_the_same_seed(tmp_path):
     assert [line["event_type"] for line in lines[:3]] == ["pin", "geo", "user"]
     assert {line["valid"] for line in lines} == {True, False}
     assert all("event" in line or "raw" in line for line in lines)
+
+
+def test_a_quarantine_share_sends_events_the_api_accepts_but_a_cleaning_rule_refuses():
+    from datetime import datetime
+
+    from ingestion_api.invalid_events import QUARANTINABLE
+    from ingestion_api.traffic import generate_posts
+    from pinterest_common.schema import EVENT_TYPES, RULES, rule_broken, validate
+
+    posts = list(generate_posts(EmulatorOptions(count=200, seed=3, invalid_share=0.0, quarantine_share=0.2)))
+    flagged = [(post.event_type, body) for post in posts for body, q in zip(post.bodies, post.quarantinable) if q]
+    assert 60 < len(flagged) < 180  # about 20 % of 600 events
+    now = datetime.now()
+    for event_type, body in flagged:
+        event = json.loads(body)
+        assert validate(EVENT_TYPES[event_type], event) == []  # the API takes it: 202
+        kinds = {f.name: f.kind for f in EVENT_TYPES[event_type].fields}
+        assert any(rule_broken(RULES[rule], kinds[field], event[field], now)
+                   for field, _, rule in QUARANTINABLE[event_type]), event
+    assert {post.expected[i] for post in posts for i, q in enumerate(post.quarantinable) if q} == {202}
