@@ -68,7 +68,7 @@ def test_the_definitions_hold_every_layer(definitions):
     assert {t.name for t in STREAMING_TABLES} <= groups.get(STREAMING_GROUP, set()), (
         "the streaming job's tables are not in pinterest_assets.definitions"
     )
-    assert {"category_known", "unique_unique_id"} <= checks
+    assert {"category_known", "unique_key", "raw_keys_reconciled"} <= checks
 
 
 # The batch, the webserver, the browser -----------------------------------------------------
