@@ -103,7 +103,7 @@ def profile_range(settings: Settings, records: int) -> dict:
         t1 = time.monotonic()
     finally:
         consumer.close()
-    lines = [parse_record(record, pin) for record in rows]
+    lines = [parse_record(record) for record in rows]
     t2 = time.monotonic()
     limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds)
     objects = build_objects(lines, pin.topic, partition, "pin", limits)

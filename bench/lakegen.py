@@ -155,7 +155,7 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
     built as pinterest_assets.lake.records builds them, without re-validating each event (these
     are valid emulator events); every 500th is checked against `parse_record` itself."""
     from pinterest_assets.lake.objects import RollLimits, build_objects
-    from pinterest_assets.lake.records import RAW, LakeLine, parse_record
+    from pinterest_assets.lake.records import LakeLine, parse_record
     from pinterest_common.schema import SCHEMA_VERSION
 
     if per_event:
@@ -183,7 +183,7 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
             received_at = format_received_at(received)
             timestamp = int(received.timestamp() * 1000)
             value = json.dumps(event, ensure_ascii=False)
-            line = LakeLine(kind=RAW, offset=offset, moment=received, fields={
+            line = LakeLine(offset=offset, moment=received, fields={
                 "event_id": event_id, "event_type": name, "received_at": received_at,
                 "schema_version": SCHEMA_VERSION, "kafka_topic": event_type.topic, "kafka_partition": partition,
                 "kafka_offset": offset, "kafka_timestamp": timestamp, "key": key.decode() if key is not None else None,
@@ -192,7 +192,7 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
             if serial % 500 == 0:
                 meta = RecordMetadata(event_id, name, received_at)
                 record = FakeRecord(event_type.topic, partition, offset, timestamp, key, value.encode(), meta.headers())
-                assert parse_record(record, event_type) == line, f"lake line differs from the drain's: {line}"
+                assert parse_record(record) == line, f"lake line differs from the drain's: {line}"
             received += step
             buffer = buffers.setdefault((name, partition), [])
             buffer.append(line)
