@@ -159,22 +159,24 @@ def test_the_catalog_shows_raw_cleaned_analytics_and_streaming_assets(webserver,
 
 
 def test_the_lineage_graph_shows_the_cleaned_tables_their_raw_upstreams_and_checks(webserver, page, page_errors, definitions):
-    """Each cleaned and quarantine table's upstream lineage, its raw asset (one page each: the
-    group's graph, analytics included, is taller than the window, which renders only what it
-    shows, and zoomed out it draws no check summaries)."""
+    """The curated group's graph, whose cleaned_pins node sums up its checks; then each cleaned
+    and quarantine table's upstream lineage, its raw asset, on a page of its own (the group's
+    graph, analytics included, is taller than the window, which renders only what it shows)."""
     groups, checks = definitions
+    with screenshot(page, "dagster_ui_lineage.png"):
+        open_ui(page, webserver, f"/locations/{LOCATION}/asset-groups/{CURATED_GROUP}")
+        for key in (CHECKED_ASSET, "raw_pin_events"):
+            page.get_by_text(key, exact=True).first.wait_for()
+        page.get_by_text(f"{len(checks)} / {len(checks)} Passed", exact=True).first.wait_for()
     raw_of = {s.name: s.asset_name for s in STREAMS}
     curated = sorted(groups[CURATED_GROUP])
     assert len(curated) == 2 * len(raw_of)
     for key in curated:
-        raw = next(asset for name, asset in raw_of.items() if key.endswith(f"_{name}s") or key.endswith(f"_{name}"))
+        raw = next(asset for name, asset in raw_of.items() if key.endswith((f"_{name}s", f"_{name}")))
         with screenshot(page, f"dagster_ui_lineage_{key}.png"):
             open_ui(page, webserver, f"/assets/{key}?view=lineage")
             page.get_by_text("Upstream", exact=True).first.click()
             page.get_by_text(raw, exact=True).first.wait_for()
-            if key == CHECKED_ASSET:
-                # The node of cleaned_pins sums up its checks' latest results.
-                page.get_by_text(f"{len(checks)} / {len(checks)} Passed", exact=True).first.wait_for()
     assert page_errors == []
 
 
