@@ -19,6 +19,7 @@ from pinterest_common.schema import DLQ_TOPIC
 from .kafka_producer import OutgoingRecord
 
 REASONS = {400: "malformed_json", 413: "too_large", 415: "unsupported_media_type", 422: "schema"}
+INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"  # a 400 too
 MAX_PROBLEMS_HEADER_BYTES = 8192
 MAX_PROBLEM_CHARS = 500
 
@@ -30,10 +31,11 @@ class Rejection:
     body: bytes
     truncated: bool = False
     position: int | None = None  # the event's position in a batch
+    named_reason: str | None = None  # a reason other than the status's usual one
 
     @property
     def reason(self) -> str:
-        return REASONS[self.status]
+        return self.named_reason or REASONS[self.status]
 
 
 def _problems_header(problems: list[str]) -> bytes:

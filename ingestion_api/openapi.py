@@ -6,6 +6,7 @@ import re
 
 from pinterest_common import schema
 from pinterest_common.config import Settings
+from pinterest_common.records import CLIENT_EVENT_ID_MAX_LENGTH
 from pinterest_common.schema import DATETIME, EVENT_TYPES, INTEGER, NUMBER, EventType, Field
 
 from .canonical import CANONICAL_TRIPLE
@@ -71,10 +72,23 @@ def event_schema(event_type: EventType) -> dict:
     }
 
 
+_CLIENT_EVENT_ID = {
+    "type": "string", "pattern": "^[\\x21-\\x7e]{1,%d}$" % CLIENT_EVENT_ID_MAX_LENGTH,
+    "description": "The client's name for the event (1 to 255 visible ASCII characters): a retry sends the same "
+                   "one, and every store after the raw lake keeps the first copy of each (event type, client id).",
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False, "schema": _CLIENT_EVENT_ID,
+    "description": "Names the event (single endpoint) or, on the batch endpoint, every element without an envelope "
+                   "of its own as `<key>:<position>`. Without it the event_id is the client id. An invalid key is "
+                   "answered 400.",
+}
 _ACCEPTED = {
     "type": "object",
     "properties": {
-        "event_id": {"type": "string", "format": "uuid"}, "event_type": {"type": "string"},
+        "event_id": {"type": "string", "format": "uuid"},
+        "client_event_id": {**_CLIENT_EVENT_ID, "description": "The Idempotency-Key, or the event_id without one"},
+        "event_type": {"type": "string"},
         "received_at": {"type": "string"}, "topic": {"type": "string"},
         "partition": {"type": "integer"}, "offset": {"type": "integer"},
     },
@@ -103,6 +117,15 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _envelope(model: str) -> dict:
+    """A batch element that names its event: the event's bytes are written to Kafka as sent."""
+    return {
+        "type": "object", "title": f"Named{model}",
+        "properties": {"idempotency_key": _CLIENT_EVENT_ID, "event": _ref(model)},
+        "required": ["idempotency_key", "event"], "additionalProperties": False,
+    }
+
+
 def _json(schema_ref: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema_ref}}}
 
@@ -125,6 +148,7 @@ def _operations(event_type: EventType, auth: bool) -> dict:
     single = {
         "post": {
             "summary": f"Ingest one {name} event", "operationId": f"post_{name}", **security,
+            "parameters": [_IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}},
             "responses": {
                 "202": _json(_ACCEPTED, f"acknowledged by Kafka (topic {event_type.topic})"),
@@ -136,8 +160,9 @@ def _operations(event_type: EventType, auth: bool) -> dict:
     batch = {
         "post": {
             "summary": f"Ingest a JSON array of {name} events", "operationId": f"post_{name}_batch", **security,
+            "parameters": [_IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"type": "array", "minItems": 1, "items": _ref(model)}}}},
+                "schema": {"type": "array", "minItems": 1, "items": {"oneOf": [_ref(model), _envelope(model)]}}}}},
             "responses": {
                 "202": _json(_BATCH, "every event acknowledged by Kafka"),
                 "207": _json(_BATCH, "some events acknowledged, the others rejected (see results)"),

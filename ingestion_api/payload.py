@@ -93,3 +93,21 @@ def split_array(document: RawEvent) -> list[RawEvent]:
         if text[pos] == "]":
             return elements
         pos = _skip_whitespace(text, pos + 1)  # the comma; the whole document already parsed
+
+
+def object_members(document: RawEvent) -> dict[str, RawEvent]:
+    """The members of a JSON object document, each value with its exact bytes."""
+    text = document.raw.decode("utf-8")
+    members: dict[str, RawEvent] = {}
+    pos = _skip_whitespace(text, 1)
+    if text[pos] == "}":
+        return members
+    while True:
+        name, end = _decode_at(text, pos)
+        pos = _skip_whitespace(text, _skip_whitespace(text, end) + 1)  # past the colon
+        value, end = _decode_at(text, pos)
+        members[name] = RawEvent(value, text[pos:end].encode("utf-8"))
+        pos = _skip_whitespace(text, end)
+        if text[pos] == "}":
+            return members
+        pos = _skip_whitespace(text, pos + 1)  # the comma; the whole document already parsed

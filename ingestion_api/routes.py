@@ -2,6 +2,12 @@
 
 An event is answered 2xx only once Kafka has acknowledged it. Invalid bodies and events are
 answered 4xx with every problem named, and written to the dead-letter topic.
+
+A client names an event with the `Idempotency-Key` header (`client_event_id` in the answer and
+the Kafka header): a retry after a timeout or a 503 sends the same key again, and every store
+after the raw lake keeps the first copy only. On the batch endpoint an element may name itself
+(`{"idempotency_key": "...", "event": {...}}`); an element without one gets `<header key>:<position>`
+when the request has the header. Without any, the event_id is the client id.
 """
 
 from __future__ import annotations
@@ -11,14 +17,14 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from pinterest_common.records import RecordMetadata
+from pinterest_common.records import RecordMetadata, client_event_id_problem
 from pinterest_common.schema import EVENT_TYPES, EventType, record_key, validate
 
 from .auth import require_api_key
-from .dlq import Rejection, dead_letter_record
+from .dlq import INVALID_IDEMPOTENCY_KEY, Rejection, dead_letter_record
 from .errors import error_response, unavailable_response
 from .kafka_producer import Delivery, KafkaPublisher, OutgoingRecord
-from .payload import MalformedJSON, RawEvent, parse_document, split_array
+from .payload import MalformedJSON, RawEvent, object_members, parse_document, split_array
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,8 @@ EVENT_PATH = "/<any(pin, geo, user):name>"
 ERRORS = {
     400: "malformed JSON", 413: "request too large", 415: "unsupported media type", 422: "invalid {} event",
 }
+IDEMPOTENCY_KEY = "Idempotency-Key"
+ENVELOPE_KEY, ENVELOPE_EVENT = "idempotency_key", "event"
 
 
 def _publisher() -> KafkaPublisher:
@@ -59,8 +67,21 @@ def _parse(body: bytes) -> RawEvent:
         raise Rejected(Rejection(400, [f"malformed JSON: {exc}"], body)) from exc
 
 
-def _event_record(event_type: EventType, event: RawEvent, received: datetime) -> tuple[OutgoingRecord, RecordMetadata]:
-    metadata = RecordMetadata.new(event_type.name, received)
+def _idempotency_key(body: bytes) -> str | None:
+    """The request's `Idempotency-Key` (an sf-string's quotes removed); a 400 when it is invalid."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if problem := client_event_id_problem(key):
+        raise Rejected(Rejection(400, [f"{IDEMPOTENCY_KEY} {problem}"], body, named_reason=INVALID_IDEMPOTENCY_KEY))
+    return key
+
+
+def _event_record(event_type: EventType, event: RawEvent, received: datetime,
+                  client_event_id: str | None) -> tuple[OutgoingRecord, RecordMetadata]:
+    metadata = RecordMetadata.new(event_type.name, received, client_event_id)
     record = OutgoingRecord(event_type.topic, record_key(event_type, event.value), event.raw, metadata.headers())
     return record, metadata
 
@@ -83,16 +104,18 @@ def _reject(rejection: Rejection, event_type: EventType, received: datetime) -> 
     """Write the rejected body to the dead-letter topic, then answer with every problem."""
     record, metadata = _dead_letter(rejection, event_type, received)
     delivery = _publisher().publish([record])[0]
+    title = f"invalid {IDEMPOTENCY_KEY}" if rejection.reason == INVALID_IDEMPOTENCY_KEY else ERRORS[rejection.status]
     return error_response(
-        rejection.status, ERRORS[rejection.status].format(event_type.name), rejection.problems,
+        rejection.status, title.format(event_type.name), rejection.problems,
         dead_letter_id=_dead_letter_id(metadata, delivery),
     )
 
 
 def _accepted(metadata: RecordMetadata, topic: str, delivery: Delivery) -> dict:
     return {
-        "event_id": metadata.event_id, "event_type": metadata.event_type, "received_at": metadata.received_at,
-        "topic": topic, "partition": delivery.partition, "offset": delivery.offset,
+        "event_id": metadata.event_id, "client_event_id": metadata.dedup_id, "event_type": metadata.event_type,
+        "received_at": metadata.received_at, "topic": topic, "partition": delivery.partition,
+        "offset": delivery.offset,
     }
 
 
@@ -102,6 +125,7 @@ def post_event(name: str) -> Response:
     received = datetime.now(timezone.utc)
     try:
         body = _read_body(current_app.extensions["settings"].api_max_bytes)
+        client_event_id = _idempotency_key(body)
         document = _parse(body)
         problems = validate(event_type, document.value, received.replace(tzinfo=None))
         if problems:
@@ -109,12 +133,14 @@ def post_event(name: str) -> Response:
     except Rejected as exc:
         return _reject(exc.rejection, event_type, received)
 
-    record, metadata = _event_record(event_type, document, received)
+    record, metadata = _event_record(event_type, document, received, client_event_id)
     delivery = _publisher().publish([record])[0]
     if not delivery.acknowledged:
-        return unavailable_response({"error": "Kafka unavailable", "problems": [delivery.error]}, _publisher().timeout_s)
+        return unavailable_response({"error": "Kafka unavailable", "client_event_id": metadata.dedup_id,
+                                     "problems": [delivery.error]}, _publisher().timeout_s)
     response = jsonify(_accepted(metadata, event_type.topic, delivery))
     response.status_code = 202
+    response.headers[IDEMPOTENCY_KEY] = metadata.dedup_id
     return response
 
 
@@ -130,12 +156,26 @@ def _batch_elements(body: bytes, max_events: int) -> list[RawEvent]:
     return split_array(document)
 
 
-def _plan(event_type: EventType, position: int, element: RawEvent, received: datetime):
+def _unwrapped(element: RawEvent) -> tuple[RawEvent, str | None, list[str]]:
+    """A batch element as its event and client id: an envelope `{"idempotency_key", "event"}`
+    gives both (the event's exact bytes), anything else is the event itself, without one."""
+    if not (isinstance(element.value, dict) and element.value.keys() == {ENVELOPE_KEY, ENVELOPE_EVENT}):
+        return element, None, []
+    members = object_members(element)
+    key = members[ENVELOPE_KEY].value
+    problem = client_event_id_problem(key)
+    return members[ENVELOPE_EVENT], (None if problem else key), ([f"{ENVELOPE_KEY} {problem}"] if problem else [])
+
+
+def _plan(event_type: EventType, position: int, element: RawEvent, received: datetime, batch_key: str | None):
     """The record for one event of a batch: the event itself, or its dead letter; and its problems."""
-    problems = validate(event_type, element.value, received.replace(tzinfo=None))
+    event, client_event_id, problems = _unwrapped(element)
+    if client_event_id is None and batch_key is not None:
+        client_event_id = f"{batch_key}:{position}"
+    problems += validate(event_type, event.value, received.replace(tzinfo=None))
     if problems:
         return *_dead_letter(Rejection(422, problems, element.raw, position=position), event_type, received), problems
-    return *_event_record(event_type, element, received), problems
+    return *_event_record(event_type, event, received, client_event_id), problems
 
 
 def _result(position: int, record: OutgoingRecord, metadata: RecordMetadata, problems: list[str], delivery: Delivery) -> dict:
@@ -144,7 +184,7 @@ def _result(position: int, record: OutgoingRecord, metadata: RecordMetadata, pro
                 "dead_letter_id": _dead_letter_id(metadata, delivery)}
     if delivery.acknowledged:
         return {"position": position, "status": 202, **_accepted(metadata, record.topic, delivery)}
-    return {"position": position, "status": 503, "error": delivery.error}
+    return {"position": position, "status": 503, "client_event_id": metadata.dedup_id, "error": delivery.error}
 
 
 @events.post(f"{EVENT_PATH}/batch")
@@ -153,11 +193,13 @@ def post_batch(name: str) -> Response:
     received = datetime.now(timezone.utc)
     settings = current_app.extensions["settings"]
     try:
-        elements = _batch_elements(_read_body(settings.api_max_bytes), settings.api_batch_max_events)
+        body = _read_body(settings.api_max_bytes)
+        batch_key = _idempotency_key(body)
+        elements = _batch_elements(body, settings.api_batch_max_events)
     except Rejected as exc:
         return _reject(exc.rejection, event_type, received)
 
-    planned = [_plan(event_type, position, element, received) for position, element in enumerate(elements)]
+    planned = [_plan(event_type, position, element, received, batch_key) for position, element in enumerate(elements)]
     deliveries = _publisher().publish([record for record, _, _ in planned])
     results = [_result(position, *plan, delivery) for position, (plan, delivery) in enumerate(zip(planned, deliveries))]
     counts = {status: sum(r["status"] == status for r in results) for status in (202, 422, 503)}

@@ -8,8 +8,12 @@ Every record the API writes to `pinterest.pin|geo|user` carries these headers (U
 | `event_type`     | `pin`, `geo` or `user`                              |
 | `received_at`    | UTC ISO-8601 with microseconds and `Z`              |
 | `schema_version` | `pinterest_common.schema.SCHEMA_VERSION`            |
+| `client_event_id`| the client's name for the event (`Idempotency-Key`); the event_id when the client gave none |
 
-The key is `unique_id` for pins and `ind` for geo and user events.
+The key is `unique_id` for pins and `ind` for geo and user events. A client that retries sends
+the same client_event_id again: every store after the raw lake keeps the first copy of each
+(event type, client_event_id) (`dedup_id`), the raw lake keeps every copy, as the topic does.
+Records from before client ids have the four other headers only; their event_id stands in.
 
 Where a consumer keeps the bytes of a record that is no valid event (the raw lake, the streaming
 job's `quarantined_events`), they are text when UTF-8 and base64 otherwise (`utf8_text`,
@@ -19,6 +23,7 @@ job's `quarantined_events`), they are text when UTF-8 and base64 otherwise (`utf
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +31,18 @@ from datetime import datetime, timezone
 from .schema import SCHEMA_VERSION
 
 EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER = "event_id", "event_type", "received_at", "schema_version"
+CLIENT_EVENT_ID = "client_event_id"
+CLIENT_EVENT_ID_MAX_LENGTH = 255
+_CLIENT_EVENT_ID = re.compile(r"[\x21-\x7e]{1,%d}" % CLIENT_EVENT_ID_MAX_LENGTH)
+
+
+def client_event_id_problem(value: object) -> str | None:
+    """Why `value` cannot name an event (None when it can): 1 to 255 visible ASCII characters."""
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if not _CLIENT_EVENT_ID.fullmatch(value):
+        return f"must be 1 to {CLIENT_EVENT_ID_MAX_LENGTH} visible ASCII characters (no spaces)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -34,18 +51,29 @@ class RecordMetadata:
     event_type: str
     received_at: str
     schema_version: int = SCHEMA_VERSION
+    client_event_id: str | None = None  # None: the event_id stands in
 
     @classmethod
-    def new(cls, event_type: str, now: datetime | None = None) -> RecordMetadata:
-        return cls(str(uuid.uuid4()), event_type, format_received_at(now or datetime.now(timezone.utc)))
+    def new(cls, event_type: str, now: datetime | None = None, client_event_id: str | None = None) -> RecordMetadata:
+        event_id = str(uuid.uuid4())
+        return cls(event_id, event_type, format_received_at(now or datetime.now(timezone.utc)),
+                   client_event_id=client_event_id or event_id)
+
+    @property
+    def dedup_id(self) -> str:
+        """What every store after the raw lake deduplicates on (with the event type)."""
+        return self.client_event_id or self.event_id
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [
+        headers = [
             (EVENT_ID, self.event_id.encode()),
             (EVENT_TYPE, self.event_type.encode()),
             (RECEIVED_AT, self.received_at.encode()),
             (SCHEMA_VERSION_HEADER, str(self.schema_version).encode()),
         ]
+        if self.client_event_id is not None:
+            headers.append((CLIENT_EVENT_ID, self.client_event_id.encode()))
+        return headers
 
     @classmethod
     def from_headers(cls, headers) -> RecordMetadata:
@@ -54,7 +82,8 @@ class RecordMetadata:
         missing = [h for h in (EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER) if h not in values]
         if missing:
             raise ValueError(f"record lacks header(s): {', '.join(missing)}")
-        return cls(values[EVENT_ID], values[EVENT_TYPE], values[RECEIVED_AT], int(values[SCHEMA_VERSION_HEADER]))
+        return cls(values[EVENT_ID], values[EVENT_TYPE], values[RECEIVED_AT], int(values[SCHEMA_VERSION_HEADER]),
+                   values.get(CLIENT_EVENT_ID))
 
 
 def format_received_at(moment: datetime) -> str:

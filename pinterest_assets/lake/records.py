@@ -9,6 +9,8 @@ Lake line, one JSON object per line, fields in this order:
     event_id, event_type, received_at   the header texts; null when absent or not UTF-8
     schema_version                      the header as an integer; null when absent or not an
                                         integer (decimal digits, 32-bit signed)
+    client_event_id                     the header text (the client's name for the event); null
+                                        when absent (records from before client ids) or not UTF-8
     kafka_topic, kafka_partition, kafka_offset   where the record was
     kafka_timestamp                     the record timestamp, ms since the epoch
     key                                 the record key as text; null when absent or not UTF-8
@@ -21,12 +23,12 @@ and only when needed, after those:
                                         (value: the text, null when absent or not UTF-8;
                                         value_base64: null unless the value is bytes that are
                                         not UTF-8), only when the headers are not
-                                        exactly the API's four (pinterest_common.records:
-                                        event_id, event_type, received_at, schema_version, in
-                                        that order, once each, UTF-8, schema_version written
-                                        as its integer)
+                                        exactly the API's (pinterest_common.records:
+                                        event_id, event_type, received_at, schema_version and,
+                                        since client ids, client_event_id, in that order, once
+                                        each, UTF-8, schema_version written as its integer)
 
-A record the API wrote is thus a line of the first ten fields, from which its headers can be
+A record the API wrote is thus a line of the first eleven fields, from which its headers can be
 written again byte for byte. A header present more than once counts by its first occurrence
 (as in the streaming job). The line's day (its object's `dt=`) is the UTC day of received_at
 when that parses (pinterest_common.records.parse_received_at), else of the Kafka timestamp.
@@ -41,6 +43,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
 from pinterest_common.records import (
+    CLIENT_EVENT_ID,
     EVENT_ID,
     EVENT_TYPE,
     RECEIVED_AT,
@@ -50,7 +53,8 @@ from pinterest_common.records import (
     utf8_text,
 )
 
-API_HEADERS = (EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER)
+API_HEADERS = (EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER, CLIENT_EVENT_ID)
+API_HEADERS_BEFORE_CLIENT_IDS = API_HEADERS[:-1]
 _INTEGER = re.compile(r"-?[0-9]+")
 _INT32 = range(-(2**31), 2**31)  # the lake readers' column type (Spark IntegerType)
 
@@ -95,6 +99,7 @@ def parse_record(record: KafkaRecord) -> LakeLine:
         "event_type": texts.get(EVENT_TYPE),
         "received_at": texts.get(RECEIVED_AT),
         "schema_version": schema_version,
+        "client_event_id": texts.get(CLIENT_EVENT_ID),
         "kafka_topic": record.topic,
         "kafka_partition": record.partition,
         "kafka_offset": record.offset,
@@ -126,10 +131,11 @@ def _integer(text: str | None) -> int | None:
 
 
 def _api_headers(headers: list[tuple[str, bytes | None]], texts: dict[str, str | None], schema_version: int | None) -> bool:
-    """Whether the headers are exactly the four the API writes (the line then holds them all)."""
+    """Whether the headers are exactly those the API writes (the line then holds them all)."""
+    names = tuple(name for name, _ in headers)
     return (
-        tuple(name for name, _ in headers) == API_HEADERS
-        and all(texts[name] is not None for name in API_HEADERS)
+        names in (API_HEADERS, API_HEADERS_BEFORE_CLIENT_IDS)
+        and all(texts[name] is not None for name in names)
         and schema_version is not None
         and str(schema_version) == texts[SCHEMA_VERSION_HEADER]
     )

@@ -43,6 +43,7 @@ LAKE_LINE_SCHEMA = StructType([
     StructField("event_type", StringType()),
     StructField("received_at", StringType()),
     StructField("schema_version", IntegerType()),
+    StructField("client_event_id", StringType()),
     StructField("kafka_topic", StringType()),
     StructField("kafka_partition", IntegerType()),
     StructField("kafka_offset", LongType()),

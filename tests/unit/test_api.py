@@ -251,3 +251,74 @@ class TestApiKeys:
         document = secured.get("/openapi.json").json
         assert document["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
         assert "401" in document["paths"]["/pin/"]["post"]["responses"]
+
+
+def client_ids(publisher: FakePublisher, topic: str) -> list[str | None]:
+    return [RecordMetadata.from_headers(r.headers).client_event_id for r in publisher.on(topic)]
+
+
+def test_an_idempotency_key_names_the_event_in_the_answer_and_the_kafka_header(client, publisher):
+    body = json.dumps(CANONICAL_TRIPLE["pin"]).encode()
+    first = client.post("/pin/", data=body, headers={"Content-Type": "application/json", "Idempotency-Key": "c-1"})
+    again = client.post("/pin/", data=body, headers={"Content-Type": "application/json", "Idempotency-Key": '"c-1"'})
+    assert first.status_code == again.status_code == 202
+    assert first.json["client_event_id"] == again.json["client_event_id"] == "c-1"  # sf-string quotes removed
+    assert first.headers["Idempotency-Key"] == "c-1"
+    assert first.json["event_id"] != again.json["event_id"]
+    assert client_ids(publisher, "pinterest.pin") == ["c-1", "c-1"]  # Kafka holds both copies
+
+
+def test_without_an_idempotency_key_the_event_id_is_the_client_id(client, publisher):
+    answer = post(client, "/geo/", json.dumps(CANONICAL_TRIPLE["geo"]).encode())
+    assert answer.json["client_event_id"] == answer.json["event_id"]
+    assert client_ids(publisher, "pinterest.geo") == [answer.json["event_id"]]
+
+
+@pytest.mark.parametrize("key", ["", "has space", "é", "x" * 256])
+def test_an_invalid_idempotency_key_is_a_400_naming_the_header(client, publisher, key):
+    body = json.dumps(CANONICAL_TRIPLE["pin"]).encode()
+    answer = client.post("/pin/", data=body, headers={"Content-Type": "application/json",
+                                                       "Idempotency-Key": key})
+    assert answer.status_code == 400
+    assert "Idempotency-Key" in answer.json["problems"][0]
+    assert publisher.on("pinterest.pin") == []
+    [letter] = dead_letters(publisher)
+    assert (letter["reason"], letter["body"]) == ("invalid_idempotency_key", body)
+
+
+def test_a_503_names_the_client_id_so_that_the_client_can_retry_with_it(client, publisher):
+    publisher.up = False
+    body = json.dumps(CANONICAL_TRIPLE["pin"]).encode()
+    answer = client.post("/pin/", data=body, headers={"Content-Type": "application/json", "Idempotency-Key": "k"})
+    assert answer.status_code == 503 and answer.json["client_event_id"] == "k"
+
+
+def test_batch_elements_name_themselves_in_an_envelope_or_take_the_requests_key_and_position(client, publisher):
+    geo = CANONICAL_TRIPLE["geo"]
+    event_bytes = b'{ "ind" : 7528, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": -173.293, "country": "X" }'
+    body = b'[{"idempotency_key": "mine", "event": ' + event_bytes + b'}, ' + json.dumps(geo).encode() + b']'
+    answer = client.post("/geo/batch", data=body, headers={"Content-Type": "application/json", "Idempotency-Key": "b7"})
+    assert answer.status_code == 202
+    assert [r["client_event_id"] for r in answer.json["results"]] == ["mine", "b7:1"]
+    records = publisher.on("pinterest.geo")
+    assert records[0].value == event_bytes  # the event's exact bytes, without the envelope
+    assert client_ids(publisher, "pinterest.geo") == ["mine", "b7:1"]
+
+
+def test_a_batch_without_keys_gets_generated_client_ids(client, publisher):
+    good = json.dumps(CANONICAL_TRIPLE["user"])
+    answer = post(client, "/user/batch", f"[{good},{good}]".encode())
+    assert [r["client_event_id"] for r in answer.json["results"]] == [r["event_id"] for r in answer.json["results"]]
+
+
+def test_an_envelope_with_an_invalid_key_or_event_is_rejected_per_element(client, publisher):
+    good = json.dumps(CANONICAL_TRIPLE["pin"])
+    body = (f'[{{"idempotency_key": 7, "event": {good}}}, {{"idempotency_key": "ok", "event": {{"index": 1}}}},'
+            f' {{"idempotency_key": "fine", "event": {good}}}]').encode()
+    answer = post(client, "/pin/batch", body)
+    assert answer.status_code == 207
+    results = answer.json["results"]
+    assert [r["status"] for r in results] == [422, 422, 202]
+    assert "idempotency_key must be a string, got int" in results[0]["problems"]
+    assert results[2]["client_event_id"] == "fine"
+    assert client_ids(publisher, "pinterest.pin") == ["fine"]

@@ -68,3 +68,17 @@ def test_field_patterns_agree_with_the_validator(document, name, field, values):
     for value in values:
         valid = validate(event_type, {**CANONICAL_TRIPLE[name], field: value}) == []
         assert _accepts(field_schema, value) == valid, (field, value)
+
+
+@pytest.mark.parametrize("name", ["pin", "geo", "user"])
+def test_the_idempotency_key_is_documented_on_both_endpoints_and_per_batch_element(document, name):
+    for path in (f"/{name}/", f"/{name}/batch"):
+        [parameter] = document["paths"][path]["post"]["parameters"]
+        assert (parameter["name"], parameter["in"], parameter["required"]) == ("Idempotency-Key", "header", False)
+        pattern = re.compile(parameter["schema"]["pattern"])
+        assert pattern.match("order-17:retry") and not pattern.match("has space") and not pattern.match("x" * 256)
+    items = document["paths"][f"/{name}/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]["items"]
+    envelope = items["oneOf"][1]
+    assert set(envelope["required"]) == {"idempotency_key", "event"} and envelope["additionalProperties"] is False
+    accepted = document["paths"][f"/{name}/"]["post"]["responses"]["202"]["content"]["application/json"]["schema"]
+    assert "client_event_id" in accepted["properties"]

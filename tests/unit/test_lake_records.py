@@ -46,7 +46,7 @@ def api_record(event_type, event, offset=42, value=None, now=RECEIVED):
 
 
 API_FIELDS = [
-    "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
+    "event_id", "event_type", "received_at", "schema_version", "client_event_id", "kafka_topic", "kafka_partition",
     "kafka_offset", "kafka_timestamp", "key", "value",
 ]
 
@@ -60,6 +60,7 @@ def test_api_records_become_lake_lines_with_the_documented_fields(event_type, ev
     assert line.fields["event_type"] == event_type.name
     assert line.fields["received_at"] == "2026-11-26T23:59:59.123456Z"
     assert line.fields["schema_version"] == 1
+    assert line.fields["client_event_id"] == meta.event_id  # no Idempotency-Key: the event_id stands in
     assert (line.fields["kafka_topic"], line.fields["kafka_partition"], line.fields["kafka_offset"]) == (event_type.topic, 1, 42)
     assert line.fields["kafka_timestamp"] == 1_796_000_000_000
     assert line.fields["key"] == record_key(event_type, event).decode()
@@ -71,7 +72,7 @@ def test_an_api_records_line_is_byte_for_byte_what_it_was():
     record, meta = api_record(GEO, GEO_EVENT)
     expected = {
         "event_id": meta.event_id, "event_type": "geo", "received_at": "2026-11-26T23:59:59.123456Z",
-        "schema_version": 1, "kafka_topic": "pinterest.geo", "kafka_partition": 1, "kafka_offset": 42,
+        "schema_version": 1, "client_event_id": meta.event_id, "kafka_topic": "pinterest.geo", "kafka_partition": 1, "kafka_offset": 42,
         "kafka_timestamp": 1_796_000_000_000, "key": "7528", "value": json.dumps(GEO_EVENT),
     }
     assert parse_record(record).encode() == (json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
@@ -86,6 +87,20 @@ def test_the_value_is_kept_exactly_as_received():
     encoded = line.encode()
     assert encoded.endswith(b"\n") and json.loads(encoded)["value"] == text
     assert "🌍".encode() in encoded  # UTF-8, not \u escapes
+
+
+def test_a_client_named_record_keeps_its_client_event_id():
+    meta = RecordMetadata.new("pin", now=RECEIVED, client_event_id="order-17:retry-safe")
+    record = replace(api_record(PIN, PIN_EVENT)[0], headers=meta.headers())
+    line = parse_record(record)
+    assert list(line.fields) == API_FIELDS
+    assert line.fields["client_event_id"] == "order-17:retry-safe" and line.fields["event_id"] == meta.event_id
+
+
+def test_a_record_from_before_client_ids_is_still_an_api_record():
+    record = _drop_header(api_record(PIN, PIN_EVENT)[0], "client_event_id")
+    line = parse_record(record)
+    assert list(line.fields) == API_FIELDS and line.fields["client_event_id"] is None
 
 
 def _with_headers(record, **changes):
@@ -233,7 +248,7 @@ def test_garbage_everywhere_is_one_line_with_every_byte_visible():
     record = Record("pinterest.pin", 0, 7, 1_600_000_000_000, b"\x00\xff", b"\xff\xfe", [("x", b"\xff"), ("y", None)])
     line = parse_record(record)
     assert line.fields == {
-        "event_id": None, "event_type": None, "received_at": None, "schema_version": None,
+        "event_id": None, "event_type": None, "received_at": None, "schema_version": None, "client_event_id": None,
         "kafka_topic": "pinterest.pin", "kafka_partition": 0, "kafka_offset": 7, "kafka_timestamp": 1_600_000_000_000,
         "key": None, "value": None, "key_base64": b64(b"\x00\xff"), "value_base64": b64(b"\xff\xfe"),
         "headers": [
