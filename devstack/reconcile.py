@@ -54,13 +54,15 @@ class StageCount:
 
 
 def read_ledger(paths: Iterable[Path]) -> dict[str, str]:
-    """event_id -> event_type of every acknowledged event in the ledger files."""
+    """event_id -> event_type of every acknowledged event in the ledger files (the emulator's,
+    ingestion_api.traffic: one line per event tried; lines without `outcome` are acknowledged)."""
     ledger: dict[str, str] = {}
     for path in paths:
         with path.open(encoding="utf-8") as lines:
             for line in lines:
                 entry = json.loads(line)
-                ledger[entry["event_id"]] = entry["event_type"]
+                if entry.get("outcome", "acknowledged") == "acknowledged":
+                    ledger[entry["event_id"]] = entry["event_type"]
     return ledger
 
 

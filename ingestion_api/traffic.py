@@ -2,9 +2,16 @@
 
 One thread generates the events in a fixed order (deterministic for a seed) and paces them at
 `rate` events/s; `concurrency` worker threads post them (one event per request, or batches of
-`batch_size` per type) and retry 502/503/504 and connection errors with exponential backoff,
-honouring Retry-After. In a batch, only the events that were not acknowledged are retried.
-Every acknowledged event_id can be written to a ledger (JSON lines) for reconciliation.
+`batch_size` per type) and retry 502/503/504, timeouts and connection errors with exponential
+backoff, honouring Retry-After. Every event carries a client id of its own (the `Idempotency-Key`
+header, or the batch element's envelope), and a retry sends the same id again: the platform
+keeps the first copy that reached Kafka. In a batch, only the events not acknowledged are retried.
+
+The ledger (JSON lines, optional) has one line per event tried, written when it is settled:
+`client_event_id`, `event_type`, `outcome` (`acknowledged`: a 2xx; `rejected`: a 4xx, never
+in the event topics; `failed`: no answer after `max_retries`, so it may or may not be in Kafka),
+`status` (the last HTTP status, null after a timeout or connection error), `attempts`, and for
+an acknowledged event its `event_id`, `topic`, `partition` and `offset`.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import random
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
@@ -56,7 +64,8 @@ class Summary:
     intended_quarantine: int = 0  # of the accepted, those built to break a cleaning rule
     unexpected: int = 0  # valid events rejected, or invalid events accepted
     failed: int = 0  # still unacknowledged after max_retries
-    retries: int = 0
+    retries: int = 0  # requests sent again
+    retried_events: int = 0  # events sent more than once (same client id each time)
     elapsed_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -68,7 +77,8 @@ class Summary:
         return (f"{self.sent} events in {self.elapsed_s:.1f}s ({self.rate:.1f} events/s): "
                 f"{self.accepted} accepted ({self.intended_quarantine} built for the quarantine), "
                 f"{self.rejected} rejected ({self.intended_invalid} intended), "
-                f"{self.failed} failed, {self.retries} retries, {self.unexpected} unexpected")
+                f"{self.failed} failed, {self.retries} retries ({self.retried_events} events retried), "
+                f"{self.unexpected} unexpected")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,9 @@ class Post:
     bodies: list[bytes]
     expected: list[int]  # 202 for a valid event, else the status it must get
     quarantinable: list[bool] = field(default_factory=list)  # accepted, but to be quarantined by cleaning
+    client_ids: list[str] = field(default_factory=list)  # each event's Idempotency-Key
+    attempts: list[int] = field(default_factory=list)  # requests that carried each event so far
+    last_status: list[int | None] = field(default_factory=list)  # None: no answer (timeout, connection)
 
 
 def generate_posts(options: EmulatorOptions) -> Iterator[Post]:
@@ -102,9 +115,16 @@ def generate_posts(options: EmulatorOptions) -> Iterator[Post]:
             post.bodies.append(body)
             post.expected.append(expected)
             post.quarantinable.append(quarantinable)
+            post.client_ids.append(f"emu-{uuid.uuid4()}")
+            post.attempts.append(0)
+            post.last_status.append(None)
             if len(post.bodies) >= options.batch_size:
                 yield pending.pop(event_type)
     yield from pending.values()
+
+
+ACKNOWLEDGED, REJECTED, FAILED = "acknowledged", "rejected", "failed"
+_ACKNOWLEDGED_FIELDS = ("event_id", "topic", "partition", "offset")
 
 
 class _Ledger:
@@ -112,10 +132,14 @@ class _Ledger:
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
         self._lock = threading.Lock()
 
-    def write(self, answer: dict) -> None:
+    def write(self, post: Post, position: int, outcome: str, status: int | None, answer: dict) -> None:
         if self._file is None:
             return
-        line = json.dumps({key: answer[key] for key in ("event_id", "event_type", "topic", "partition", "offset")})
+        entry = {"client_event_id": post.client_ids[position], "event_type": post.event_type, "outcome": outcome,
+                 "status": status, "attempts": post.attempts[position]}
+        if outcome == ACKNOWLEDGED:
+            entry.update({key: answer[key] for key in _ACKNOWLEDGED_FIELDS})
+        line = json.dumps(entry)
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
@@ -195,14 +219,25 @@ class Emulator:
         with self.summary.lock:
             self.summary.failed += len(positions)
             self.summary.sent += len(positions)
+            self.summary.retried_events += sum(post.attempts[p] > 1 for p in positions)
+        for position in positions:
+            self._ledger.write(post, position, FAILED, post.last_status[position], {})
 
     def _attempt(self, session: requests.Session, url: str, post: Post, positions: list[int]) -> float:
         """Post the unanswered events; removes the answered ones from `positions`; returns Retry-After."""
         batch = self.options.batch_size > 1
-        body = b"[" + b",".join(post.bodies[p] for p in positions) + b"]" if batch else post.bodies[positions[0]]
+        headers = self._headers
+        if batch:
+            body = b"[" + b",".join(_named(post.client_ids[p], post.bodies[p]) for p in positions) + b"]"
+        else:
+            body, headers = post.bodies[positions[0]], {**headers, "Idempotency-Key": post.client_ids[positions[0]]}
+        for position in positions:
+            post.attempts[position] += 1
         try:
-            response = session.post(url, data=body, headers=self._headers, timeout=HTTP_TIMEOUT_S)
+            response = session.post(url, data=body, headers=headers, timeout=HTTP_TIMEOUT_S)
         except requests.RequestException:
+            for position in positions:
+                post.last_status[position] = None
             return 0.0
         answer = _json(response)
         if batch and isinstance(answer.get("results"), list):  # per event, in the order posted
@@ -211,6 +246,7 @@ class Emulator:
             statuses = [(response.status_code, answer)] * len(positions)
         retry = []
         for position, (status, result) in zip(list(positions), statuses):
+            post.last_status[position] = status
             if status in RETRY_STATUSES:
                 retry.append(position)
             else:
@@ -221,9 +257,9 @@ class Emulator:
     def _record(self, post: Post, position: int, status: int, answer: dict) -> None:
         expected = post.expected[position]
         accepted = 200 <= status < 300
-        if accepted:
-            self._ledger.write(answer)
+        self._ledger.write(post, position, ACKNOWLEDGED if accepted else REJECTED, status, answer)
         with self.summary.lock:
+            self.summary.retried_events += post.attempts[position] > 1
             self.summary.sent += 1
             self.summary.accepted += accepted
             self.summary.rejected += not accepted
@@ -247,6 +283,11 @@ class Emulator:
             self._progress.flush()
         if interactive:
             self._progress.write("\n")
+
+
+def _named(client_event_id: str, body: bytes) -> bytes:
+    """A batch element that names its event (the API writes `body` to Kafka as it is)."""
+    return b'{"idempotency_key":' + json.dumps(client_event_id).encode() + b',"event":' + body + b"}"
 
 
 def _json(response: requests.Response) -> dict:

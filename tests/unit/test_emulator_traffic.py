@@ -36,8 +36,16 @@ def accepted_ids(publisher: FakePublisher) -> list[str]:
     return [RecordMetadata.from_headers(r.headers).event_id for r in publisher.records if r.topic != DLQ_TOPIC]
 
 
+def ledger_entries(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def ledger_ids(path) -> list[str]:
-    return [json.loads(line)["event_id"] for line in path.read_text().splitlines()]
+    return [entry["event_id"] for entry in ledger_entries(path) if entry["outcome"] == "acknowledged"]
+
+
+def kafka_client_ids(publisher: FakePublisher) -> list[str]:
+    return [RecordMetadata.from_headers(r.headers).client_event_id for r in publisher.records if r.topic != DLQ_TOPIC]
 
 
 @pytest.mark.parametrize("batch_size", [1, 7])
@@ -52,6 +60,10 @@ def test_every_acknowledged_event_is_in_the_ledger_once(url, publisher, tmp_path
     assert sorted(ledger_ids(ledger)) == sorted(accepted_ids(publisher))
     assert len(set(ledger_ids(ledger))) == summary.accepted
     assert len(publisher.on(DLQ_TOPIC)) == summary.rejected
+    entries = ledger_entries(ledger)
+    assert len(entries) == 180 == len({e["client_event_id"] for e in entries})  # every event tried, named once
+    assert sorted(e["client_event_id"] for e in entries if e["outcome"] == "acknowledged") == sorted(kafka_client_ids(publisher))
+    assert sum(e["outcome"] == "rejected" for e in entries) == summary.rejected
 
 
 @pytest.mark.parametrize("batch_size", [1, 5])
@@ -65,6 +77,43 @@ def test_503_answers_are_retried_until_acknowledged_without_duplicates(url, publ
     assert 1 <= summary.retries <= 4
     assert len(publisher.records) == 30
     assert sorted(ledger_ids(ledger)) == sorted(accepted_ids(publisher))
+    retried = [e for e in ledger_entries(ledger) if e["attempts"] > 1]
+    assert len(retried) == summary.retried_events == 4  # the 4 events refused once each
+    assert sorted(kafka_client_ids(publisher)) == sorted(e["client_event_id"] for e in ledger_entries(ledger))
+
+
+def test_a_timed_out_request_is_retried_with_the_same_client_id(publisher, tmp_path, monkeypatch):
+    """The first answer is lost (a read timeout after Kafka took the event): the retry names the
+    event again, so Kafka holds two copies of one client id, and the ledger one acknowledged event."""
+    import ingestion_api.traffic as traffic
+
+    app = create_app(make_settings(), publisher)
+    slow_once = {"left": 1}
+
+    @app.after_request
+    def lose_the_first_answer(response):
+        if slow_once["left"]:
+            slow_once["left"] -= 1
+            threading.Event().wait(1.0)
+        return response
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(traffic, "HTTP_TIMEOUT_S", (5.0, 0.3))
+    monkeypatch.setattr(traffic, "BACKOFF_S", (0.01, 0.01))
+    ledger = tmp_path / "ledger.jsonl"
+    try:
+        summary = Emulator(EmulatorOptions(url=f"http://127.0.0.1:{server.server_port}", count=1, seed=3,
+                                           invalid_share=0.0, concurrency=1, ledger=ledger), progress=None).run()
+    finally:
+        server.shutdown()
+        thread.join()
+    assert (summary.accepted, summary.retried_events, summary.failed) == (3, 1, 0)
+    copies = kafka_client_ids(publisher)
+    assert len(copies) == 4 and len(set(copies)) == 3  # the timed-out event twice, under one client id
+    [retried] = [e for e in ledger_entries(ledger) if e["attempts"] == 2]
+    assert copies.count(retried["client_event_id"]) == 2 and retried["outcome"] == "acknowledged"
 
 
 def test_gives_up_after_max_retries_and_the_command_says_so(url, publisher, tmp_path, capsys):
@@ -74,7 +123,8 @@ def test_gives_up_after_max_retries_and_the_command_says_so(url, publisher, tmp_
     out = capsys.readouterr().out
     assert status == 1
     assert "0 accepted" in out and "6 failed" in out and "6 retries" in out
-    assert (tmp_path / "ledger.jsonl").read_text() == ""
+    entries = ledger_entries(tmp_path / "ledger.jsonl")
+    assert [(e["outcome"], e["status"], e["attempts"]) for e in entries] == [("failed", 503, 2)] * 6
 
 
 def test_rate_duration_and_progress(url, publisher):
