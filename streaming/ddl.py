@@ -1,8 +1,12 @@
 """The tables of the streaming database (PINTEREST_STREAMING_DATABASE, `pinterest_streaming`).
 
-Event tables, one row per Kafka record accepted by the API (keyed by `event_id`, append-only):
-`experimental_data` (pins), `geo_data`, `user_data`; cleaned columns, then `received_at` and the
-Kafka coordinates. Quarantine: `quarantined_events`, one row per record with the API's headers
+Event tables, one row per event accepted by the API, append-only: `experimental_data` (pins),
+`geo_data`, `user_data`; cleaned columns, then `received_at`, the Kafka coordinates and
+`client_event_id`. The key is `event_id`; `client_event_id` (the client's name for the event, the
+event_id when it gave none) is unique too, so a client's retries (copies with event_ids of their
+own) hold one row, the first copy's (streaming/sink.py). Tables from before client ids are
+upgraded in place: the column added, filled with the event_id, then its unique index.
+Quarantine: `quarantined_events`, one row per record with the API's headers
 that is no cleanable event of its topic's type (the contract's types and rules,
 pinterest_common.quarantine, as the batch clean step applies them), keyed by its Kafka
 coordinates: the reason, the value (`value` text with NULs as U+FFFD, or `value_base64` when not
@@ -10,7 +14,8 @@ UTF-8) and `quarantined_at`; the API's role cannot read it (`rejected_events` be
 place). Aggregates, always equal to a
 recomputation from `experimental_data` (streaming/aggregates.py): `profile_popularity`,
 `category_trends`. Bookkeeping: `streaming_batches` (one row per applied micro-batch, with its
-event and quarantined counts) and `streaming_status` (the job's heartbeat).
+event and quarantined counts and, per event type, the duplicate copies it skipped) and
+`streaming_status` (the job's heartbeat).
 The view `experimental_data_enriched` adds the latest geo and user event of each pin's `ind`
 (country, age group, ...), to cut live metrics.
 """
@@ -31,7 +36,7 @@ EVENT_COLUMNS = {
     "geo": ("ind", "country", "coordinates", "timestamp"),
     "user": ("ind", "user_name", "age", "date_joined", "age_group"),
 }
-METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset")
+METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset", "client_event_id")
 TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
 EVENT_TABLES = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
 # Columns of `quarantined_events` as the sink writes them (`quarantined_at` is the insert's time).
@@ -43,7 +48,8 @@ QUARANTINED_COLUMNS = (
 _METADATA_DDL = """
     received_at       timestamptz NOT NULL,
     kafka_partition   integer NOT NULL,
-    kafka_offset      bigint NOT NULL
+    kafka_offset      bigint NOT NULL,
+    client_event_id   text NOT NULL
 """
 
 SCHEMA = f"""
@@ -93,6 +99,28 @@ CREATE TABLE IF NOT EXISTS user_data (
 CREATE INDEX IF NOT EXISTS user_data_ind_latest ON user_data (ind, received_at DESC, event_id DESC);
 CREATE INDEX IF NOT EXISTS user_data_received_at ON user_data (received_at);
 CREATE INDEX IF NOT EXISTS user_data_offset ON user_data (kafka_partition, kafka_offset);
+
+-- client_event_id added after the first releases: upgrades existing tables in place, once (the
+-- view selects e.*, so it is dropped and recreated below with the new column).
+DO $$
+DECLARE
+    event_table text;
+BEGIN
+    FOREACH event_table IN ARRAY ARRAY['experimental_data', 'geo_data', 'user_data'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                       AND table_name = event_table AND column_name = 'client_event_id') THEN
+            IF event_table = 'experimental_data' THEN
+                DROP VIEW IF EXISTS experimental_data_enriched;
+            END IF;
+            EXECUTE format('ALTER TABLE %I ADD COLUMN client_event_id text', event_table);
+            EXECUTE format('UPDATE %I SET client_event_id = event_id', event_table);
+            EXECUTE format('ALTER TABLE %I ALTER COLUMN client_event_id SET NOT NULL', event_table);
+        END IF;
+    END LOOP;
+END $$;
+CREATE UNIQUE INDEX IF NOT EXISTS experimental_data_client_event_id ON experimental_data (client_event_id);
+CREATE UNIQUE INDEX IF NOT EXISTS geo_data_client_event_id ON geo_data (client_event_id);
+CREATE UNIQUE INDEX IF NOT EXISTS user_data_client_event_id ON user_data (client_event_id);
 
 -- Called rejected_events before: renamed in place, once.
 DO $$
@@ -163,6 +191,10 @@ BEGIN
     END IF;
 END $$;
 ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS quarantined_events integer NOT NULL DEFAULT 0;
+-- Per event type, the copies of client events the batch skipped (streaming/sink.py).
+ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS pin_duplicate_copies integer NOT NULL DEFAULT 0;
+ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS geo_duplicate_copies integer NOT NULL DEFAULT 0;
+ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS user_duplicate_copies integer NOT NULL DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS streaming_status (
     query_name                text PRIMARY KEY,

@@ -3,10 +3,19 @@
 In that transaction: take the writer lock (one writer at a time, whatever the process), insert
 the progress row `(query_id, batch_id)` into `streaming_batches` (present already: the batch is
 a replay, nothing else happens; it counts the events and the quarantined records), insert the
-events with `ON CONFLICT (event_id) DO NOTHING` and the quarantined records (no cleanable event)
-into `quarantined_events` with `ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`
-(bulk, `execute_values`), and recompute the aggregate windows the new pins touch
-(streaming/aggregates.py). A crash before the commit leaves nothing; Spark replays the batch.
+events in Kafka order (partition, offset) with `ON CONFLICT DO NOTHING` and the quarantined
+records (no cleanable event) into `quarantined_events` with
+`ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING` (bulk, `execute_values`),
+record per event type the duplicate copies skipped, and recompute the aggregate windows the new
+pins touch (streaming/aggregates.py). A crash before the commit leaves nothing; Spark replays the
+batch.
+
+An event is skipped when its event_id is stored already (a new query re-reading Kafka) or its
+client_event_id is (a client's retry: a copy). The copies of a client event share its key, hence
+its partition, so the first copy by offset wins, in the batch as across batches; the copies
+skipped are the events offered whose event_id is not stored afterwards (`streaming_batches`,
+`<type>_duplicate_copies`; a new query re-reading Kafka counts them again, as it counts its
+events). Only the pins inserted reach `new_pins`, so the aggregates count each client event once.
 """
 
 from __future__ import annotations
@@ -38,13 +47,35 @@ INSERT_QUARANTINED = (
 def insert_events_sql(event_type: str) -> str:
     """The bulk insert of one event type (pins also feed `new_pins`)."""
     columns = ", ".join(f'"{c}"' for c in TABLE_COLUMNS[event_type])
-    insert = f"INSERT INTO {EVENT_TABLES[event_type]} ({columns}) VALUES %s ON CONFLICT (event_id) DO NOTHING"
+    insert = f"INSERT INTO {EVENT_TABLES[event_type]} ({columns}) VALUES %s ON CONFLICT DO NOTHING"
     if event_type != "pin":
         return insert
     return (
         f"WITH inserted AS ({insert} RETURNING poster_name, category, received_at) "
         "INSERT INTO new_pins SELECT poster_name, category, received_at FROM inserted"
     )
+
+
+def duplicate_copies_sql(event_type: str) -> str:
+    """How many of the event_ids given (a text array) are not in the event type's table: after
+    its insert, the copies of client events skipped."""
+    return (f"SELECT count(*) FROM unnest(%s::text[]) AS offered (event_id) WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {EVENT_TABLES[event_type]} e WHERE e.event_id = offered.event_id)")
+
+
+_RECORD_COPIES = f"""
+UPDATE streaming_batches SET {', '.join(f'{t}_duplicate_copies = %({t})s' for t in EVENT_TABLES)}
+WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
+"""
+_EVENT_ID = {event_type: columns.index("event_id") for event_type, columns in TABLE_COLUMNS.items()}
+_KAFKA_ORDER = {event_type: (columns.index("kafka_partition"), columns.index("kafka_offset"))
+                for event_type, columns in TABLE_COLUMNS.items()}
+
+
+def in_kafka_order(event_type: str, rows: Sequence[tuple]) -> list[tuple]:
+    """`rows` of `event_type` by Kafka partition, then offset: a client event's first copy first."""
+    partition, offset = _KAFKA_ORDER[event_type]
+    return sorted(rows, key=lambda row: (row[partition], row[offset]))
 
 
 @dataclass(frozen=True)
@@ -79,9 +110,15 @@ class PostgresSink:
                 if cur.fetchone() is None:
                     return False
                 cur.execute(NEW_PINS_TABLE)
+                copies = dict.fromkeys(EVENT_TABLES, 0)
                 for event_type in EVENT_TABLES:
                     if batch.rows.get(event_type):
-                        execute_values(cur, insert_events_sql(event_type), batch.rows[event_type], page_size=PAGE_SIZE)
+                        rows = in_kafka_order(event_type, batch.rows[event_type])
+                        execute_values(cur, insert_events_sql(event_type), rows, page_size=PAGE_SIZE)
+                        cur.execute(duplicate_copies_sql(event_type), ([row[_EVENT_ID[event_type]] for row in rows],))
+                        copies[event_type] = cur.fetchone()[0]
+                if any(copies.values()):
+                    cur.execute(_RECORD_COPIES, {**copies, "query_id": batch.query_id, "batch_id": batch.batch_id})
                 if batch.quarantined:
                     execute_values(cur, INSERT_QUARANTINED, batch.quarantined, page_size=PAGE_SIZE)
                 recompute_touched_windows(cur)

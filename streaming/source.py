@@ -1,13 +1,17 @@
 """The Kafka side: the three topics as one cleaned stream, and a micro-batch as sink rows.
 
-Every record of `pinterest.pin|geo|user` is read with its headers (`includeHeaders`); `event_id`
-and `received_at` come from the headers the API writes (pinterest_common.records). Records
-without them were not written by the API and are skipped here: the streaming tables are keyed by
-the API's event_id, and the batch lake keeps such records and quarantines them
-(`invalid_headers`). A watermark on `received_at` bounds the only state, the event_ids seen
-(`dropDuplicatesWithinWatermark`): a record whose `received_at` is older than the watermark of
-the previous micro-batch (the newest `received_at` seen minus PINTEREST_STREAMING_WATERMARK) is
-late, and Spark drops it (counted in the query's progress).
+Every record of `pinterest.pin|geo|user` is read with its headers (`includeHeaders`); `event_id`,
+`received_at` and `client_event_id` come from the headers the API writes
+(pinterest_common.records; a record from before client ids has no `client_event_id`: its
+event_id stands in). Records without the first two were not written by the API and are skipped
+here: the streaming tables are keyed by the API's event_id, and the batch lake keeps such records
+and quarantines them (`invalid_headers`). A watermark on `received_at` bounds the only state, the
+event_ids seen (`dropDuplicatesWithinWatermark`: the same record delivered twice): a record whose
+`received_at` is older than the watermark of the previous micro-batch (the newest `received_at`
+seen minus PINTEREST_STREAMING_WATERMARK) is late, and Spark drops it (counted in the query's
+progress). A client's retries are copies with event_ids of their own and the same
+`client_event_id`: they pass here, so that the sink (streaming/sink.py) keeps the first copy by
+Kafka offset and counts the others.
 
 Then, still in the streaming plan (built once, one Spark job per micro-batch), each record gets
 its `quarantine_reason` from the contract's types and rules (pinterest_common.quarantine, the
@@ -35,7 +39,7 @@ from pinterest_assets.queries.analytics import age_group
 from pinterest_common.cleaning import clean
 from pinterest_common.config import Settings
 from pinterest_common.quarantine import quarantine_reason, record_problem
-from pinterest_common.records import EVENT_ID, RECEIVED_AT, base64_if_not_utf8, utf8_text
+from pinterest_common.records import CLIENT_EVENT_ID, EVENT_ID, RECEIVED_AT, base64_if_not_utf8, utf8_text
 from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema
 
 from .ddl import EVENT_COLUMNS, METADATA_COLUMNS
@@ -67,19 +71,23 @@ def kafka_records(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def record_columns(kafka: DataFrame) -> DataFrame:
-    """Kafka rows as topic, value (the bytes), event_id, received_at and the Kafka coordinates."""
+    """Kafka rows as topic, value (the bytes), event_id, received_at, the Kafka coordinates and
+    client_event_id (the header; the event_id when absent or empty)."""
+    event_id = header(EVENT_ID)
     return kafka.select(
         "topic",
         "value",
-        header(EVENT_ID).alias("event_id"),
+        event_id.alias("event_id"),
         F.try_to_timestamp(header(RECEIVED_AT), F.lit(RECEIVED_AT_PATTERN)).alias("received_at"),
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
+        F.coalesce(F.nullif(header(CLIENT_EVENT_ID), F.lit("")), event_id).alias("client_event_id"),
     )
 
 
 def deduplicated(records: DataFrame, watermark: str) -> DataFrame:
-    """API records only, each event_id once within the watermark on received_at."""
+    """API records only, each event_id once within the watermark on received_at (a client's
+    copies, with event_ids of their own, all pass: the sink keeps the first and counts the others)."""
     return (
         records.where(F.col("event_id").isNotNull() & F.col("received_at").isNotNull())
         .withWatermark("received_at", watermark)

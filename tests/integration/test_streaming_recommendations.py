@@ -31,14 +31,20 @@ POSTERS = {
 RANKED = ["Bea", "Ann", "Tie One", "Tie Two", "Cid", "Eve", "Dan"]
 
 
+def metadata(received: datetime, offset: int) -> tuple:
+    """event_id, received_at, Kafka partition 0 and `offset`, client_event_id (the event_id)."""
+    event_id = str(uuid.uuid4())
+    return (event_id, received, 0, offset, event_id)
+
+
 def pin_rows(received: datetime) -> list[tuple]:
     rows = []
     for poster, (followers, pins, categories) in POSTERS.items():
         for n, (count, unique_id, category) in enumerate(zip(followers, pins, categories)):
             rows.append((1, unique_id, "t", "d", count, poster, "tags", "image", "src", f"/data/{category}", category, 1,
-                         str(uuid.uuid4()), received + timedelta(milliseconds=n), 0, len(rows)))
+                         *metadata(received + timedelta(milliseconds=n), len(rows))))
     rows.append((2, "x1", "t", "d", None, None, "tags", "image", "src", "/data/art", "art", 0,  # a scrape failure
-                 str(uuid.uuid4()), received, 0, len(rows)))
+                 *metadata(received, len(rows))))
     return rows
 
 

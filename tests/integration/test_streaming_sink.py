@@ -1,7 +1,8 @@
 """The sink against PostgreSQL: one transaction per micro-batch, replays change nothing, late
-pins update their old windows, the aggregates always equal a recomputation, and quarantined
-records are stored once, out of the API role's reach (a database from before, with
-`rejected_events`, is upgraded in place)."""
+pins update their old windows, the aggregates always equal a recomputation, a client's copies
+are stored once (the first by Kafka offset) and counted, and quarantined records are stored once,
+out of the API role's reach (a database from before, with `rejected_events` or event tables
+without `client_event_id`, is upgraded in place)."""
 
 from __future__ import annotations
 
@@ -29,18 +30,25 @@ TABLES = ("experimental_data", "geo_data", "user_data", "profile_popularity", "c
 NOW = datetime(2024, 5, 1, 10, 0, 10)  # the sink takes naive UTC
 
 
+def metadata(received: datetime, offset: int = 0, client_event_id: str | None = None) -> tuple:
+    """event_id, received_at, Kafka partition 0 and `offset`, client_event_id (else the event_id)."""
+    event_id = str(uuid.uuid4())
+    return (event_id, received, 0, offset, client_event_id or event_id)
+
+
 def pin(poster: str | None, followers: int | None, category: str, received: datetime, unique_id: str | None = None,
-        media: str = "image", offset: int = 0) -> tuple:
+        media: str = "image", offset: int = 0, client_event_id: str | None = None) -> tuple:
     return (1, unique_id or str(uuid.uuid4()), "t", "d", followers, poster, "tags", media, "src",
-            f"/data/{category}", category, 1, str(uuid.uuid4()), received, 0, offset)
+            f"/data/{category}", category, 1, *metadata(received, offset, client_event_id))
 
 
-def geo(ind: int, received: datetime) -> tuple:
-    return (ind, "Albania", [-89.9787, -173.293], datetime(2020, 8, 28, 3, 52, 47), str(uuid.uuid4()), received, 0, 0)
+def geo(ind: int, received: datetime, offset: int = 0, client_event_id: str | None = None) -> tuple:
+    return (ind, "Albania", [-89.9787, -173.293], datetime(2020, 8, 28, 3, 52, 47),
+            *metadata(received, offset, client_event_id))
 
 
 def user(ind: int, received: datetime) -> tuple:
-    return (ind, "Abigail Ali", 20, datetime(2015, 10, 24, 11, 23, 51), "18-24", str(uuid.uuid4()), received, 0, 0)
+    return (ind, "Abigail Ali", 20, datetime(2015, 10, 24, 11, 23, 51), "18-24", *metadata(received))
 
 
 def quarantined(offset: int, reason: str, value: str | None, value_base64: str | None = None) -> tuple:
@@ -102,7 +110,7 @@ def test_late_pins_update_their_old_windows_and_aggregates_equal_a_recomputation
 
 def test_a_failed_batch_leaves_nothing(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    broken = pin("Ann", 1000, "art", NOW)[:-4] + (None, NOW, 0, 0)  # no event_id: violates NOT NULL
+    broken = pin("Ann", 1000, "art", NOW)[:-5] + (None, NOW, 0, 0, "c")  # no event_id: violates NOT NULL
     with pytest.raises(psycopg2.Error):
         sink.apply(MicroBatch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW), broken]}))
     assert all(rows == [] for rows in snapshot(stack_settings, database).values())
@@ -112,6 +120,44 @@ def test_a_failed_batch_leaves_nothing(stack_settings, database):
         assert cur.fetchone()[0] == 0
     conn.close()
     assert sink.apply(MicroBatch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}))  # the retry applies
+
+
+def duplicate_copies(settings, database: str) -> list[tuple]:
+    conn = connect(settings, database)
+    with conn.cursor() as cur:
+        cur.execute("SELECT query_id, batch_id, pin_duplicate_copies, geo_duplicate_copies, user_duplicate_copies"
+                    " FROM streaming_batches ORDER BY 1, 2")
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def test_a_clients_copies_are_stored_once_the_first_by_offset_and_the_others_counted(stack_settings, database):
+    sink = PostgresSink(stack_settings.pg_dsn(database))
+    # Three copies of one pin (a client's retries), offered out of Kafka order; the first is offset 3.
+    copies = [pin("Ann", 1000, "art", NOW + timedelta(seconds=s), "u1", offset=o, client_event_id="retry-1")
+              for s, o in ((2, 9), (0, 3), (1, 5))]
+    other = pin("Ann", 1000, "art", NOW, "u2", offset=4)
+    # A geo event with the same client id is another event (another type); its own copy comes later.
+    geo_first, geo_copy = geo(1, NOW, offset=3, client_event_id="retry-1"), geo(1, NOW, offset=8, client_event_id="retry-1")
+    assert sink.apply(MicroBatch("q", 0, {"pin": [*copies, other], "geo": [geo_first]}))
+    late_copy = pin("Ann", 1000, "art", NOW + timedelta(seconds=3), "u1", offset=12, client_event_id="retry-1")
+    assert sink.apply(MicroBatch("q", 1, {"pin": [late_copy], "geo": [geo_copy]}))
+    assert sink.apply(MicroBatch("q2", 0, {"pin": [*copies, other], "geo": [geo_first]}))  # a new query re-reading
+
+    pins = table_rows(stack_settings, database, "experimental_data")
+    assert sorted((row["event_id"], row["client_event_id"], row["kafka_offset"]) for row in pins) == sorted(
+        [(copies[1][12], "retry-1", 3), (other[12], other[12], 4)])
+    assert [(row["event_id"], row["client_event_id"]) for row in table_rows(stack_settings, database, "geo_data")] == [
+        (geo_first[4], "retry-1")]
+    # Copies: batch 0 skipped two pins, batch 1 one pin and one geo; the re-reading query skips the
+    # stored events as no copies, and the two copies again.
+    assert duplicate_copies(stack_settings, database) == [("q", 0, 2, 0, 0), ("q", 1, 1, 1, 0), ("q2", 0, 2, 0, 0)]
+    ann = [r for r in table_rows(stack_settings, database, "profile_popularity") if r["window_name"] == "1m"]
+    assert [(r["pins_posted"], r["distinct_pins"]) for r in ann] == [(2, 2)]
+    assert [r["events"] for r in table_rows(stack_settings, database, "category_trends")] == [2]
+    assert_aggregates_equal_recomputation(stack_settings, database)
+    sink.close()
 
 
 def test_quarantined_records_are_stored_once_with_their_batch_and_counted(stack_settings, database):
@@ -195,4 +241,37 @@ def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(s
         cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'streaming_batches'"
                     " AND column_name LIKE '%_events' ORDER BY 1")
         assert [row[0] for row in cur.fetchall()] == ["geo_events", "pin_events", "quarantined_events", "user_events"]
+    conn.close()
+
+
+def test_event_tables_without_client_event_id_are_upgraded_in_place_keeping_their_rows(stack_settings, database):
+    """As the releases before client ids left them: no column, and the view without it."""
+    old = pin("Ann", 1000, "art", NOW)
+    conn = psycopg2.connect(stack_settings.pg_dsn(database), options="-c TimeZone=UTC")
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP VIEW experimental_data_enriched")
+        for table in ("experimental_data", "geo_data", "user_data"):
+            cur.execute(f"ALTER TABLE {table} DROP COLUMN client_event_id")
+        cur.execute("CREATE VIEW experimental_data_enriched AS SELECT e.*, NULL::text AS country FROM experimental_data e")
+        cur.execute("INSERT INTO experimental_data (ind, unique_id, title, description, follower_count, poster_name,"
+                    " tag_list, is_image_or_video, image_src, save_location, category, downloaded, event_id,"
+                    " received_at, kafka_partition, kafka_offset) VALUES %s", (old[:-1],))
+    ensure_schema(conn)
+    ensure_schema(conn)  # idempotent after the upgrade too
+    conn.close()
+    assert [(row["event_id"], row["client_event_id"]) for row in table_rows(stack_settings, database, "experimental_data")] == [
+        (old[12], old[12])]
+    sink = PostgresSink(stack_settings.pg_dsn(database))
+    copy = pin("Ann", 1000, "art", NOW, offset=1, client_event_id=old[12])  # a copy named by the old event_id
+    assert sink.apply(MicroBatch("q", 0, {"pin": [copy]}))
+    sink.close()
+    assert [row["event_id"] for row in table_rows(stack_settings, database, "experimental_data_enriched")] == [old[12]]
+    assert duplicate_copies(stack_settings, database) == [("q", 0, 1, 0, 0)]
+    conn = connect(stack_settings, database)
+    with conn.cursor() as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%client_event_id' ORDER BY 1")
+        assert [row[0] for row in cur.fetchall()] == [
+            "experimental_data_client_event_id", "geo_data_client_event_id", "user_data_client_event_id"]
+        cur.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'geo_data'::regclass AND attname = 'client_event_id'")
+        assert cur.fetchone() == (True,)
     conn.close()

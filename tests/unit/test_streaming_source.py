@@ -1,5 +1,6 @@
 """The streaming job's Spark plan, run as a stream over Kafka-shaped rows (parquet files, one
-micro-batch each): headers, dedup and late events, the shared cleaning, the sink's rows, and
+micro-batch each): headers (client_event_id too), dedup and late events, the shared cleaning, the
+sink's rows, and
 records the contract's types and rules refuse as quarantined rows with their reason (relaxed
 rules no longer refuse)."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -212,3 +214,22 @@ def test_nul_characters_become_replacement_characters_so_postgres_can_store_the_
     assert storable("a\x00b") == "a\ufffdb"
     assert storable(["x\x00", "y"]) == ["x\ufffd", "y"]
     assert storable(7) == 7 and storable(None) is None and storable("plain") == "plain"
+
+
+def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_records_name_themselves(spark, events, tmp_path):
+    """A client's retries are copies with event_ids of their own: none is dropped here (the sink
+    keeps the first and counts the others); a record without the header, or with an empty one, is
+    named by its event_id."""
+    _, event, _ = events[0]
+    copies = [RecordMetadata.new("pin", RECEIVED, client_event_id="order-7") for _ in range(3)]
+    older = replace(RecordMetadata.new("pin", RECEIVED), client_event_id=None)
+    empty = replace(RecordMetadata.new("pin", RECEIVED), client_event_id="")
+    assert "client_event_id" not in dict(older.headers()) and dict(empty.headers())["client_event_id"] == b""
+    first, second = run_stream(spark, tmp_path, [
+        [kafka_row("pin", event, offset, metadata) for offset, metadata in enumerate([*copies[:2], older, empty])],
+        [kafka_row("pin", event, 4, copies[2])],
+    ])
+    named = {values["event_id"]: values["client_event_id"]
+             for output in (first, second) for values in (dict(zip(TABLE_COLUMNS["pin"], row)) for row in output.events["pin"])}
+    assert named == {**{copy.event_id: "order-7" for copy in copies},
+                     older.event_id: older.event_id, empty.event_id: empty.event_id}

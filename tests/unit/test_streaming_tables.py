@@ -1,4 +1,5 @@
-"""The streaming tables' shape: columns as cleaned, quarantined records, bulk inserts, window arithmetic."""
+"""The streaming tables' shape: columns as cleaned, quarantined records, client copies, bulk
+inserts in Kafka order, window arithmetic."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pinterest_common.cleaning import CLEANED_COLUMNS
 from streaming.aggregates import MINUTE, PROFILE_WINDOWS, ROLLING_HOUR, TREND_WINDOW
 from pinterest_common.pg_roles import API_TABLES
 from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, QUARANTINED_COLUMNS, SCHEMA, TABLE_COLUMNS
-from streaming.sink import INSERT_QUARANTINED, insert_events_sql
+from streaming.sink import INSERT_QUARANTINED, in_kafka_order, insert_events_sql
 
 MOMENT = datetime(2024, 5, 1, 10, 37, 42, 500000, tzinfo=timezone.utc)
 
@@ -25,7 +26,7 @@ def test_event_columns_are_the_cleaned_columns_then_the_metadata():
     assert EVENT_COLUMNS["user"] == (*CLEANED_COLUMNS["user"], "age_group")
     for event_type, table in EVENT_TABLES.items():
         assert sorted(declared_columns(table)) == sorted(TABLE_COLUMNS[event_type])
-        assert TABLE_COLUMNS[event_type][-4:] == METADATA_COLUMNS
+        assert TABLE_COLUMNS[event_type][-5:] == METADATA_COLUMNS
 
 
 def test_quarantined_records_are_keyed_by_their_kafka_coordinates_counted_per_batch_and_not_for_the_api():
@@ -44,8 +45,33 @@ def test_quarantined_records_are_keyed_by_their_kafka_coordinates_counted_per_ba
 def test_inserts_are_bulk_idempotent_and_pins_feed_the_window_recomputation():
     for event_type, table in EVENT_TABLES.items():
         statement = insert_events_sql(event_type)
-        assert f"INSERT INTO {table}" in statement and "VALUES %s ON CONFLICT (event_id) DO NOTHING" in statement
+        # No conflict target: a known event_id and a known client_event_id are both skipped.
+        assert f"INSERT INTO {table}" in statement and "VALUES %s ON CONFLICT DO NOTHING" in statement
     assert "INSERT INTO new_pins" in insert_events_sql("pin") and "new_pins" not in insert_events_sql("geo")
+
+
+def test_client_event_id_is_unique_per_event_table_and_old_tables_are_upgraded_with_the_event_id():
+    for event_type, table in EVENT_TABLES.items():
+        assert "client_event_id" in TABLE_COLUMNS[event_type]
+        assert f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_client_event_id ON {table} (client_event_id);" in SCHEMA
+        assert f"ALTER TABLE streaming_batches ADD COLUMN IF NOT EXISTS {event_type}_duplicate_copies integer NOT NULL DEFAULT 0" in SCHEMA
+    upgrade = SCHEMA.index("UPDATE %I SET client_event_id = event_id")
+    assert SCHEMA.index("ADD COLUMN client_event_id text") < upgrade < SCHEMA.index("ALTER COLUMN client_event_id SET NOT NULL")
+    assert upgrade < SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS experimental_data_client_event_id")
+
+
+def test_rows_are_inserted_in_kafka_order_so_the_first_copy_of_a_client_event_wins():
+    partition, offset = TABLE_COLUMNS["geo"].index("kafka_partition"), TABLE_COLUMNS["geo"].index("kafka_offset")
+
+    def row(name: str, at: tuple[int, int]) -> tuple:
+        values = dict.fromkeys(TABLE_COLUMNS["geo"], name)
+        values["kafka_partition"], values["kafka_offset"] = at
+        return tuple(values.values())
+
+    rows = [row("third", (1, 10)), row("other", (0, 20)), row("first", (1, 2)), row("second", (1, 9))]
+    ordered = in_kafka_order("geo", rows)
+    assert [(r[partition], r[offset]) for r in ordered] == [(0, 20), (1, 2), (1, 9), (1, 10)]
+    assert [r[0] for r in ordered] == ["other", "first", "second", "third"]
 
 
 def test_a_moment_falls_in_one_minute_and_in_four_rolling_hours():
