@@ -6,8 +6,9 @@ observation reports per table a data version (content-derived), `dagster/row_cou
 records of the table's topic the job has not consumed yet (its heartbeat row `streaming_status`
 holds the offsets it consumed) and how long the oldest of them has been waiting; the event tables
 also report `quarantined_records`, the records of their topic the job stored in
-`quarantined_events` instead (no cleanable event), and `quarantined_by_reason`, those counts per
-reason. The sensor in
+`quarantined_events` instead (no cleanable event), `quarantined_by_reason`, those counts per
+reason, and `duplicate_copies_skipped`, the copies of client events (a client's retries) the job
+did not store because the first copy is (`streaming_batches`). The sensor in
 pinterest_assets/sensors/streaming_observation.py runs the observation job every PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS.
 Row counts are exact (`count(*)`), which is fine at the local stack's volumes.
 """
@@ -24,7 +25,7 @@ from psycopg2 import sql
 
 from pinterest_common.config import get_settings
 from pinterest_common.records import RecordMetadata, parse_received_at
-from pinterest_common.schema import GEO, PIN, USER
+from pinterest_common.schema import EVENT_TYPES, GEO, PIN, USER
 from streaming.status import QUERY_NAME
 
 from ..raw_streams import STREAMS
@@ -48,12 +49,13 @@ class StreamingTable:
 EVENT_TABLE_VERSION = "count(*)::text"  # append-only tables
 TABLES = (
     StreamingTable("experimental_data", PIN.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[PIN.topic],
-                   "One row per pin event accepted by the API (key event_id): cleaned columns, received_at, "
-                   "Kafka partition and offset."),
+                   "One row per pin event accepted by the API (key event_id; client_event_id unique, the first "
+                   "copy of a client's retries): cleaned columns, received_at, Kafka partition and offset."),
     StreamingTable("geo_data", GEO.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[GEO.topic],
-                   "One row per geo event (key event_id): ind, country, coordinates, timestamp."),
+                   "One row per geo event (key event_id; client_event_id unique): ind, country, coordinates, timestamp."),
     StreamingTable("user_data", USER.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[USER.topic],
-                   "One row per user event (key event_id): ind, user_name, age, age_group, date_joined."),
+                   "One row per user event (key event_id; client_event_id unique): ind, user_name, age, age_group, "
+                   "date_joined."),
     StreamingTable("profile_popularity", PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(pins_posted), 0)",
                    "experimental_data",
                    "Per poster and event-time window (1m tumbling, 1h rolling every 15 min): pins posted, distinct "
@@ -112,6 +114,14 @@ def quarantined_records(cur) -> dict[str, dict[str, int]]:
     return counts
 
 
+def duplicate_copies(cur) -> dict[str, int]:
+    """Topic -> how many copies of its client events the job skipped (`streaming_batches`)."""
+    types = tuple(EVENT_TYPES)
+    cur.execute(sql.SQL("SELECT {} FROM streaming_batches").format(sql.SQL(", ").join(
+        sql.SQL("coalesce(sum({}), 0)").format(sql.Identifier(f"{name}_duplicate_copies")) for name in types)))
+    return {EVENT_TYPES[name].topic: int(count) for name, count in zip(types, cur.fetchone())}
+
+
 def job_heartbeat(cur) -> JobHeartbeat | None:
     cur.execute(
         "SELECT active, updated_at, coalesce(end_offsets, '{}'), late_events_dropped, input_rows_per_second, "
@@ -148,7 +158,7 @@ def waiting_since(record) -> datetime:
 
 
 def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartbeat: JobHeartbeat | None,
-                 quarantined: dict[str, dict[str, int]], now: datetime) -> dg.ObserveResult:
+                 quarantined: dict[str, dict[str, int]], copies: dict[str, int], now: datetime) -> dg.ObserveResult:
     metadata: dict = {
         "dagster/row_count": state.row_count,
         "kafka_topic": table.topic,
@@ -160,6 +170,7 @@ def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartb
         by_reason = quarantined.get(table.topic, {})
         metadata["quarantined_records"] = sum(by_reason.values())
         metadata["quarantined_by_reason"] = dg.MetadataValue.json(dict(sorted(by_reason.items())))
+        metadata["duplicate_copies_skipped"] = copies.get(table.topic, 0)
     if state.newest is not None:
         metadata[f"newest_{table.time_column}"] = dg.MetadataValue.timestamp(state.newest)
     if heartbeat is not None:
@@ -178,12 +189,13 @@ def observe_streaming_tables(postgres: PostgresResource, kafka: KafkaResource) -
             heartbeat = job_heartbeat(cur)
             states = {table.name: table_state(cur, table) for table in TABLES}
             quarantined = quarantined_records(cur)
+            copies = duplicate_copies(cur)
     finally:
         conn.close()
     lags = {topic: topic_lag(kafka, topic, heartbeat) for topic in {table.topic for table in TABLES}}
     now = datetime.now(timezone.utc)
     for table in TABLES:
-        yield _observation(table, states[table.name], lags[table.topic], heartbeat, quarantined, now)
+        yield _observation(table, states[table.name], lags[table.topic], heartbeat, quarantined, copies, now)
 
 
 # Observable source assets are the documented way to observe tables that another system writes;

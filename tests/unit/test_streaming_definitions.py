@@ -60,14 +60,17 @@ def test_loading_the_definitions_emits_no_deprecation_warning():
     assert result.returncode == 0, result.stderr
 
 
-def test_the_event_tables_report_their_quarantined_records_in_all_and_per_reason():
+def test_the_event_tables_report_their_quarantined_records_in_all_and_per_reason_and_their_copies_skipped():
     from datetime import datetime, timezone
 
     from pinterest_assets.assets.streaming_tables import TABLES, TableState, TopicLag, _observation
 
     quarantined = {"pinterest.pin": {"value_not_json": 2, "unique_id_is_uuid": 1}}
+    copies = {"pinterest.pin": 4, "pinterest.user": 1}
     metadata = {table.name: _observation(table, TableState(3, None, "3"), TopicLag(0, None), None, quarantined,
-                                         datetime.now(timezone.utc)).metadata for table in TABLES}
+                                         copies, datetime.now(timezone.utc)).metadata for table in TABLES}
+    assert [metadata[name]["duplicate_copies_skipped"] for name in ("experimental_data", "geo_data", "user_data")] == [4, 0, 1]
+    assert "duplicate_copies_skipped" not in metadata["category_trends"]
     assert metadata["experimental_data"]["quarantined_records"] == 3
     assert metadata["experimental_data"]["quarantined_by_reason"].value == {"unique_id_is_uuid": 1, "value_not_json": 2}
     assert metadata["geo_data"]["quarantined_records"] == 0 and metadata["geo_data"]["quarantined_by_reason"].value == {}
