@@ -1,7 +1,9 @@
 """Where each acknowledged event ended up after cleaning: cleaned or quarantined, exactly once.
 
-For a ledger of acknowledged event_ids (the demo's, the tests'), Spark reads the current cleaned
-and quarantine tables of the lake and the raw lines of those events, and sorts each event into:
+For a ledger of acknowledged events by client id (the demo's, the tests': `read_client_ledger`;
+a client's retries are one event, whichever copy the API acknowledged), Spark reads the current
+cleaned and quarantine tables of the lake and the raw lines of those events, and sorts each
+event into:
 
 - `cleaned`: its row is in the cleaned table;
 - `superseded`: a later event of the same key (pin `unique_id`, geo/user `ind`) is the cleaned row;
@@ -13,6 +15,7 @@ twice in the quarantine, is *twice*. Both must be 0.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,9 +24,13 @@ from pyspark.sql import functions as F
 
 from pinterest_assets.assets.curated import CLEANED_KEYS, CLEANED_TABLES, QUARANTINE_TABLES, read_cleaned, read_quarantine
 from pinterest_assets.queries.lake_tables import CuratedTable, list_raw_objects, read_lake_lines
+from pinterest_assets.queries.quality import dedup_id
 from pinterest_common.config import Settings
 from pinterest_common.s3 import s3_client
 from pinterest_common.schema import EVENT_TYPES
+
+
+ID = "client_event_id"
 
 
 @dataclass
@@ -55,23 +62,37 @@ def _key_of_value(event_type: str) -> F.Column:
     return text if event_type == "pin" else F.trim(text).try_cast("int")
 
 
+def read_client_ledger(paths) -> dict[str, str]:
+    """client_event_id -> event_type of every acknowledged event of the emulator's ledgers
+    (ingestion_api.traffic; lines from before client ids name the event by its event_id)."""
+    ledger: dict[str, str] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                entry = json.loads(line)
+                if entry.get("outcome", "acknowledged") == "acknowledged":
+                    ledger[entry.get("client_event_id") or entry["event_id"]] = entry["event_type"]
+    return ledger
+
+
 def account(spark: SparkSession, settings: Settings, ledger: dict[str, str]) -> Accounting:
-    """Sort the ledger's events (event_id -> event type) as the module docstring says."""
+    """Sort the ledger's events (client_event_id -> event type) as the module docstring says."""
     client, bucket = s3_client(settings), settings.s3_bucket
     result = Accounting()
     for event_type in EVENT_TYPES:
-        ids = [event_id for event_id, kind in ledger.items() if kind == event_type]
+        ids = [client_id for client_id, kind in ledger.items() if kind == event_type]
         if not ids:
             continue
-        acknowledged = spark.createDataFrame([(i,) for i in ids], "event_id string")
+        acknowledged = spark.createDataFrame([(i,) for i in ids], f"{ID} string")
         table = CuratedTable(client, bucket, CLEANED_TABLES[event_type])
         state = table.read_state()
         key = CLEANED_KEYS[event_type]
-        cleaned = read_cleaned(spark, table, event_type, state.version).select("event_id", key)
+        cleaned = read_cleaned(spark, table, event_type, state.version).select(F.col("client_event_id").alias(ID), key)
         quarantine = read_quarantine(spark, CuratedTable(client, bucket, QUARANTINE_TABLES[event_type]),
-                                     state.quarantine_version).select("event_id", "reason")
+                                     state.quarantine_version).select(dedup_id().alias(ID), "reason")
         lines = read_lake_lines(spark, bucket, event_type, list_raw_objects(client, bucket, event_type))
-        keys = lines.join(acknowledged, "event_id").select("event_id", _key_of_value(event_type).alias(key)).distinct()
+        keys = lines.withColumn(ID, dedup_id()).join(acknowledged, ID).select(ID, _key_of_value(event_type).alias(key))
+        keys = keys.distinct()
         rows = _sorted(acknowledged, cleaned, quarantine, keys, key).collect()
         result.acknowledged += len(ids)
         for row in rows:
@@ -87,15 +108,15 @@ def account(spark: SparkSession, settings: Settings, ledger: dict[str, str]) -> 
 
 
 def _sorted(acknowledged: DataFrame, cleaned: DataFrame, quarantine: DataFrame, keys: DataFrame, key: str) -> DataFrame:
-    in_cleaned = cleaned.select("event_id", F.lit(True).alias("in_cleaned"))
-    quarantined = quarantine.groupBy("event_id").agg(F.count(F.lit(1)).alias("quarantined"), F.min("reason").alias("reason"))
-    superseded = keys.join(cleaned.select(key), key).select("event_id", F.lit(True).alias("superseded")).distinct()
+    in_cleaned = cleaned.select(ID, F.lit(True).alias("in_cleaned"))
+    quarantined = quarantine.groupBy(ID).agg(F.count(F.lit(1)).alias("quarantined"), F.min("reason").alias("reason"))
+    superseded = keys.join(cleaned.select(key), key).select(ID, F.lit(True).alias("superseded")).distinct()
     return (
-        acknowledged.join(in_cleaned, "event_id", "left")
-        .join(quarantined, "event_id", "left")
-        .join(superseded, "event_id", "left")
+        acknowledged.join(in_cleaned, ID, "left")
+        .join(quarantined, ID, "left")
+        .join(superseded, ID, "left")
         .select(
-            "event_id",
+            ID,
             F.coalesce("in_cleaned", F.lit(False)).alias("in_cleaned"),
             F.coalesce("quarantined", F.lit(0)).alias("quarantined"),
             "reason",
@@ -105,15 +126,13 @@ def _sorted(acknowledged: DataFrame, cleaned: DataFrame, quarantine: DataFrame, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m devstack.accounting LEDGER...`: the accounting of ledgers (JSON lines with
-    event_id and event_type, as the emulator writes them) against the environment's stack."""
+    """`python -m devstack.accounting LEDGER...`: the accounting of ledgers (JSON lines, as the
+    emulator writes them) against the environment's stack."""
     import argparse
     from pathlib import Path
 
     from pinterest_common.config import get_settings
     from pinterest_common.spark import build_spark_session
-
-    from .reconcile import read_ledger
 
     parser = argparse.ArgumentParser(prog="python -m devstack.accounting", description=main.__doc__.splitlines()[0])
     parser.add_argument("ledgers", nargs="+", type=Path)
@@ -121,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     spark = build_spark_session(settings, "pinterest-accounting")
     try:
-        result = account(spark, settings, read_ledger(args.ledgers))
+        result = account(spark, settings, read_client_ledger(args.ledgers))
     finally:
         spark.stop()
     print(result.line())

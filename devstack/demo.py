@@ -35,7 +35,7 @@ from pinterest_assets.instance import prepare_instance
 from pinterest_common.config import ANALYTICS_DB, Settings, get_settings
 from pinterest_common.spark import build_spark_session
 
-from .accounting import account
+from .accounting import account, read_client_ledger
 from .reconcile import (
     StageCount,
     count_stage,
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     say("sorting every acknowledged event into the cleaned tables or the quarantine (Spark) ...")
     spark = build_spark_session(settings, "pinterest-demo-accounting")
     try:
-        accounting = account(spark, settings, ledger)
+        accounting = account(spark, settings, read_client_ledger([ledger_path]))
     finally:
         spark.stop()
     checks = check_results()

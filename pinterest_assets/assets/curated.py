@@ -1,7 +1,10 @@
 """cleaned_pins/geo/users and quarantined_pins/geo/users: the raw lake split by Spark into
 Parquet tables, every raw line into exactly one of them.
 
-The clean step is the one place that decides: each new raw line is checked against the contract
+The clean step is the one place that decides. A later copy of a client-named event (the same
+(event type, client_event_id) as an earlier line: a client's retry) is set aside, counted; the
+first copy wins, found through an index of first copies kept with the table
+(`curated/cleaned_<type>_first_copies/`). Every other new raw line is checked against the contract
 (pinterest_common.quarantine); a line that passes is cleaned and folded into its cleaned table
 (one row per key, the latest received wins), one that does not is kept whole in the quarantine,
 with the reason and when (Parquet under curated/quarantined_<type>/, and the PostgreSQL table of
@@ -26,6 +29,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from pinterest_common.cleaning import CLEANED_COLUMNS, clean, dedup, null_rates
 from pinterest_common.config import ANALYTICS_DB, get_settings
@@ -135,18 +139,37 @@ SPECS = [
 
 
 def read_cleaned(spark: SparkSession, table: CuratedTable, event_type: str, version: str | None) -> DataFrame:
-    """A version of a cleaned table; no version yet: an empty frame with the cleaned columns."""
+    """A version of a cleaned table; no version yet: an empty frame with the cleaned columns. A
+    version from before client ids gets its event_id as client_event_id."""
     if version is None:
         return clean(event_type, read_raw_events(spark, table.bucket, EVENT_TYPES[event_type], []))
-    return spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
+    stored = spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
+    if "client_event_id" not in stored.columns:
+        stored = stored.withColumn("client_event_id", F.col("event_id"))
+    columns = clean(event_type, read_raw_events(spark, table.bucket, EVENT_TYPES[event_type], [])).columns
+    return stored.select(*columns)
 
 
 def read_quarantine(spark: SparkSession, table: CuratedTable, version: str | None) -> DataFrame:
-    """A version of a quarantine table; no version yet: an empty frame with its columns."""
+    """A version of a quarantine table; no version yet: an empty frame with its columns. A version
+    from before a line column existed (client_event_id) reads it as NULL."""
+    empty = quality.quarantine_rows(
+        quality.triage(spark.createDataFrame([], LAKE_LINE_SCHEMA), "pin"), datetime.now(timezone.utc)
+    )
     if version is None:
-        return quality.quarantine_rows(
-            quality.triage(spark.createDataFrame([], LAKE_LINE_SCHEMA), "pin"), datetime.now(timezone.utc)
-        )
+        return empty
+    stored = spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
+    return empty.unionByName(stored, allowMissingColumns=True)
+
+
+def first_copies_table(client, bucket: str, cleaned_name: str) -> CuratedTable:
+    return CuratedTable(client, bucket, f"{cleaned_name}_first_copies")
+
+
+def read_index(spark: SparkSession, table: CuratedTable, version: str | None) -> DataFrame:
+    """A version of the first copies' index; none yet: empty."""
+    if version is None:
+        return spark.createDataFrame([], quality.INDEX_SCHEMA)
     return spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
 
 
@@ -186,13 +209,14 @@ def cleaned_tables(
         if not {dg.AssetKey(cleaned_name), dg.AssetKey(quarantine_name)} & selected:
             continue
         table, quarantine_table = CuratedTable(client, bucket, cleaned_name), CuratedTable(client, bucket, quarantine_name)
+        index_table = first_copies_table(client, bucket, cleaned_name)
         state = CuratedState() if config.full_rebuild else table.read_state()
         raw_keys = list_raw_objects(client, bucket, stream.name)
         new_keys = [key for key in raw_keys if key not in state.raw_objects]
         context.log.info(f"{cleaned_name}: {len(new_keys)} new raw object(s) of {len(raw_keys)}")
         metadata: dict = {"new_raw_objects": len(new_keys), "raw_objects": len(raw_keys), "full_rebuild": config.full_rebuild}
 
-        version, quarantine_version = state.version, state.quarantine_version
+        version, quarantine_version, index_version = state.version, state.quarantine_version, state.index_version
         old_quarantine = read_quarantine(spark, quarantine_table, quarantine_version)
         if new_keys or config.recheck_quarantine:
             lines = read_lake_lines(spark, bucket, stream.name, new_keys)
@@ -201,21 +225,28 @@ def cleaned_tables(
                 metadata["rechecked_quarantined_lines"] = old_quarantine.count()
                 lines = lines.unionByName(quality.lines_of(old_quarantine))
                 kept = old_quarantine.limit(0)
+            old_index = read_index(spark, index_table, index_version)
+            lines, later_copies, new_entries = quality.first_copies(lines, old_index)
+            lines = lines.persist()
+            metadata["later_copies"] = later_copies.count()
+            write_parquet(old_index.unionByName(new_entries).write, client, bucket, index_table.version_key(run_version))
             triaged = quality.triage(lines, stream.name, settings.relaxed_rules).persist()
             rule_changes = Observation(f"rule_changes_{stream.name}")
             merged = quality.cleaned_events(triaged, stream.name, rule_changes)
             if version is not None:
-                merged = merged.unionByName(spark.read.parquet(url(table.version_key(version))))
+                merged = merged.unionByName(read_cleaned(spark, table, stream.name, version))
             quarantined = quality.quarantine_rows(triaged, now)
             if config.recheck_quarantine:
                 quarantined = quality.keep_first_quarantined_at(quarantined, old_quarantine)
             write_parquet(dedup(stream.name, merged).write, client, bucket, table.version_key(run_version))
             write_parquet(kept.unionByName(quarantined).write, client, bucket, quarantine_table.version_key(run_version))
             triaged.unpersist()
-            table.write_state(CuratedState(run_version, state.raw_objects | set(new_keys), run_version))
+            lines.unpersist()
+            table.write_state(CuratedState(run_version, state.raw_objects | set(new_keys), run_version, run_version))
             table.remove_versions_except(run_version, state.version)
             quarantine_table.remove_versions_except(run_version, state.quarantine_version)
-            version = quarantine_version = run_version
+            index_table.remove_versions_except(run_version, state.index_version)
+            version = quarantine_version = index_version = run_version
             metadata["rule_changes"] = dg.MetadataValue.json(rule_changes.get)
 
         cleaned = read_cleaned(spark, table, stream.name, version)
@@ -257,7 +288,8 @@ def cleaned_tables(
                              dg.AssetCheckSeverity.WARN)
         if dg.AssetCheckKey(dg.AssetKey(cleaned_name), RECONCILED) in selected_checks or \
                 dg.AssetCheckKey(dg.AssetKey(quarantine_name), QUARANTINE_SHARE) in selected_checks:
-            counts = quality.accounting(read_lake_lines(spark, bucket, stream.name, raw_keys), quarantine, cleaned, stream.name)
+            counts = quality.accounting(read_lake_lines(spark, bucket, stream.name, raw_keys), quarantine, cleaned,
+                                        read_index(spark, index_table, index_version), stream.name)
             yield from check(cleaned_name, RECONCILED, quality.balanced(counts), counts)
             share = counts["quarantined_lines"] / counts["raw_lines"] if counts["raw_lines"] else 0.0
             yield from check(quarantine_name, QUARANTINE_SHARE, share <= settings.quarantine_warn_share, {

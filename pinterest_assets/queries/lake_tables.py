@@ -6,7 +6,9 @@ Curated layout, per table (e.g. `cleaned_pins`):
     curated/<table>/_state.json                         {"version": ..., "raw_objects": [...]}
 
 `_state.json` is written last and names the current version, the version of the table's
-quarantine (e.g. `curated/quarantined_pins/version=<version>/`, same layout, no state of its own)
+quarantine (e.g. `curated/quarantined_pins/version=<version>/`, same layout, no state of its own),
+the version of its index of first copies (`curated/cleaned_pins_first_copies/version=<version>/`:
+per client id, where its first copy is in Kafka; later copies are set aside)
 and the raw objects already folded into them, so an incremental run reads only the raw objects that are new, merges them with the
 current version, writes a new version and then moves the pointer: a reader never sees a half
 written table, and a run that dies before the pointer moves changes nothing.
@@ -104,26 +106,29 @@ def received_at_timestamp(column: str = "received_at"):
 
 
 def raw_events_from_lines(lines: DataFrame, event_type: EventType) -> DataFrame:
-    """The contract fields as text, plus event_id, received_at (timestamp), kafka_partition and
-    kafka_offset, from lake lines."""
+    """The contract fields as text, plus event_id, client_event_id (the event_id for lines from
+    before client ids), received_at (timestamp), kafka_partition and kafka_offset, from lake lines."""
     event = F.from_json("value", spark_raw_schema(event_type))
     return lines.select(
         event.alias("event"),
         "event_id",
+        F.coalesce("client_event_id", "event_id").alias("client_event_id"),
         received_at_timestamp().alias("received_at"),
         "kafka_partition",
         "kafka_offset",
-    ).select("event.*", "event_id", "received_at", "kafka_partition", "kafka_offset")
+    ).select("event.*", "event_id", "client_event_id", "received_at", "kafka_partition", "kafka_offset")
 
 
 @dataclass(frozen=True)
 class CuratedState:
-    """A cleaned table's pointer: its version, its quarantine's version, and the raw objects both
-    account for (every line of them is in one or the other)."""
+    """A cleaned table's pointer: its version, its quarantine's and its first copies' index's
+    versions, and the raw objects they account for (every line of them is a later copy, or in
+    the cleaned table or the quarantine)."""
 
     version: str | None = None
     raw_objects: frozenset[str] = field(default_factory=frozenset)
     quarantine_version: str | None = None
+    index_version: str | None = None  # None: no index yet (a lake from before client ids)
 
 
 class CuratedTable:
@@ -146,11 +151,12 @@ class CuratedTable:
         except self.s3.exceptions.NoSuchKey:
             return CuratedState()
         state = json.loads(body)
-        return CuratedState(state["version"], frozenset(state["raw_objects"]), state.get("quarantine_version"))
+        return CuratedState(state["version"], frozenset(state["raw_objects"]), state.get("quarantine_version"),
+                            state.get("index_version"))
 
     def write_state(self, state: CuratedState) -> None:
         body = json.dumps({"version": state.version, "quarantine_version": state.quarantine_version,
-                           "raw_objects": sorted(state.raw_objects)}, indent=1)
+                           "index_version": state.index_version, "raw_objects": sorted(state.raw_objects)}, indent=1)
         self.s3.put_object(Bucket=self.bucket, Key=self.state_key, Body=body.encode())
 
     def remove_versions_except(self, *keep: str | None) -> list[str]:

@@ -50,7 +50,7 @@ def replace_table(conn, table: str, columns: Sequence[tuple[str, str]], rows: Se
 # The quarantine tables in PostgreSQL: the raw line, its reason and when (headers as JSON text).
 QUARANTINE_PG_COLUMNS = [
     ("event_id", "text"), ("event_type", "text"), ("received_at", "text"), ("schema_version", "integer"),
-    ("kafka_topic", "text"), ("kafka_partition", "integer"), ("kafka_offset", "bigint"), ("kafka_timestamp", "bigint"),
+    ("client_event_id", "text"), ("kafka_topic", "text"), ("kafka_partition", "integer"), ("kafka_offset", "bigint"), ("kafka_timestamp", "bigint"),
     ("key", "text"), ("value", "text"), ("key_base64", "text"), ("value_base64", "text"), ("headers", "jsonb"),
     ("reason", "text"), ("quarantined_at", "timestamptz"),
 ]

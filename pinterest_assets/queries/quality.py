@@ -1,14 +1,16 @@
 """The clean step's split and the data-quality figures its checks report (plain PySpark).
 
-`triage` gives every raw lake line its quarantine reason (NULL: it is cleaned), with the contract's
-rules (pinterest_common.quarantine); `quarantine_rows` keeps the refused lines whole, with the
+`first_copies` sets aside the later copies of a client-named event (the same (event type,
+client_event_id) again: a client's retry; the first copy wins, against an index of the first
+copies of earlier runs); `triage` gives every other raw lake line its quarantine reason (NULL: it
+is cleaned), with the contract's rules (pinterest_common.quarantine); `quarantine_rows` keeps the refused lines whole, with the
 reason and when; `lines_of` turns them back into lake lines, so that re-cleaning them after a
 rule was relaxed runs the very same code.
 
 The figures: `violations` (cleaned rows that break a rule the cleaning claims to enforce: the
 pipeline is wrong), `duplicates` (one row per key and per event_id), `unknown_categories` (new
 data, worth a warning) and `accounting` (every raw line is a cleaned row's source or quarantined,
-exactly once).
+exactly once, or a later copy of an event that is).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pinterest_common.cleaning import clean
@@ -30,6 +32,43 @@ LINE_COLUMNS = tuple(LAKE_LINE_SCHEMA.names)
 QUARANTINE_COLUMNS = (*LINE_COLUMNS, REASON, QUARANTINED_AT)
 KAFKA_POSITION = ("kafka_topic", "kafka_partition", "kafka_offset")
 EXAMPLES = 5
+# The first copies' index: per (event type) client id, where its first copy is in Kafka.
+DEDUP_ID = "dedup_id"
+INDEX_COLUMNS = (DEDUP_ID, *KAFKA_POSITION)
+INDEX_SCHEMA = "dedup_id string, kafka_topic string, kafka_partition int, kafka_offset bigint"
+
+
+def dedup_id() -> Column:
+    """What a lake line deduplicates on: its client_event_id, or its event_id for records from
+    before client ids (pinterest_common.records); NULL for a line with neither (it is quarantined)."""
+    return F.coalesce("client_event_id", "event_id")
+
+
+def _position(prefix: str = "") -> Column:
+    return F.struct(*(F.col(prefix + name).alias(name) for name in KAFKA_POSITION))
+
+
+def first_copies(lines: DataFrame, index: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """`lines` split into (first copies, later copies), and the new index entries (the first copies
+    of ids the `index` did not know). A line is a first copy when the index names its position, or
+    when the index does not know its id and no line of `lines` with that id came before it (by
+    received_at, then Kafka position); a line without an id is its own first copy."""
+    known = index.select(DEDUP_ID, _position().alias("_first"))
+    earliest = Window.partitionBy(DEDUP_ID).orderBy(F.col("received_at").asc_nulls_last(), *KAFKA_POSITION)
+    ranked = lines.withColumn(DEDUP_ID, dedup_id()).join(known, DEDUP_ID, "left")
+    ranked = ranked.withColumn("_rank", F.when(F.col(DEDUP_ID).isNotNull(), F.row_number().over(earliest)))
+    is_first = (
+        F.col(DEDUP_ID).isNull()
+        | (F.col("_first").isNull() & (F.col("_rank") == 1))
+        | F.coalesce(F.col("_first") == _position(), F.lit(False))
+    )
+    ranked = ranked.withColumn("_is_first", is_first)
+    new_entries = ranked.where(F.col("_is_first") & F.col(DEDUP_ID).isNotNull() & F.col("_first").isNull())
+    return (
+        ranked.where("_is_first").select(*LINE_COLUMNS),
+        ranked.where(~F.col("_is_first")).select(*LINE_COLUMNS),
+        new_entries.select(*INDEX_COLUMNS),
+    )
 
 
 def triage(lines: DataFrame, event_type: str, relaxed: Iterable[str] = ()) -> DataFrame:
@@ -111,22 +150,33 @@ def unknown_categories(pins: DataFrame) -> dict[str, int]:
     return {row["category"]: row["count"] for row in unknown.groupBy("category").count().orderBy(F.desc("count")).collect()}
 
 
-def accounting(lines: DataFrame, quarantined: DataFrame, cleaned: DataFrame, event_type: str) -> dict[str, int]:
+def accounting(lines: DataFrame, quarantined: DataFrame, cleaned: DataFrame, index: DataFrame,
+               event_type: str) -> dict[str, int]:
     """How the raw lake's lines are accounted for: `lines` (the whole raw lake), `quarantined` (the
-    quarantine) and `cleaned` (the cleaned table). Every line is quarantined or cleaned: a
-    quarantined row is a line of the lake, once; the keys of the other lines are exactly the
-    cleaned table's keys (a later version of a key supersedes an earlier one)."""
+    quarantine), `cleaned` (the cleaned table) and `index` (the first copies). A line with an id is
+    its id's first copy (the index names its position) or a later copy; every first copy (and
+    line without an id) is quarantined or cleaned: a quarantined row is a line of the lake, once;
+    the keys of the other lines are exactly the cleaned table's keys (a later version of a key
+    supersedes an earlier one)."""
     key = EVENT_TYPES[event_type].key_field
     key = "ind" if key == "index" else key
+    firsts = index.select(DEDUP_ID, _position().alias("_first"))
+    keyed = lines.withColumn(DEDUP_ID, dedup_id()).join(firsts, DEDUP_ID, "left")
+    later_copy = F.col(DEDUP_ID).isNotNull() & F.col("_first").isNotNull() & (F.col("_first") != _position())
+    keyed = keyed.withColumn("_later_copy", later_copy).withColumn(
+        "_not_indexed", F.col(DEDUP_ID).isNotNull() & F.col("_first").isNull())
     positions = quarantined.groupBy(*KAFKA_POSITION).agg(F.count(F.lit(1)).alias("copies"))
-    marked = lines.withColumn("in_lake", F.lit(True)).join(positions, list(KAFKA_POSITION), "full_outer")
+    marked = keyed.withColumn("in_lake", F.lit(True)).join(positions, list(KAFKA_POSITION), "full_outer")
     counts = marked.agg(
         F.count_if(F.col("in_lake")).alias("raw_lines"),
         F.count_if(F.col("in_lake") & F.col("copies").isNotNull()).alias("quarantined_lines"),
+        F.count_if(F.col("_later_copy")).alias("later_copies"),
+        F.count_if(F.col("_not_indexed")).alias("lines_not_indexed"),
+        F.count_if(F.col("_later_copy") & F.col("copies").isNotNull()).alias("later_copies_quarantined"),
         F.count_if(F.col("in_lake").isNull()).alias("quarantined_not_in_lake"),
         F.count_if(F.col("copies") > 1).alias("quarantined_twice"),
     ).first().asDict()
-    passing = marked.where(F.col("in_lake") & F.col("copies").isNull()).select(*LINE_COLUMNS)
+    passing = marked.where(F.col("in_lake") & F.col("copies").isNull() & ~F.col("_later_copy")).select(*LINE_COLUMNS)
     passing_keys = clean(event_type, raw_events_from_lines(passing, EVENT_TYPES[event_type])).select(key).distinct()
     cleaned_keys = cleaned.select(key).distinct()
     counts["cleaned_rows"] = cleaned.count()
@@ -135,7 +185,10 @@ def accounting(lines: DataFrame, quarantined: DataFrame, cleaned: DataFrame, eve
     return counts
 
 
-IMBALANCES = ("quarantined_not_in_lake", "quarantined_twice", "cleaned_keys_missing", "cleaned_keys_extra")
+IMBALANCES = (
+    "quarantined_not_in_lake", "quarantined_twice", "cleaned_keys_missing", "cleaned_keys_extra", "lines_not_indexed",
+    "later_copies_quarantined",
+)
 
 
 def balanced(counts: dict[str, int]) -> bool:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 from pyspark.sql import Row
+from pyspark.sql import functions as F
 
 from ingestion_api.canonical import CANONICAL_TRIPLE
 from pinterest_assets.queries import quality
@@ -26,7 +27,8 @@ def line(kind="pin", offset=0, event=None, value=None, **fields):
     event = event if event is not None else CANONICAL_TRIPLE[kind]
     base = {
         "event_id": f"10000000-0000-4000-8000-{offset:012d}", "event_type": kind,
-        "received_at": "2026-12-01T10:00:00.000000Z", "schema_version": 1, "kafka_topic": f"pinterest.{kind}",
+        "received_at": "2026-12-01T10:00:00.000000Z", "schema_version": 1, "client_event_id": None,
+        "kafka_topic": f"pinterest.{kind}",
         "kafka_partition": 0, "kafka_offset": offset, "kafka_timestamp": 1, "key": "k",
         "value": value if value is not None else json.dumps(event), "key_base64": None, "value_base64": None,
         "headers": None,
@@ -130,35 +132,92 @@ def test_unknown_categories_are_counted(spark):
     assert quality.unknown_categories(pins) == {"gardening": 2}
 
 
+def no_index(spark):
+    return spark.createDataFrame([], quality.INDEX_SCHEMA)
+
+
 @pytest.fixture
 def lake(spark):
-    """Three pin lines: two versions of one pin and a line the contract refuses."""
+    """Three pin lines: two versions of one pin and a line the contract refuses; and its index."""
     lines = frame(spark, [line(offset=0, event=pin(0)), line(offset=1, event=pin(0, title="v2")), line(offset=2, value="{")])
-    triaged = quality.triage(lines, "pin")
-    return lines, quality.quarantine_rows(triaged, NOW), dedup("pin", quality.cleaned_events(triaged, "pin"))
+    firsts, copies, index = quality.first_copies(lines, no_index(spark))
+    assert copies.count() == 0
+    triaged = quality.triage(firsts, "pin")
+    return lines, quality.quarantine_rows(triaged, NOW), dedup("pin", quality.cleaned_events(triaged, "pin")), index
 
 
 def test_accounting_balances_for_a_clean_split(lake):
-    counts = quality.accounting(*lake, "pin")
+    lines, quarantined, cleaned, index = lake
+    counts = quality.accounting(lines, quarantined, cleaned, index, "pin")
     assert quality.balanced(counts), counts
-    assert (counts["raw_lines"], counts["quarantined_lines"], counts["cleaned_rows"]) == (3, 1, 1)
+    assert (counts["raw_lines"], counts["quarantined_lines"], counts["cleaned_rows"], counts["later_copies"]) == (3, 1, 1, 0)
 
 
 def test_accounting_finds_a_quarantined_row_twice_or_not_in_the_lake(spark, lake):
-    lines, quarantined, cleaned = lake
+    lines, quarantined, cleaned, index = lake
     twice = quarantined.unionByName(quarantined)
     foreign = quarantined.unionByName(quarantined.withColumn("kafka_offset", quarantined["kafka_offset"] + 100))
-    assert quality.accounting(lines, twice, cleaned, "pin")["quarantined_twice"] == 1
-    assert quality.accounting(lines, foreign, cleaned, "pin")["quarantined_not_in_lake"] == 1
-    assert not quality.balanced(quality.accounting(lines, twice, cleaned, "pin"))
+    assert quality.accounting(lines, twice, cleaned, index, "pin")["quarantined_twice"] == 1
+    assert quality.accounting(lines, foreign, cleaned, index, "pin")["quarantined_not_in_lake"] == 1
+    assert not quality.balanced(quality.accounting(lines, twice, cleaned, index, "pin"))
 
 
 def test_accounting_finds_a_cleaned_key_missing_or_extra(spark, lake):
-    lines, quarantined, cleaned = lake
+    lines, quarantined, cleaned, index = lake
     extra = cleaned.unionByName(cleaned.limit(1).withColumn("unique_id", cleaned["unique_id"].substr(1, 3)))
-    counts_missing = quality.accounting(lines, quarantined, cleaned.limit(0), "pin")
-    counts_extra = quality.accounting(lines, quarantined, extra, "pin")
+    counts_missing = quality.accounting(lines, quarantined, cleaned.limit(0), index, "pin")
+    counts_extra = quality.accounting(lines, quarantined, extra, index, "pin")
     assert counts_missing["cleaned_keys_missing"] == 1 and not quality.balanced(counts_missing)
     assert counts_extra["cleaned_keys_extra"] == 1 and not quality.balanced(counts_extra)
-    dropped = quality.accounting(lines, quarantined.limit(0), cleaned, "pin")  # a refused line neither place
+    dropped = quality.accounting(lines, quarantined.limit(0), cleaned, index, "pin")  # a refused line neither place
     assert dropped["quarantined_lines"] == 0
+
+
+def retried(offset, client_id, event, minute):
+    return line(offset=offset, event=event, client_event_id=client_id, received_at=f"2026-12-01T10:{minute:02d}:00.000000Z")
+
+
+def test_a_retry_is_a_later_copy_and_never_supersedes_a_newer_version(spark):
+    """A (client id a), then B, a newer version of the same pin (b), then A's retry (a again): the
+    retry is set aside, so B stays the pin's row; the index names each id's first copy."""
+    a, b = pin(0, title="A"), pin(0, title="B")
+    lines = frame(spark, [retried(0, "a", a, 0), retried(1, "b", b, 1), retried(2, "a", a, 2)])
+    firsts, copies, index = quality.first_copies(lines, no_index(spark))
+    assert [r["kafka_offset"] for r in firsts.orderBy("kafka_offset").collect()] == [0, 1]
+    assert [r["kafka_offset"] for r in copies.collect()] == [2]
+    assert sorted((r["dedup_id"], r["kafka_offset"]) for r in index.collect()) == [("a", 0), ("b", 1)]
+    cleaned = dedup("pin", quality.cleaned_events(quality.triage(firsts, "pin"), "pin"))
+    assert [(r["title"], r["client_event_id"]) for r in cleaned.collect()] == [("B", "b")]
+    counts = quality.accounting(lines, quality.quarantine_rows(quality.triage(firsts, "pin"), NOW), cleaned, index, "pin")
+    assert quality.balanced(counts) and counts["later_copies"] == 1, counts
+
+
+def test_a_copy_arriving_in_a_later_run_is_found_through_the_index(spark):
+    first = frame(spark, [retried(0, "a", pin(0), 0)])
+    _, _, index = quality.first_copies(first, no_index(spark))
+    firsts, copies, new_entries = quality.first_copies(frame(spark, [retried(5, "a", pin(0), 3)]), index)
+    assert (firsts.count(), copies.count(), new_entries.count()) == (0, 1, 0)
+    # The first copy itself, read again (a quarantine recheck), is still the first copy.
+    firsts, copies, _ = quality.first_copies(first, index)
+    assert (firsts.count(), copies.count()) == (1, 0)
+
+
+def test_lines_without_any_id_are_their_own_first_copies_and_old_lines_use_the_event_id(spark):
+    lines = frame(spark, [
+        line(offset=0, event_id=None, event_type=None, received_at=None, schema_version=None),
+        line(offset=1, event_id=None, event_type=None, received_at=None, schema_version=None),
+        line(offset=2, event=pin(2)), line(offset=3, event=pin(2), event_id=line(offset=2)["event_id"]),
+    ])
+    firsts, copies, index = quality.first_copies(lines, no_index(spark))
+    assert sorted(r["kafka_offset"] for r in firsts.collect()) == [0, 1, 2]
+    assert [r["kafka_offset"] for r in copies.collect()] == [3]  # same event_id, no client id: a Kafka-level copy
+    assert index.count() == 1
+
+
+def test_accounting_finds_a_line_the_index_does_not_know_or_a_copy_in_the_quarantine(spark, lake):
+    lines, quarantined, cleaned, index = lake
+    unknown = quality.accounting(lines, quarantined, cleaned, index.limit(0), "pin")
+    assert unknown["lines_not_indexed"] == 3 and not quality.balanced(unknown)
+    moved = index.withColumn("kafka_offset", F.when(F.col("kafka_offset") == 2, 99).otherwise(F.col("kafka_offset")))
+    copy_quarantined = quality.accounting(lines, quarantined, cleaned, moved, "pin")
+    assert copy_quarantined["later_copies_quarantined"] == 1 and not quality.balanced(copy_quarantined)
