@@ -1,25 +1,35 @@
-"""Reconcile a ledger of acknowledged event_ids against every store that should hold them.
+"""Reconcile a ledger of what a client sent against every store that should hold it.
 
-The ledger is what the API acknowledged (the emulator's JSON lines: event_id, event_type, topic,
-partition, offset). Each store is read in full and counted by event_id: Kafka (the record
-headers), the raw lake (the `event_id` of every raw line), and the streaming job's event tables.
-Records that are no valid event are looked up by Kafka coordinates: in the raw lake, which holds
-every record (`raw_lines_by_position`), and in the streaming job's table of the records it sets
-aside.
-An acknowledged event is *lost* in a store that does not hold it and *duplicated* in one that
-holds it more than once; events the store holds beyond the ledger (earlier runs) are ignored.
+The ledger is the emulator's JSON lines (ingestion_api.traffic): one line per event tried, with
+its `client_event_id`, `event_type`, `outcome` (acknowledged, rejected, failed) and `attempts`,
+and for an acknowledged event the API's event_id and Kafka coordinates. A client that retries
+sends the same client_event_id again, so an event may have several copies (event_ids) in Kafka.
+
+By client (what the fault suite checks): each store is read in full and counted by (event type,
+client_event_id), the event_id standing in for records without one (`ClientKey`): Kafka (the
+record headers), the raw lake (each line's `client_event_id`) and the streaming job (its event
+tables' `client_event_id`, plus the records it quarantined, named through Kafka). Kafka and the
+raw lake keep every copy: an acknowledged event must be there at least once. Every store after
+them keeps the first copy: exactly once (`count_clients`, `ClientCount`).
+
+By event_id (what the demo checks, `count_stage`, `StageCount`): an acknowledged event is *lost*
+in a store that does not hold it and *duplicated* in one that holds it more than once. Records
+that are no valid event are looked up by Kafka coordinates: in the raw lake, which holds every
+record (`raw_lines_by_position`), and in the streaming job's table of the records it sets aside.
+Either way, what a store holds beyond the ledger (earlier runs) is ignored.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 import psycopg2
+import psycopg2.errors
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -30,6 +40,10 @@ from pinterest_common.records import RecordMetadata
 from pinterest_common.s3 import list_keys
 from pinterest_common.schema import EVENT_TYPES
 from streaming.ddl import EVENT_TABLES
+
+ClientKey = tuple[str, str]  # (event type, client_event_id or, without one, the event_id)
+EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPES.items()}
+ACKNOWLEDGED, REJECTED, FAILED = "acknowledged", "rejected", "failed"  # ledger outcomes
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,105 @@ def read_ledger(paths: Iterable[Path]) -> dict[str, str]:
     return ledger
 
 
+@dataclass
+class ClientLedger:
+    """The events a client tried, by ClientKey: the outcome and the attempts of each."""
+
+    outcomes: dict[ClientKey, str] = field(default_factory=dict)
+    attempts: dict[ClientKey, int] = field(default_factory=dict)
+
+    def keys(self, outcome: str) -> list[ClientKey]:
+        return [key for key, o in self.outcomes.items() if o == outcome]
+
+    @property
+    def tried(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def acknowledged(self) -> int:
+        return len(self.keys(ACKNOWLEDGED))
+
+    @property
+    def retried(self) -> int:
+        """Events sent more than once (each time under the same client_event_id)."""
+        return sum(1 for attempts in self.attempts.values() if attempts > 1)
+
+
+def read_client_ledger(paths: Iterable[Path]) -> ClientLedger:
+    """Every event tried in the ledger files, by (event_type, client_event_id). An event settled
+    twice counts as acknowledged if it was once, and with the attempts of both."""
+    ledger = ClientLedger()
+    for path in paths:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                entry = json.loads(line)
+                key = (entry["event_type"], entry["client_event_id"])
+                if ledger.outcomes.get(key) != ACKNOWLEDGED:
+                    ledger.outcomes[key] = entry["outcome"]
+                ledger.attempts[key] = ledger.attempts.get(key, 0) + entry["attempts"]
+    return ledger
+
+
+@dataclass(frozen=True)
+class ClientCount:
+    """One store against a ClientLedger. `exact`: the store keeps one copy per client event
+    (after the raw lake); otherwise copies are allowed (Kafka, the raw lake) and only counted."""
+
+    stage: str
+    exact: bool
+    acknowledged: int
+    found: int  # acknowledged events the store holds at least once
+    duplicated: int  # acknowledged events it holds more than once
+    copies: int  # copies of acknowledged events beyond the first
+    unacknowledged_found: int = 0  # events whose outcome was `failed`, held anyway
+    unacknowledged_duplicated: int = 0  # of those, held more than once
+    rejected_found: int = 0  # events the API rejected (4xx), which no store may hold
+
+    @property
+    def lost(self) -> int:
+        return self.acknowledged - self.found
+
+    def problems(self) -> list[str]:
+        """What breaks the guarantees: a lost acknowledged event; a rejected event held; in an
+        exact store, any event (acknowledged or not) held more than once."""
+        problems = []
+        if self.lost:
+            problems.append(f"{self.stage}: {self.lost:,} acknowledged events lost")
+        if self.exact and self.duplicated:
+            problems.append(f"{self.stage}: {self.duplicated:,} acknowledged events held more than once")
+        if self.exact and self.unacknowledged_duplicated:
+            problems.append(f"{self.stage}: {self.unacknowledged_duplicated:,} unacknowledged events held more than once")
+        if self.rejected_found:
+            problems.append(f"{self.stage}: {self.rejected_found:,} events the API rejected are held")
+        return problems
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+    def line(self) -> str:
+        rule = "exactly once" if self.exact else "at least once"
+        extra = (f", {self.duplicated:,} duplicated" if self.exact
+                 else f", {self.copies:,} extra copies ({self.duplicated:,} events)")
+        return (f"{self.stage:<10} {self.found:>7,} of {self.acknowledged:,} acknowledged, {self.lost:,} lost{extra}; "
+                f"{self.unacknowledged_found:,} unacknowledged held ({self.unacknowledged_duplicated:,} twice or more); "
+                f"{rule}  {'ok' if self.ok else 'MISMATCH'}")
+
+
+def count_clients(stage: str, ledger: ClientLedger, store: Counter[ClientKey], exact: bool) -> ClientCount:
+    """`ledger` against the copies per client event that `store` holds."""
+    acknowledged, failed = ledger.keys(ACKNOWLEDGED), ledger.keys(FAILED)
+    return ClientCount(
+        stage, exact, len(acknowledged),
+        found=sum(1 for key in acknowledged if store[key] > 0),
+        duplicated=sum(1 for key in acknowledged if store[key] > 1),
+        copies=sum(store[key] - 1 for key in acknowledged if store[key] > 1),
+        unacknowledged_found=sum(1 for key in failed if store[key] > 0),
+        unacknowledged_duplicated=sum(1 for key in failed if store[key] > 1),
+        rejected_found=sum(1 for key in ledger.keys(REJECTED) if store[key] > 0),
+    )
+
+
 def api_records(settings: Settings) -> Iterator[tuple[ConsumerRecord, RecordMetadata]]:
     """Every record of the three event topics, from the first offset to the end, that carries the
     API's headers, with them parsed. Records from other writers are skipped, as the streaming job
@@ -94,6 +207,18 @@ def kafka_event_ids(settings: Settings) -> Counter[str]:
     return Counter(metadata.event_id for _, metadata in api_records(settings))
 
 
+def kafka_clients(settings: Settings) -> tuple[Counter[ClientKey], dict[str, ClientKey]]:
+    """The copies of every client event in the three event topics (API records: the header
+    client_event_id, else the event_id), and the client event of each event_id."""
+    copies: Counter[ClientKey] = Counter()
+    by_event_id: dict[str, ClientKey] = {}
+    for record, metadata in api_records(settings):
+        key = (EVENT_TYPE_OF_TOPIC[record.topic], metadata.dedup_id)
+        copies[key] += 1
+        by_event_id[metadata.event_id] = key
+    return copies, by_event_id
+
+
 def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
     """Every line of every object under `prefix/` in the lake's bucket, parsed."""
     s3 = boto3.client(
@@ -109,6 +234,13 @@ def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
 def raw_lake_event_ids(settings: Settings) -> Counter[str]:
     """event_id of every line of every raw object in the lake (lines without one are not counted)."""
     return Counter(line["event_id"] for line in _lake_lines(settings, RAW_PREFIX) if line.get("event_id") is not None)
+
+
+def raw_lake_clients(settings: Settings) -> Counter[ClientKey]:
+    """The copies of every client event in the raw lake: lines with an event_id, by the line's
+    client_event_id (else the event_id)."""
+    return Counter((EVENT_TYPE_OF_TOPIC[line["kafka_topic"]], line.get("client_event_id") or line["event_id"])
+                   for line in _lake_lines(settings, RAW_PREFIX) if line.get("event_id") is not None)
 
 
 def raw_lines_by_position(
@@ -133,6 +265,30 @@ def streaming_event_ids(settings: Settings) -> Counter[str]:
             for table in EVENT_TABLES.values():
                 cur.execute(f"SELECT event_id FROM {table}")  # table names from the code
                 found.update(str(row[0]) for row in cur.fetchall())
+        return found
+    finally:
+        conn.close()
+
+
+def streaming_clients(settings: Settings, by_event_id: Mapping[str, ClientKey] | None = None) -> Counter[ClientKey]:
+    """The rows per client event of the streaming job's event tables (their `client_event_id`)
+    and, given `by_event_id` (kafka_clients'), of its `quarantined_events`, named by their
+    record's client event (their event_id standing in for a record not in the map)."""
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
+    try:
+        found: Counter[ClientKey] = Counter()
+        with conn.cursor() as cur:
+            for event_type, table in EVENT_TABLES.items():
+                try:
+                    cur.execute(f"SELECT client_event_id FROM {table}")  # table names from the code
+                except psycopg2.errors.UndefinedColumn as exc:
+                    raise RuntimeError(f"the streaming table {table} has no client_event_id column "
+                                       "(streaming/ddl.py): it cannot be reconciled by client") from exc
+                found.update((event_type, row[0]) for row in cur.fetchall())
+            if by_event_id is not None:
+                cur.execute("SELECT event_id, kafka_topic FROM quarantined_events")
+                found.update(by_event_id.get(event_id, (EVENT_TYPE_OF_TOPIC.get(topic, topic), event_id))
+                             for event_id, topic in cur.fetchall())
         return found
     finally:
         conn.close()
