@@ -133,6 +133,7 @@ class ClientCount:
     unacknowledged_found: int = 0  # events whose outcome was `failed`, held anyway
     unacknowledged_duplicated: int = 0  # of those, held more than once
     rejected_found: int = 0  # events the API rejected (4xx), which no store may hold
+    beyond_upstream: int = 0  # events held more often than the store it copies holds them (the raw lake: Kafka)
 
     @property
     def lost(self) -> int:
@@ -150,6 +151,8 @@ class ClientCount:
             problems.append(f"{self.stage}: {self.unacknowledged_duplicated:,} unacknowledged events held more than once")
         if self.rejected_found:
             problems.append(f"{self.stage}: {self.rejected_found:,} events the API rejected are held")
+        if self.beyond_upstream:
+            problems.append(f"{self.stage}: {self.beyond_upstream:,} events held more often than upstream")
         return problems
 
     @property
@@ -165,8 +168,10 @@ class ClientCount:
                 f"{rule}  {'ok' if self.ok else 'MISMATCH'}")
 
 
-def count_clients(stage: str, ledger: ClientLedger, store: Counter[ClientKey], exact: bool) -> ClientCount:
-    """`ledger` against the copies per client event that `store` holds."""
+def count_clients(stage: str, ledger: ClientLedger, store: Counter[ClientKey], exact: bool,
+                  upstream: Counter[ClientKey] | None = None) -> ClientCount:
+    """`ledger` against the copies per client event that `store` holds; `upstream`: the copies
+    of the store it mirrors (the raw lake mirrors Kafka record for record), which it may not exceed."""
     acknowledged, failed = ledger.keys(ACKNOWLEDGED), ledger.keys(FAILED)
     return ClientCount(
         stage, exact, len(acknowledged),
@@ -176,6 +181,7 @@ def count_clients(stage: str, ledger: ClientLedger, store: Counter[ClientKey], e
         unacknowledged_found=sum(1 for key in failed if store[key] > 0),
         unacknowledged_duplicated=sum(1 for key in failed if store[key] > 1),
         rejected_found=sum(1 for key in ledger.keys(REJECTED) if store[key] > 0),
+        beyond_upstream=0 if upstream is None else sum(1 for key in ledger.outcomes if store[key] > upstream[key]),
     )
 
 

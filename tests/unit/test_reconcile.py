@@ -92,3 +92,11 @@ def test_a_rejected_event_in_any_store_is_a_problem(tmp_path):
     store = Counter({("pin", "a"): 1, ("pin", "b"): 1, ("geo", "c"): 1, ("pin", "r"): 1})
     stage = count_clients("raw lake", ledger(tmp_path), store, exact=False)
     assert stage.problems() == ["raw lake: 1 events the API rejected are held"]
+
+
+def test_the_raw_lake_may_not_hold_more_copies_than_kafka(tmp_path):
+    kafka = Counter({("pin", "a"): 1, ("pin", "b"): 2, ("geo", "c"): 1, ("pin", "f"): 1})
+    lake = kafka + Counter({("pin", "f"): 1})  # an unacknowledged record landed twice
+    assert count_clients("raw lake", ledger(tmp_path), kafka, exact=False, upstream=kafka).ok
+    stage = count_clients("raw lake", ledger(tmp_path), lake, exact=False, upstream=kafka)
+    assert stage.problems() == ["raw lake: 1 events held more often than upstream"]
