@@ -2,7 +2,7 @@
 
     python -m devstack.chaos [--scenarios 1,3,...] [--events N]
 
-Exit status 1 if a scenario lost or duplicated an acknowledged event, or failed.
+Exit status 1 if a scenario lost an acknowledged event, held an event twice downstream, or failed.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ SCENARIOS: dict[int, tuple[str, Callable[[Context, ScenarioResult], None]]] = {
     1: ("Kafka broker SIGKILLed", broker_killed),
     2: ("3-broker cluster, leader SIGKILLed x3", cluster_leader_killed),
     3: ("drain SIGKILLed mid-upload/before commit", drain_killed),
-    4: ("streaming driver SIGKILLed", driver_killed),
-    5: ("PostgreSQL restarted", postgres_restarted),
-    6: ("S3 server restarted during a drain", s3_restarted),
+    4: ("streaming driver SIGKILLed after a commit", driver_killed),
+    5: ("PostgreSQL SIGKILLed mid-write, then restarted", postgres_restarted),
+    6: ("S3 server SIGKILLed, then restarted, under drains", s3_restarted),
     7: ("garbage in the Kafka topics", garbage_in_topics),
 }
 OWN_STACK = {2}  # scenarios that start a stack of their own
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render_table(results))
     print(f"\ntotal {time.monotonic() - say.start:.0f}s")
     code = exit_code(results)
-    print("[chaos] ok: no acknowledged event lost or duplicated in any scenario" if code == 0
+    print("[chaos] ok: no acknowledged event lost, no event held twice downstream, in any scenario" if code == 0
           else "[chaos] FAILED: see the scenarios marked FAILED above")
     return code
 

@@ -27,7 +27,7 @@ from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import EVENT_TYPES, validate
 
 from ..reconcile import raw_lines_by_position, streaming_event_ids, streaming_quarantine
-from .harness import Context, Traffic, check_traffic, drain_until_ok, ledger_ids, reconcile, streaming_caught_up
+from .harness import Context, Traffic, check_traffic, drain_until_ok, reconcile, streaming_caught_up
 from .kafka_faults import rate_for
 from .report import ScenarioResult
 
@@ -79,7 +79,7 @@ def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
     injected = time.monotonic()
     ctx.say(f"wrote {len(written)} garbage records into the event topics ({', '.join(sorted({k for k, _ in written.values()}))})")
     check_traffic(Traffic(ctx, ledger, ctx.events, rate_for(ctx.events, 15), ctx.seed + 7).start().wait(), result)
-    if streaming_caught_up(ctx, ledger_ids(ledger), result) is not None:
+    if streaming_caught_up(ctx, ledger, result) is not None:
         result.recovery_s = time.monotonic() - injected
     result.recovery_what = ("from the garbage's write until the streaming tables held every acknowledged event "
                             "sent after it")

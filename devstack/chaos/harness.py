@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,17 @@ from pinterest_common.config import REPO_ROOT, Settings
 from ..demo import Progress as DemoProgress
 from ..fresh import settings_stack
 from ..process import _reap, pid_alive, read_pid
-from ..reconcile import count_stage, kafka_event_ids, raw_lake_event_ids, read_ledger, streaming_event_ids
+from ..reconcile import (
+    ACKNOWLEDGED,
+    FAILED,
+    REJECTED,
+    ClientKey,
+    count_clients,
+    kafka_clients,
+    raw_lake_clients,
+    read_client_ledger,
+    streaming_clients,
+)
 from ..services import Service
 from .report import KAFKA, RAW_LAKE, STREAMING, ScenarioResult
 
@@ -37,9 +46,7 @@ DRAIN_TIMEOUT_S = 900.0
 # Retries per request: the backoff reaches 5 s after 5 attempts, so about 5 minutes of outage
 # before the emulator gives up on an event (the default 8 retries cover ~25 s).
 EMULATOR_RETRIES = 60
-READERS: dict[str, Callable[[Settings], Counter[str]]] = {
-    KAFKA: kafka_event_ids, RAW_LAKE: raw_lake_event_ids, STREAMING: streaming_event_ids,
-}
+RETRY_STATUSES = (502, 503, 504)  # answers a client retries, as the emulator does
 
 
 class Progress(DemoProgress):
@@ -58,6 +65,7 @@ class Context:
     say: Progress
     events: int  # events per scenario
     seed: int
+    services: dict[str, Service] = field(default_factory=dict)  # beyond the fresh_stack's (scenario 2)
 
     @property
     def api_url(self) -> str:
@@ -73,7 +81,9 @@ class Context:
         return path
 
     def service(self, name: str) -> Service:
-        """A service of the running fresh_stack()."""
+        """A service of the scenario (`services`) or of the running fresh_stack()."""
+        if name in self.services:
+            return self.services[name]
         return next(s for s in settings_stack(self.settings).services if s.name == name)
 
     def ensure_healthy(self) -> None:
@@ -88,7 +98,8 @@ class Context:
 class Traffic:
     """The emulator in a background thread: `events` events (in pin/geo/user triples, with the
     emulator's usual share of invalid events and replays) at `rate` events/s, batches of 10, every
-    acknowledged event_id appended to `ledger`. It retries 503s and connection errors."""
+    event tried appended to `ledger`. It retries 502/503/504, timeouts and connection errors with
+    the event's client id."""
 
     def __init__(self, ctx: Context, ledger: Path, events: int, rate: float, seed: int):
         options = EmulatorOptions(
@@ -167,8 +178,10 @@ def check_traffic(summary: Summary, result: ScenarioResult) -> None:
 
 
 class Probe:
-    """One valid pin posted to the API until it is acknowledged; the acknowledgement goes to the
-    ledger like the emulator's. The same body (one unique_id, so one Kafka key and partition) each time."""
+    """One valid pin posted to the API until it is acknowledged, under a client id of its own that
+    each retry sends again (502/503/504, timeouts, connection errors); the event settled goes to the
+    ledger in the emulator's format. The same body each time (one unique_id, so one Kafka key and
+    partition); every `until_accepted` is a new event (a new client id)."""
 
     def __init__(self, ctx: Context, ledger: Path):
         self.ctx = ctx
@@ -176,30 +189,45 @@ class Probe:
         self.body = json.dumps({**CANONICAL_TRIPLE["pin"], "unique_id": str(uuid.uuid4())}).encode()
         self.partition: int | None = None
 
-    def post_once(self) -> dict | None:
-        headers = {"Content-Type": "application/json"}
+    def post_once(self, client_event_id: str) -> tuple[int | None, dict]:
+        """The status (None: no answer) and the answer's JSON of one attempt."""
+        headers = {"Content-Type": "application/json", "Idempotency-Key": client_event_id}
         if self.ctx.api_key:
             headers["X-API-Key"] = self.ctx.api_key
         try:
             answer = requests.post(f"{self.ctx.api_url}/pin/", data=self.body, headers=headers, timeout=(5, 30))
         except requests.RequestException:
-            return None
-        if answer.status_code != 202:
-            return None
-        acknowledged = answer.json()
+            return None, {}
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, {}
+
+    def _settle(self, client_event_id: str, outcome: str, status: int | None, attempts: int, answer: dict) -> None:
+        entry = {"client_event_id": client_event_id, "event_type": "pin", "outcome": outcome, "status": status,
+                 "attempts": attempts}
+        if outcome == ACKNOWLEDGED:
+            entry.update({key: answer[key] for key in ("event_id", "topic", "partition", "offset")})
         with self.ledger.open("a", encoding="utf-8") as ledger:
-            ledger.write(json.dumps({k: acknowledged[k] for k in ("event_id", "event_type", "topic", "partition", "offset")}) + "\n")
-        self.partition = acknowledged["partition"]
-        return acknowledged
+            ledger.write(json.dumps(entry) + "\n")
 
     def until_accepted(self, timeout_s: float = CATCH_UP_TIMEOUT_S) -> float:
-        """Post until acknowledged; the seconds it took."""
-        started = time.monotonic()
-        while self.post_once() is None:
+        """Post one new event until acknowledged; the seconds it took."""
+        client_event_id, attempts, started = f"probe-{uuid.uuid4()}", 0, time.monotonic()
+        while True:
+            status, answer = self.post_once(client_event_id)
+            attempts += 1
+            if status is not None and 200 <= status < 300:
+                self._settle(client_event_id, ACKNOWLEDGED, status, attempts, answer)
+                self.partition = answer["partition"]
+                return time.monotonic() - started
+            if status is not None and status not in RETRY_STATUSES:
+                self._settle(client_event_id, REJECTED, status, attempts, answer)
+                raise RuntimeError(f"the API answered the probe {status}: {answer}")
             if time.monotonic() - started > timeout_s:
+                self._settle(client_event_id, FAILED, status, attempts, answer)
                 raise TimeoutError(f"the API did not acknowledge an event within {timeout_s:.0f}s")
             time.sleep(0.5)
-        return time.monotonic() - started
 
 
 def api_unavailable(ctx: Context) -> bool:
@@ -218,8 +246,11 @@ def kill_9(pid_file: Path, what: str) -> int:
         raise RuntimeError(f"{what} is not running (no live pid in {pid_file})")
     try:
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    except ProcessLookupError:  # not a group leader: the process alone
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     deadline = time.monotonic() + 30
     while pid_alive(pid):
         _reap(pid)
@@ -293,23 +324,30 @@ def drain_until_ok(ctx: Context, label: str, attempts: int = 3, env: dict[str, s
 
 
 # Streaming -------------------------------------------------------------------------------------
-def wait_for_streaming(ctx: Context, ledger: Iterable[str], timeout_s: float = CATCH_UP_TIMEOUT_S,
+def acknowledged_keys(ledger: Path) -> list[ClientKey]:
+    """The client events of `ledger` the API acknowledged (none if there is no ledger yet)."""
+    return read_client_ledger([ledger]).keys(ACKNOWLEDGED) if ledger.exists() else []
+
+
+def wait_for_streaming(ctx: Context, keys: Iterable[ClientKey], timeout_s: float = CATCH_UP_TIMEOUT_S,
                        on_dead_job: Callable[[], None] | None = None) -> float | None:
-    """Until the streaming tables hold every event_id of `ledger`; the seconds it took (None:
-    timed out). `on_dead_job` is called once if the job's process is gone meanwhile."""
-    ids = list(ledger)
+    """Until the streaming store holds every client event of `keys` (event tables, and the
+    quarantine named through Kafka as it is now); the seconds it took (None: timed out).
+    `on_dead_job` is called once if the job's process is gone meanwhile."""
+    keys = list(keys)
     job = ctx.service("streaming")
+    _, by_event_id = kafka_clients(ctx.settings)
     started, last_report = time.monotonic(), 0.0
     while True:
         try:
-            found = streaming_event_ids(ctx.settings)
-            missing = sum(1 for event_id in ids if found[event_id] == 0)
+            found = streaming_clients(ctx.settings, by_event_id)
+            missing = sum(1 for key in keys if found[key] == 0)
         except psycopg2.Error as exc:
-            missing = len(ids)
+            missing = len(keys)
             ctx.say(f"streaming tables not readable yet: {str(exc).strip().splitlines()[0]}")
         if missing == 0:
             elapsed = time.monotonic() - started
-            ctx.say(f"streaming: all {len(ids):,} acknowledged events are in the tables ({elapsed:.0f}s)")
+            ctx.say(f"streaming: all {len(keys):,} acknowledged events are in the tables ({elapsed:.0f}s)")
             return elapsed
         if on_dead_job is not None and not job.running():
             on_dead_job()
@@ -318,35 +356,42 @@ def wait_for_streaming(ctx: Context, ledger: Iterable[str], timeout_s: float = C
             ctx.say(f"streaming: {missing:,} acknowledged events still missing after {timeout_s:.0f}s")
             return None
         if time.monotonic() - last_report > 15:
-            ctx.say(f"streaming: waiting for {missing:,} of {len(ids):,} events ...")
+            ctx.say(f"streaming: waiting for {missing:,} of {len(keys):,} events ...")
             last_report = time.monotonic()
         time.sleep(2)
 
 
-def streaming_caught_up(ctx: Context, ledger: Iterable[str], result: ScenarioResult) -> float | None:
-    elapsed = wait_for_streaming(ctx, ledger)
+def streaming_caught_up(ctx: Context, ledger: Path, result: ScenarioResult) -> float | None:
+    elapsed = wait_for_streaming(ctx, acknowledged_keys(ledger))
     if elapsed is None:
         result.problems.append(f"the streaming tables did not catch up within {CATCH_UP_TIMEOUT_S:.0f}s")
     return elapsed
 
 
+def streaming_batches(settings: Settings) -> int:
+    """How many micro-batches the streaming job has applied (rows of `streaming_batches`)."""
+    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database), connect_timeout=3)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM streaming_batches")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 # Reconciliation --------------------------------------------------------------------------------
-def reconcile(ctx: Context, ledger_path: Path, result: ScenarioResult, stores: Iterable[str] = (KAFKA, RAW_LAKE, STREAMING),
-              settings: Settings | None = None) -> dict[str, str]:
-    """The scenario's ledger by event_id against each of `stores`, into `result`; the ledger."""
-    settings = settings or ctx.settings
-    ledger = read_ledger([ledger_path]) if ledger_path.exists() else {}
-    result.acknowledged = len(ledger)
-    result.stages = [count_stage(store, ledger, READERS[store](settings)) for store in stores]
+def reconcile(ctx: Context, ledger_path: Path, result: ScenarioResult,
+              stores: Iterable[str] = (KAFKA, RAW_LAKE, STREAMING)) -> None:
+    """The scenario's ledger by client event against each of `stores`, into `result`: Kafka and
+    the raw lake at least once (copies counted; the lake no more often than Kafka), the streaming
+    store exactly once."""
+    ledger = read_client_ledger([ledger_path]) if ledger_path.exists() else read_client_ledger([])
+    kafka, by_event_id = kafka_clients(ctx.settings)
+    readers = {KAFKA: lambda: kafka, RAW_LAKE: lambda: raw_lake_clients(ctx.settings),
+               STREAMING: lambda: streaming_clients(ctx.settings, by_event_id)}
+    result.reconciled(ledger, [count_clients(store, ledger, readers[store](), exact=store == STREAMING,
+                                             upstream=kafka if store == RAW_LAKE else None) for store in stores])
+    ctx.say(f"  ledger: {ledger.tried:,} events tried, {ledger.acknowledged:,} acknowledged, "
+            f"{ledger.retried:,} retried, {len(ledger.keys(FAILED)):,} unacknowledged (failed)")
     for stage in result.stages:
         ctx.say("  " + stage.line())
-    return ledger
-
-
-def extra_records(settings: Settings, ledger: dict[str, str]) -> int:
-    """API records in Kafka whose event_id is not in `ledger` (for a Kafka that only this scenario wrote)."""
-    return sum(count for event_id, count in kafka_event_ids(settings).items() if event_id not in ledger)
-
-
-def ledger_ids(path: Path) -> dict[str, str]:
-    return read_ledger([path]) if path.exists() else {}

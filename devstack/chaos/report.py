@@ -1,9 +1,14 @@
 """The fault suite's results: one ScenarioResult per scenario, its verdict, and the final table.
 
-Pure logic (no services), unit-tested in tests/unit/test_chaos_report.py. A scenario passes when
-it ran to the end, acknowledged events, reconciled at least one store, every store it reconciled
-holds every acknowledged event exactly once, and none of its own expectations failed (e.g. the
-emulator gave up on events, garbage was not kept in the raw lake exactly once).
+Pure logic (no services), unit-tested in tests/unit/test_chaos_report.py. A scenario is
+reconciled by client event (devstack.reconcile.ClientCount): what its clients tried (the
+ledger), against Kafka and the raw lake (every acknowledged event at least once; copies from
+retries allowed and counted) and the streaming store (every acknowledged event exactly once, no
+unacknowledged event more than once; how many unacknowledged events arrived anyway is reported).
+A scenario passes when it ran to the end, acknowledged events, reconciled at least one store,
+every store it reconciled holds to its rule, its clients retried if the fault must make them
+(`must_retry`: Kafka faults, which answer 503 or time out), and none of its own expectations
+failed (e.g. the emulator gave up on events, garbage was not kept in the raw lake exactly once).
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from devstack.reconcile import StageCount
+from devstack.reconcile import FAILED, ClientCount, ClientLedger
 
-# The stores a scenario may reconcile, in the table's column order (StageCount.stage).
+# The stores a scenario may reconcile (ClientCount.stage); the streaming store is "downstream".
 KAFKA, RAW_LAKE, STREAMING = "Kafka", "raw lake", "streaming"
 STORES = (KAFKA, RAW_LAKE, STREAMING)
 
@@ -22,8 +27,12 @@ STORES = (KAFKA, RAW_LAKE, STREAMING)
 class ScenarioResult:
     number: int
     title: str
-    acknowledged: int = 0  # events the API acknowledged (the scenario's ledger)
-    stages: list[StageCount] = field(default_factory=list)
+    must_retry: bool = False  # the fault must make clients retry (a 503 or a timeout)
+    tried: int = 0  # events the clients tried (the scenario's ledger)
+    acknowledged: int = 0  # of those, acknowledged by the API
+    retried: int = 0  # of those, sent more than once (under the same client id)
+    unacknowledged: int = 0  # of those, still unacknowledged when the client gave up
+    stages: list[ClientCount] = field(default_factory=list)
     recovery_s: float | None = None  # from the fault's injection or healing until recovered
     recovery_what: str = ""  # what recovery means in this scenario
     problems: list[str] = field(default_factory=list)  # failed expectations of the scenario itself
@@ -31,7 +40,12 @@ class ScenarioResult:
     error: str | None = None  # the scenario did not run to the end (exception)
     elapsed_s: float = 0.0
 
-    def stage(self, store: str) -> StageCount | None:
+    def reconciled(self, ledger: ClientLedger, stages: list[ClientCount]) -> None:
+        self.tried, self.acknowledged, self.retried = ledger.tried, ledger.acknowledged, ledger.retried
+        self.unacknowledged = len(ledger.keys(FAILED))
+        self.stages = stages
+
+    def stage(self, store: str) -> ClientCount | None:
         return next((s for s in self.stages if s.stage == store), None)
 
     @property
@@ -39,8 +53,16 @@ class ScenarioResult:
         return sum(s.lost for s in self.stages)
 
     @property
-    def duplicated(self) -> int:
-        return sum(s.duplicated for s in self.stages)
+    def duplicated_downstream(self) -> int | None:
+        """Events (acknowledged or not) held more than once by a store that keeps one copy; None
+        when no such store was reconciled."""
+        exact = [s for s in self.stages if s.exact]
+        return sum(s.duplicated + s.unacknowledged_duplicated for s in exact) if exact else None
+
+    @property
+    def unacknowledged_arrived(self) -> int:
+        """Unacknowledged events that some reconciled store holds anyway."""
+        return max((s.unacknowledged_found for s in self.stages), default=0)
 
     def failures(self) -> list[str]:
         """Why the scenario failed; empty when it passed."""
@@ -49,7 +71,10 @@ class ScenarioResult:
             reasons.append("the API acknowledged no event")
         if self.error is None and not self.stages:
             reasons.append("no store was reconciled")
-        reasons += [f"{s.stage}: {s.lost:,} lost, {s.duplicated:,} duplicated" for s in self.stages if not s.ok]
+        if self.error is None and self.must_retry and self.acknowledged and self.retried == 0:
+            reasons.append("no event was retried: the fault caused no 503 or timeout")
+        for stage in self.stages:
+            reasons += stage.problems()
         reasons += self.problems
         return reasons
 
@@ -62,18 +87,25 @@ class ScenarioResult:
         return "ok" if self.ok else "FAILED"
 
 
-def _cell(stage: StageCount | None) -> str:
-    return "-" if stage is None else f"{stage.lost}/{stage.duplicated}"
+def _number(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 def render_table(results: Sequence[ScenarioResult]) -> str:
-    """The final table: per scenario, acknowledged events, lost/duplicated per store, recovery."""
-    header = ["#", "scenario", "acked", *(f"{s} lost/dup" for s in STORES), "recovery s", "verdict"]
-    rows = [
-        [str(r.number), r.title, f"{r.acknowledged:,}", *(_cell(r.stage(s)) for s in STORES),
-         "-" if r.recovery_s is None else f"{r.recovery_s:.1f}", r.verdict]
-        for r in results
-    ]
+    """The final table: per scenario, events tried, acknowledged and retried, the copies in Kafka
+    beyond the first, acknowledged events lost anywhere, events held more than once downstream
+    (must be 0), unacknowledged events that arrived anyway, the recovery time and the verdict."""
+    header = ["#", "scenario", "tried", "acked", "retried", "Kafka copies", "lost", "dup downstream",
+              "unacked arrived", "recovery s", "verdict"]
+    rows = []
+    for r in results:
+        kafka = r.stage(KAFKA)
+        rows.append([
+            str(r.number), r.title, f"{r.tried:,}", f"{r.acknowledged:,}", f"{r.retried:,}",
+            _number(kafka.copies if kafka else None), _number(r.lost if r.stages else None),
+            _number(r.duplicated_downstream), f"{r.unacknowledged_arrived}/{r.unacknowledged}",
+            "-" if r.recovery_s is None else f"{r.recovery_s:.1f}", r.verdict,
+        ])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -81,10 +113,12 @@ def render_table(results: Sequence[ScenarioResult]) -> str:
 
 
 def render_details(results: Sequence[ScenarioResult]) -> str:
-    """Per scenario: what recovery measured, the notes, and why it failed."""
+    """Per scenario: the ledger, what recovery measured, each store, the notes, and why it failed."""
     out = []
     for r in results:
         out.append(f"{r.number}. {r.title}: {r.verdict} ({r.elapsed_s:.0f}s)")
+        out.append(f"   ledger: {r.tried:,} tried, {r.acknowledged:,} acknowledged, {r.retried:,} retried, "
+                   f"{r.unacknowledged:,} unacknowledged")
         if r.recovery_s is not None:
             out.append(f"   recovery {r.recovery_s:.1f}s: {r.recovery_what}")
         for stage in r.stages:

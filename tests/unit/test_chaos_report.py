@@ -3,54 +3,81 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
+import json
 
 import pytest
 
 from devstack.chaos.__main__ import parse_scenarios
 from devstack.chaos.report import KAFKA, RAW_LAKE, STREAMING, ScenarioResult, exit_code, render_details, render_table
-from devstack.reconcile import StageCount, count_stage
+from devstack.reconcile import ClientCount, ClientLedger, read_client_ledger
 
 
-def passed(number: int = 1) -> ScenarioResult:
-    return ScenarioResult(number, "broker killed", acknowledged=3, recovery_s=12.34, recovery_what="until acked",
-                          stages=[StageCount(store, 3, 3, 0) for store in (KAFKA, RAW_LAKE, STREAMING)])
+def once(store: str, exact: bool, copies: int = 0, **counts) -> ClientCount:
+    return ClientCount(store, exact, acknowledged=3, found=3, duplicated=min(copies, 3), copies=copies, **counts)
 
 
-def test_a_scenario_with_every_event_once_everywhere_passes():
-    result = passed()
+def passed(number: int = 1, retried: int = 2, kafka_copies: int = 0) -> ScenarioResult:
+    result = ScenarioResult(number, "broker killed", must_retry=True, recovery_s=12.34, recovery_what="until acked")
+    ledger = ClientLedger({("pin", c): "acknowledged" for c in "abc"} | {("pin", "f"): "failed"},
+                          {("pin", c): 1 + (i < retried) for i, c in enumerate("abc")} | {("pin", "f"): 1})
+    result.reconciled(ledger, [once(KAFKA, False, kafka_copies), once(RAW_LAKE, False, kafka_copies),
+                               once(STREAMING, True)])
+    return result
+
+
+def test_a_scenario_with_every_event_in_every_store_passes_with_copies_upstream():
+    result = passed(kafka_copies=2)
+    assert (result.tried, result.acknowledged, result.retried, result.unacknowledged) == (4, 3, 2, 1)
     assert result.ok and result.verdict == "ok" and result.failures() == []
-    assert (result.lost, result.duplicated) == (0, 0)
+    assert (result.lost, result.duplicated_downstream) == (0, 0)
 
 
 def test_a_lost_event_in_one_store_fails_the_scenario():
     result = passed()
-    result.stages[1] = count_stage(RAW_LAKE, ["a", "b", "c"], Counter({"a": 1, "b": 1}))
+    result.stages[1] = ClientCount(RAW_LAKE, False, 3, 2, 0, 0)
     assert not result.ok and result.lost == 1
-    assert result.failures() == ["raw lake: 1 lost, 0 duplicated"]
+    assert result.failures() == ["raw lake: 1 acknowledged events lost"]
 
 
-def test_a_duplicated_event_fails_the_scenario():
+def test_a_duplicate_downstream_fails_the_scenario_acknowledged_or_not():
     result = passed()
-    result.stages[2] = count_stage(STREAMING, ["a", "b", "c"], Counter({"a": 2, "b": 1, "c": 1}))
-    assert not result.ok and result.duplicated == 1 and result.lost == 0
+    result.stages[2] = once(STREAMING, True, copies=1)
+    assert not result.ok and result.duplicated_downstream == 1
+    result.stages[2] = once(STREAMING, True, unacknowledged_found=1, unacknowledged_duplicated=1)
+    assert result.failures() == ["streaming: 1 unacknowledged events held more than once"]
+    assert result.duplicated_downstream == 1 and result.unacknowledged_arrived == 1
 
 
-def test_events_a_store_holds_beyond_the_ledger_do_not_count():
-    stage = count_stage(KAFKA, ["a"], Counter({"a": 1, "earlier-scenario": 5}))
-    assert stage.ok and stage.found == 1
+def test_a_scenario_that_must_retry_fails_without_retries():
+    result = passed(retried=0)
+    assert result.failures() == ["no event was retried: the fault caused no 503 or timeout"]
+    result.must_retry = False
+    assert result.ok
+
+
+def test_the_retries_are_counted_from_the_ledger_the_emulator_and_the_probe_wrote(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    lines = [{"client_event_id": "emu-1", "event_type": "geo", "outcome": "acknowledged", "status": 202, "attempts": 4,
+              "event_id": "e1", "topic": "pinterest.geo", "partition": 0, "offset": 1},
+             {"client_event_id": "probe-1", "event_type": "pin", "outcome": "acknowledged", "status": 202, "attempts": 1,
+              "event_id": "e2", "topic": "pinterest.pin", "partition": 1, "offset": 7}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = ScenarioResult(2, "cluster", must_retry=True)
+    result.reconciled(read_client_ledger([path]), [ClientCount(KAFKA, False, 2, 2, 0, 0)])
+    assert (result.tried, result.acknowledged, result.retried) == (2, 2, 1) and result.ok
 
 
 def test_a_scenario_expectation_or_an_error_fails_it_even_with_exact_stores():
     result = passed()
     result.problems.append("the emulator gave up on 2 events")
     assert not result.ok and "the emulator gave up on 2 events" in result.failures()
-    crashed = ScenarioResult(4, "driver killed", error="TimeoutError: streaming did not become ready")
+    crashed = ScenarioResult(4, "driver killed", must_retry=True, error="TimeoutError: streaming did not become ready")
     assert not crashed.ok and crashed.failures() == ["error: TimeoutError: streaming did not become ready"]
 
 
 def test_nothing_acknowledged_or_nothing_reconciled_is_not_a_pass():
-    assert ScenarioResult(1, "x", stages=[StageCount(KAFKA, 0, 0, 0)]).failures() == ["the API acknowledged no event"]
+    nothing = ScenarioResult(1, "x", stages=[ClientCount(KAFKA, False, 0, 0, 0, 0)])
+    assert nothing.failures() == ["the API acknowledged no event"]
     assert ScenarioResult(1, "x", acknowledged=5).failures() == ["no store was reconciled"]
 
 
@@ -60,22 +87,32 @@ def test_notes_do_not_fail_a_scenario():
     assert result.ok
 
 
-def test_the_table_has_a_row_per_scenario_with_lost_and_duplicated_per_store():
-    cluster = ScenarioResult(2, "cluster", acknowledged=3, stages=[StageCount(KAFKA, 3, 3, 0), StageCount(RAW_LAKE, 3, 2, 1)])
-    table = render_table([passed(), cluster]).splitlines()
-    assert table[0].split()[:3] == ["#", "scenario", "acked"]
+def test_the_table_has_a_row_per_scenario_with_retries_copies_and_downstream_duplicates():
+    failing = passed(5, kafka_copies=4)
+    failing.stages[2] = once(STREAMING, True, copies=1)
+    table = render_table([passed(kafka_copies=2), failing]).splitlines()
+    assert table[0].split()[:5] == ["#", "scenario", "tried", "acked", "retried"]
     assert set(table[1]) <= {"-", " "}
-    first, second = table[2], table[3]
-    assert first.startswith("1") and "0/0" in first and "12.3" in first and first.endswith("ok")
-    # not reconciled against streaming: "-"; the raw lake lost one and duplicated one
-    assert second.split()[-4:] == ["1/1", "-", "-", "FAILED"]
+    first, second = table[2].split(), table[3].split()
+    # tried, acked, retried, Kafka copies, lost, dup downstream, unacked arrived/unacknowledged, recovery, verdict
+    assert first[-9:] == ["4", "3", "2", "2", "0", "0", "0/1", "12.3", "ok"]
+    assert second[-9:] == ["4", "3", "2", "4", "0", "1", "0/1", "12.3", "FAILED"]
+
+
+def test_a_scenario_without_a_store_that_keeps_one_copy_shows_no_downstream_figure():
+    upstream = ScenarioResult(3, "drain", recovery_s=None)
+    upstream.reconciled(ClientLedger({("pin", "a"): "acknowledged"}, {("pin", "a"): 1}),
+                        [ClientCount(KAFKA, False, 1, 1, 0, 0)])
+    assert upstream.duplicated_downstream is None
+    assert render_table([upstream]).splitlines()[2].split()[-4:] == ["-", "0/0", "-", "ok"]
 
 
 def test_details_say_why_a_scenario_failed():
     result = passed()
-    result.stages[0] = StageCount(KAFKA, 3, 2, 0)
+    result.stages[0] = ClientCount(KAFKA, False, 3, 2, 0, 0)
     details = render_details([result])
-    assert "FAILED: Kafka: 1 lost, 0 duplicated" in details and "recovery 12.3s: until acked" in details
+    assert "FAILED: Kafka: 1 acknowledged events lost" in details and "recovery 12.3s: until acked" in details
+    assert "ledger: 4 tried, 3 acknowledged, 2 retried, 1 unacknowledged" in details
 
 
 def test_exit_code_is_1_when_any_scenario_failed_or_none_ran():
