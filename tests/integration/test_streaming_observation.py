@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import time
 
-import dagster as dg
 import pytest
 
 from pinterest_assets.assets.streaming_tables import TABLES
-from pinterest_assets.definitions import build_definitions
-from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
 from pinterest_common.schema import EVENT_TYPES
 from tests.fixtures.streaming import (
     connect,
     drop_database,
     kafka_events,
     new_database,
+    observe,
     post_triples,
     streaming_job,
     wait_until_caught_up,
@@ -25,20 +23,6 @@ from tests.fixtures.streaming import (
 pytestmark = pytest.mark.integration
 
 FRESHNESS_BOUND_S = 5
-
-
-def observe(settings) -> tuple[dict[str, dict], dict[str, dg.AssetCheckEvaluation]]:
-    """One run of the observation job, as the sensor requests it: metadata per table, checks."""
-    defs = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def(OBSERVE_STREAMING_JOB.name).execute_in_process(instance=instance)
-    assert result.success
-    observations = {
-        o.asset_key.to_user_string(): {k: v.value for k, v in o.metadata.items()} | {"version": o.tags["dagster/data_version"]}
-        for o in result.asset_observations_for_node("observe_streaming_tables")
-    }
-    checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
-    return observations, checks
 
 
 def caught_up(settings, database: str, job) -> None:

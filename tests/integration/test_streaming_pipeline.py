@@ -1,7 +1,8 @@
 """End to end: events accepted by the API land exactly once in PostgreSQL through the streaming
 job (a real `python -m streaming` process), and the aggregates equal a recomputation; garbage
 under forged API headers is quarantined, once, and valid events keep flowing; events that break
-a CLEANING rule of the contract are quarantined with the rule's name, unless it is relaxed.
+a CLEANING rule of the contract are quarantined with the rule's name, unless it is relaxed; a
+client's copies of an event (its retries) are stored once, the first, and counted.
 
 On a stack of its own (`isolated_full_stack`, with its streaming service): the garbage, the
 ~900 KB values and the rule breakers it writes would otherwise stay in the session's topics for
@@ -10,7 +11,9 @@ every later test's lake, clean step and streaming job."""
 from __future__ import annotations
 
 import base64
+import json
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -31,6 +34,7 @@ from tests.fixtures.streaming import (
     event_ids,
     kafka_events,
     new_database,
+    observe,
     post_triples,
     streaming_job,
     table_rows,
@@ -240,3 +244,40 @@ def test_events_breaking_a_cleaning_rule_are_quarantined_with_its_name_unless_it
     finally:
         job.stop()
         drop_database(relaxed, database)
+
+
+def test_a_clients_copies_are_stored_once_the_first_and_counted_and_observed(stack_settings, run):
+    """Three copies of one pin, as a client's retries leave them in Kafka: event_ids of their own,
+    the same client_event_id and key (hence partition). A poster and a category of their own, so
+    the aggregates of this pin are its alone."""
+    suffix = uuid.uuid4().hex[:12]
+    pin = {**CANONICAL_TRIPLE["pin"], "unique_id": str(uuid.uuid4()), "poster_name": f"copies-{suffix}",
+           "follower_count": "12k", "category": f"copies-{suffix}", "save_location": f"Local save in /data/copies-{suffix}"}
+    copies = [RecordMetadata.new("pin", client_event_id=f"retry-{suffix}") for _ in range(3)]
+    producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_servers, acks="all")
+    try:
+        sent = [producer.send(EVENT_TYPES["pin"].topic, key=pin["unique_id"].encode(), value=json.dumps(pin).encode(),
+                              headers=metadata.headers()).get(30) for metadata in copies]
+    finally:
+        producer.close()
+    assert len({record.partition for record in sent}) == 1 and [r.offset for r in sent] == sorted(r.offset for r in sent)
+
+    caught_up(stack_settings, run.database, run.job)
+    ours = [row for row in table_rows(stack_settings, run.database, "experimental_data") if row["poster_name"] == pin["poster_name"]]
+    assert [(row["event_id"], row["client_event_id"], row["kafka_offset"]) for row in ours] == [
+        (copies[0].event_id, f"retry-{suffix}", sent[0].offset)]
+    profiles = [row for row in table_rows(stack_settings, run.database, "profile_popularity")
+                if row["poster_name"] == pin["poster_name"]]
+    assert len(profiles) == 5 and all((row["pins_posted"], row["latest_follower_count"]) == (1, 12_000) for row in profiles)
+    trends = [row for row in table_rows(stack_settings, run.database, "category_trends") if row["category"] == pin["category"]]
+    assert [row["events"] for row in trends] == [1]
+
+    conn = connect(stack_settings, run.database)
+    with conn.cursor() as cur:
+        cur.execute("SELECT sum(pin_duplicate_copies), sum(geo_duplicate_copies), sum(user_duplicate_copies) FROM streaming_batches")
+        assert cur.fetchone() == (2, 0, 0)  # this module posts no other copies
+    conn.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PINTEREST_STREAMING_DATABASE", run.database)
+        observed, _ = observe(stack_settings)
+    assert [observed[table]["duplicate_copies_skipped"] for table in ("experimental_data", "geo_data", "user_data")] == [2, 0, 0]
