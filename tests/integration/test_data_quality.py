@@ -9,13 +9,21 @@ the streaming job alike, and every acknowledged event is cleaned or quarantined 
 Then `make requarantine` after relaxing a rule, twice; then rows a faulty pipeline would write,
 which fail every blocking check and stop the analytics.
 
+On the same stack and batch passes, a client's retries: one triple posted three times per event
+under one Idempotency-Key each (first while Kafka is frozen, answered 503; then with a client
+timeout shorter than the answer; then acknowledged) is one row per event in the cleaned tables
+and the streaming tables, and counted once in the analytics, while the raw lake holds every copy
+that Kafka holds.
+
 The expected reasons are written down per case here, not derived from the code under test.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,10 +35,17 @@ import pytest
 import requests
 from kafka import KafkaProducer
 
+from concurrent.futures import ThreadPoolExecutor
+
+import duckdb
+
+from devstack.fresh import settings_stack
+from devstack.process import read_pid
+from devstack.reconcile import api_records
 from pinterest_common.config import ANALYTICS_DB, REPO_ROOT
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import RELAXABLE_RULES
-from tests.fixtures.pipeline import api_url, run_batch
+from tests.fixtures.pipeline import api_url, run_batch, s3_client
 
 pytestmark = pytest.mark.integration
 
@@ -142,8 +157,56 @@ def _batch(env: dict | None = None, *args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=1800)
 
 
+RETRY_COUNTRY = f"Retryland {RUN}"
+
+
+def _post_named(settings, event_type: str, event: dict, key: str, timeout=(5, 60)) -> requests.Response:
+    return requests.post(f"{api_url(settings)}/{event_type}/", json=event, headers={"Idempotency-Key": key},
+                         timeout=timeout)
+
+
 @pytest.fixture(scope="module")
-def posted(isolated_full_stack, tmp_path_factory):
+def retried(isolated_full_stack):
+    """One triple, each event posted under one client id: with a read timeout too short for any
+    answer (again until the API has written such a copy: a client that gives up first may also
+    close the connection before the API read it), then while Kafka is frozen (SIGSTOP: the API
+    answers 503; the record may still land once Kafka thaws), then again until acknowledged, as
+    a client retries."""
+    settings = isolated_full_stack
+    events = triple(70)
+    events["geo"]["country"] = RETRY_COUNTRY
+    keys = {event_type: f"retry-{event_type}-{RUN}" for event_type in events}
+    timed_out = {}
+    for event_type, event in events.items():
+        for _ in range(5):
+            try:
+                _post_named(settings, event_type, event, keys[event_type], timeout=(5, 0.001))
+                timed_out[event_type] = False
+                break
+            except requests.Timeout:
+                timed_out[event_type] = True
+            if _copies_within(settings, keys[event_type], 10):
+                break
+    kafka_pid = read_pid(next(s for s in settings_stack(settings).services if s.name == "kafka").pid_file)
+    os.kill(kafka_pid, signal.SIGSTOP)
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            frozen = dict(zip(events, pool.map(lambda t: _post_named(settings, t, events[t], keys[t]), events)))
+    finally:
+        os.kill(kafka_pid, signal.SIGCONT)
+    acknowledged = {}
+    for event_type, event in events.items():
+        deadline = time.monotonic() + 180
+        while (answer := _post_named(settings, event_type, event, keys[event_type])).status_code == 503:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        acknowledged[event_type] = answer
+    return keys, frozen, timed_out, acknowledged
+
+
+@pytest.fixture(scope="module")
+def posted(isolated_full_stack, retried, tmp_path_factory):
     settings = isolated_full_stack
     ledger, quarantined = [], {}
     clean = triple(1, pin={"category": NEW_CATEGORY})
@@ -320,3 +383,86 @@ def test_rows_a_faulty_pipeline_writes_fail_every_blocking_check_and_stop_the_an
         for question in ("top_category_per_country", "users_joined_per_year"):
             latest = instance.fetch_materializations(dg.AssetKey(question), limit=1).records[0]
             assert latest.run_id != failed_run, f"{question} was materialised by the run whose checks failed"
+
+
+def test_each_retry_came_as_planned(retried):
+    keys, frozen, timed_out, acknowledged = retried
+    for event_type, key in keys.items():
+        assert frozen[event_type].status_code == 503, frozen[event_type].text
+        assert frozen[event_type].json()["client_event_id"] == key
+        assert timed_out[event_type], f"the {event_type} post was answered within the 1 ms client timeout"
+        assert acknowledged[event_type].status_code == 202, acknowledged[event_type].text
+        assert acknowledged[event_type].json()["client_event_id"] == key
+
+
+def _kafka_copies(settings, key: str) -> set[tuple[str, int, int]]:
+    return {(r.topic, r.partition, r.offset) for r, metadata in api_records(settings) if metadata.client_event_id == key}
+
+
+def _copies_within(settings, key: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not _kafka_copies(settings, key):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _lake_copies(settings, key: str) -> set[tuple[str, int, int]]:
+    client, found = s3_client(settings), set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=settings.s3_bucket, Prefix="raw/"):
+        for entry in page.get("Contents", []):
+            if entry["Key"].endswith(".jsonl.gz"):
+                body = gzip.decompress(client.get_object(Bucket=settings.s3_bucket, Key=entry["Key"])["Body"].read())
+                for line in map(json.loads, body.splitlines()):
+                    if line["client_event_id"] == key:
+                        found.add((line["kafka_topic"], line["kafka_partition"], line["kafka_offset"]))
+    return found
+
+
+def test_the_raw_lake_holds_every_copy_that_kafka_holds(posted, retried):
+    settings, keys = posted[0], retried[0]
+    for key in keys.values():
+        copies = _kafka_copies(settings, key)
+        assert len(copies) >= 2, (key, copies)  # at least the timed-out copy and the acknowledged one
+        assert _lake_copies(settings, key) == copies
+
+
+def _cleaned_rows(settings, table: str, key: str, workdir) -> int:
+    client = s3_client(settings)
+    state = json.loads(client.get_object(Bucket=settings.s3_bucket, Key=f"curated/{table}/_state.json")["Body"].read())
+    prefix = f"curated/{table}/version={state['version']}/"
+    files = []
+    for entry in client.list_objects_v2(Bucket=settings.s3_bucket, Prefix=prefix).get("Contents", []):
+        if entry["Key"].endswith(".parquet"):
+            files.append(workdir / entry["Key"].replace("/", "_"))
+            client.download_file(settings.s3_bucket, entry["Key"], str(files[-1]))
+    listing = ", ".join(f"'{path}'" for path in files)
+    return duckdb.execute(f"SELECT count(*) FROM read_parquet([{listing}]) WHERE client_event_id = ?", [key]).fetchall()[0][0]
+
+
+def test_a_retried_event_is_one_row_in_the_cleaned_tables(posted, retried, tmp_path):
+    settings, keys = posted[0], retried[0]
+    tables = {"pin": "cleaned_pins", "geo": "cleaned_geo", "user": "cleaned_users"}
+    for event_type, key in keys.items():
+        assert _cleaned_rows(settings, tables[event_type], key, tmp_path) == 1, event_type
+
+
+def test_a_retried_event_is_one_row_in_the_streaming_tables(posted, retried):
+    settings, keys = posted[0], retried[0]
+    tables = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
+    deadline = time.monotonic() + 180
+    while True:
+        counts = {event_type: _rows(settings, settings.streaming_database,
+                                    f"SELECT count(*) FROM {tables[event_type]} WHERE client_event_id = %s", key)[0][0]
+                  for event_type, key in keys.items()}
+        if all(counts.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert counts == {"pin": 1, "geo": 1, "user": 1}
+
+
+def test_a_retried_event_is_counted_once_in_the_analytics(posted):
+    rows = _rows(posted[0], ANALYTICS_DB,
+                 "SELECT category, category_count FROM top_category_per_country WHERE country = %s", RETRY_COUNTRY)
+    assert rows == [("travel", 1)]
