@@ -10,8 +10,9 @@ Quarantine: `quarantined_events`, one row per record with the API's headers
 that is no cleanable event of its topic's type (the contract's types and rules,
 pinterest_common.quarantine, as the batch clean step applies them), keyed by its Kafka
 coordinates: the reason, the value (`value` text with NULs as U+FFFD, or `value_base64` when not
-UTF-8) and `quarantined_at`; the API's role cannot read it (`rejected_events` before: upgraded in
-place). Aggregates, always equal to a
+UTF-8), `client_event_id` (unique per event type: a client's copies hold one row, the first) and
+`quarantined_at`; the API's role cannot read it (`rejected_events` before: upgraded in place, and
+given client_event_id = event_id for the first record of each event_id). Aggregates, always equal to a
 recomputation from `experimental_data` (streaming/aggregates.py): `profile_popularity`,
 `category_trends`. Bookkeeping: `streaming_batches` (one row per applied micro-batch, with its
 event and quarantined counts and, per event type, the duplicate copies it skipped) and
@@ -42,7 +43,7 @@ EVENT_TABLES = {"pin": "experimental_data", "geo": "geo_data", "user": "user_dat
 # Columns of `quarantined_events` as the sink writes them (`quarantined_at` is the insert's time).
 QUARANTINED_COLUMNS = (
     "kafka_topic", "kafka_partition", "kafka_offset", "event_id", "event_type", "received_at", "reason",
-    "value", "value_base64",
+    "value", "value_base64", "client_event_id",
 )
 
 _METADATA_DDL = """
@@ -140,10 +141,24 @@ CREATE TABLE IF NOT EXISTS quarantined_events (
     reason            text NOT NULL,
     value             text,
     value_base64      text,
+    client_event_id   text,
     quarantined_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
 );
 ALTER TABLE quarantined_events ADD COLUMN IF NOT EXISTS quarantined_at timestamptz NOT NULL DEFAULT now();
+-- client_event_id added after the first releases: the first record of each event_id gets it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'quarantined_events' AND column_name = 'client_event_id') THEN
+        ALTER TABLE quarantined_events ADD COLUMN client_event_id text;
+        UPDATE quarantined_events q SET client_event_id = q.event_id
+        FROM (SELECT DISTINCT ON (event_type, event_id) kafka_topic, kafka_partition, kafka_offset
+              FROM quarantined_events ORDER BY event_type, event_id, kafka_partition, kafka_offset) f
+        WHERE (q.kafka_topic, q.kafka_partition, q.kafka_offset) = (f.kafka_topic, f.kafka_partition, f.kafka_offset);
+    END IF;
+END $$;
+CREATE UNIQUE INDEX IF NOT EXISTS quarantined_events_client_event_id ON quarantined_events (event_type, client_event_id);
 
 CREATE TABLE IF NOT EXISTS profile_popularity (
     window_name           text NOT NULL,

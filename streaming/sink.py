@@ -4,9 +4,9 @@ In that transaction: take the writer lock (one writer at a time, whatever the pr
 the progress row `(query_id, batch_id)` into `streaming_batches` (present already: the batch is
 a replay, nothing else happens; it counts the events and the quarantined records), insert the
 events in Kafka order (partition, offset) with `ON CONFLICT DO NOTHING` and the quarantined
-records (no cleanable event) into `quarantined_events` with
-`ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING` (bulk, `execute_values`),
-record per event type the duplicate copies skipped, and recompute the aggregate windows the new
+records (no cleanable event) into `quarantined_events`, in Kafka order too, with
+`ON CONFLICT DO NOTHING` (bulk, `execute_values`; a record stored already, or a copy of a client
+event quarantined already), record per event type the duplicate copies skipped, and recompute the aggregate windows the new
 pins touch (streaming/aggregates.py). A crash before the commit leaves nothing; Spark replays the
 batch.
 
@@ -39,9 +39,19 @@ ON CONFLICT (query_id, batch_id) DO NOTHING
 RETURNING batch_id
 """
 INSERT_QUARANTINED = (
-    f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s "
-    "ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING"
+    f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s ON CONFLICT DO NOTHING"
 )
+# Per event type, the quarantined records offered (topic, partition, offset, type arrays) that
+# are not stored after the insert: copies of a client event quarantined already.
+QUARANTINED_COPIES = """
+SELECT o.event_type, count(*)
+FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::text[]) AS o (kafka_topic, kafka_partition, kafka_offset, event_type)
+WHERE NOT EXISTS (SELECT 1 FROM quarantined_events q WHERE q.kafka_topic = o.kafka_topic
+                  AND q.kafka_partition = o.kafka_partition AND q.kafka_offset = o.kafka_offset)
+GROUP BY o.event_type
+"""
+_POSITION = tuple(QUARANTINED_COLUMNS.index(c) for c in ("kafka_topic", "kafka_partition", "kafka_offset"))
+_QUARANTINED_TYPE = QUARANTINED_COLUMNS.index("event_type")
 
 
 def insert_events_sql(event_type: str) -> str:
@@ -117,10 +127,15 @@ class PostgresSink:
                         execute_values(cur, insert_events_sql(event_type), rows, page_size=PAGE_SIZE)
                         cur.execute(duplicate_copies_sql(event_type), ([row[_EVENT_ID[event_type]] for row in rows],))
                         copies[event_type] = cur.fetchone()[0]
+                if batch.quarantined:
+                    quarantined = sorted(batch.quarantined, key=lambda row: tuple(row[i] for i in _POSITION))
+                    execute_values(cur, INSERT_QUARANTINED, quarantined, page_size=PAGE_SIZE)
+                    columns = [[row[i] for row in quarantined] for i in (*_POSITION, _QUARANTINED_TYPE)]
+                    cur.execute(QUARANTINED_COPIES, columns)
+                    for event_type, skipped in cur.fetchall():
+                        copies[event_type] += skipped
                 if any(copies.values()):
                     cur.execute(_RECORD_COPIES, {**copies, "query_id": batch.query_id, "batch_id": batch.batch_id})
-                if batch.quarantined:
-                    execute_values(cur, INSERT_QUARANTINED, batch.quarantined, page_size=PAGE_SIZE)
                 recompute_touched_windows(cur)
             return True
         except psycopg2.Error:

@@ -161,7 +161,7 @@ def _quarantined_row(row: Row, event_type: str, reason: str) -> tuple:
     value = row["value"]
     return _storable_tuple(
         row["topic"], row["kafka_partition"], row["kafka_offset"], row["event_id"], event_type,
-        row["received_at"], reason, utf8_text(value), base64_if_not_utf8(value),
+        row["received_at"], reason, utf8_text(value), base64_if_not_utf8(value), row["client_event_id"],
     )
 
 

@@ -51,8 +51,10 @@ def user(ind: int, received: datetime) -> tuple:
     return (ind, "Abigail Ali", 20, datetime(2015, 10, 24, 11, 23, 51), "18-24", *metadata(received))
 
 
-def quarantined(offset: int, reason: str, value: str | None, value_base64: str | None = None) -> tuple:
-    return ("pinterest.pin", 1, offset, str(uuid.uuid4()), "pin", NOW, reason, value, value_base64)
+def quarantined(offset: int, reason: str, value: str | None, value_base64: str | None = None,
+                client_event_id: str | None = None) -> tuple:
+    event_id = str(uuid.uuid4())
+    return ("pinterest.pin", 1, offset, event_id, "pin", NOW, reason, value, value_base64, client_event_id or event_id)
 
 
 @pytest.fixture
@@ -184,6 +186,19 @@ def test_quarantined_records_are_stored_once_with_their_batch_and_counted(stack_
     sink.close()
 
 
+def test_a_clients_quarantined_copies_are_stored_once_and_counted(stack_settings, database):
+    sink = PostgresSink(stack_settings.pg_dsn(database))
+    first, copy = quarantined(4, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9"), \
+        quarantined(6, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9")
+    assert sink.apply(MicroBatch("q", 0, {}, [copy, first]))  # offered out of Kafka order
+    later = quarantined(11, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9")
+    assert sink.apply(MicroBatch("q", 1, {}, [later]))
+    stored = table_rows(stack_settings, database, "quarantined_events")
+    assert [(row["kafka_offset"], row["client_event_id"]) for row in stored] == [(4, "c-9")]
+    assert duplicate_copies(stack_settings, database) == [("q", 0, 1, 0, 0), ("q", 1, 1, 0, 0)]
+    sink.close()
+
+
 def test_the_api_role_cannot_read_quarantined_events(stack_settings, database):
     admin = psycopg2.connect(stack_settings.pg_dsn(database))
     ensure_schema(admin, api_reader=stack_settings.pg_api_user)  # the grants the job gives
@@ -221,7 +236,7 @@ def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(s
     conn = psycopg2.connect(stack_settings.pg_dsn(empty_database), options="-c TimeZone=UTC")
     with conn, conn.cursor() as cur:
         cur.execute(OLD_SCHEMA)
-        cur.execute(f"INSERT INTO rejected_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s", (old,))
+        cur.execute(f"INSERT INTO rejected_events ({', '.join(QUARANTINED_COLUMNS[:-1])}) VALUES %s", (old[:-1],))
         cur.execute("INSERT INTO streaming_batches VALUES ('q', 0, now(), 1, 0, 0, 1)")
     ensure_schema(conn)
     ensure_schema(conn)  # idempotent after the upgrade too
@@ -232,6 +247,7 @@ def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(s
     stored = table_rows(stack_settings, empty_database, "quarantined_events")
     assert [(row["kafka_offset"], row["reason"]) for row in stored] == [(7, old[6]), (8, "value_not_utf8")]
     assert all(row["quarantined_at"] is not None for row in stored)
+    assert stored[0]["client_event_id"] == old[3]  # the upgrade names an old record by its event_id
     conn = connect(stack_settings, empty_database)
     with conn.cursor() as cur:
         cur.execute("SELECT batch_id, quarantined_events FROM streaming_batches ORDER BY 1")
@@ -271,7 +287,8 @@ def test_event_tables_without_client_event_id_are_upgraded_in_place_keeping_thei
     with conn.cursor() as cur:
         cur.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%client_event_id' ORDER BY 1")
         assert [row[0] for row in cur.fetchall()] == [
-            "experimental_data_client_event_id", "geo_data_client_event_id", "user_data_client_event_id"]
+            "experimental_data_client_event_id", "geo_data_client_event_id", "quarantined_events_client_event_id",
+            "user_data_client_event_id"]
         cur.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'geo_data'::regclass AND attname = 'client_event_id'")
         assert cur.fetchone() == (True,)
     conn.close()

@@ -33,7 +33,8 @@ def test_quarantined_records_are_keyed_by_their_kafka_coordinates_counted_per_ba
     assert declared_columns("quarantined_events") == [*QUARANTINED_COLUMNS, "quarantined_at"]
     assert "PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)" in SCHEMA
     assert INSERT_QUARANTINED.startswith(f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s")
-    assert INSERT_QUARANTINED.endswith("ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING")
+    assert INSERT_QUARANTINED.endswith("ON CONFLICT DO NOTHING")  # a record stored already, or a client's copy
+    assert "CREATE UNIQUE INDEX IF NOT EXISTS quarantined_events_client_event_id ON quarantined_events (event_type, client_event_id)" in SCHEMA
     # Existing databases are upgraded: the table and the count column renamed once, the new columns added.
     assert "ALTER TABLE rejected_events RENAME TO quarantined_events" in SCHEMA
     assert "ALTER TABLE streaming_batches RENAME COLUMN rejected_events TO quarantined_events" in SCHEMA
