@@ -1,6 +1,6 @@
 """Where each acknowledged event ended up after cleaning: cleaned or quarantined, exactly once.
 
-For a ledger of acknowledged events by client id (the demo's, the tests': `read_client_ledger`;
+For the acknowledged events of a ledger, by client event (devstack.reconcile.read_client_ledger;
 a client's retries are one event, whichever copy the API acknowledged), Spark reads the current
 cleaned and quarantine tables of the lake and the raw lines of those events, and sorts each
 event into:
@@ -15,8 +15,8 @@ twice in the quarantine, is *twice*. Both must be 0.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
@@ -28,6 +28,8 @@ from pinterest_assets.queries.quality import dedup_id
 from pinterest_common.config import Settings
 from pinterest_common.s3 import s3_client
 from pinterest_common.schema import EVENT_TYPES
+
+from .reconcile import ClientKey
 
 
 ID = "client_event_id"
@@ -62,28 +64,16 @@ def _key_of_value(event_type: str) -> F.Column:
     return text if event_type == "pin" else F.trim(text).try_cast("int")
 
 
-def read_client_ledger(paths) -> dict[str, str]:
-    """client_event_id -> event_type of every acknowledged event of the emulator's ledgers
-    (ingestion_api.traffic; lines from before client ids name the event by its event_id)."""
-    ledger: dict[str, str] = {}
-    for path in paths:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                entry = json.loads(line)
-                if entry.get("outcome", "acknowledged") == "acknowledged":
-                    ledger[entry.get("client_event_id") or entry["event_id"]] = entry["event_type"]
-    return ledger
-
-
-def account(spark: SparkSession, settings: Settings, ledger: dict[str, str]) -> Accounting:
-    """Sort the ledger's events (client_event_id -> event type) as the module docstring says."""
+def account(spark: SparkSession, settings: Settings, acknowledged: Iterable[ClientKey]) -> Accounting:
+    """Sort the acknowledged client events as the module docstring says."""
+    acknowledged = list(acknowledged)
     client, bucket = s3_client(settings), settings.s3_bucket
     result = Accounting()
     for event_type in EVENT_TYPES:
-        ids = [client_id for client_id, kind in ledger.items() if kind == event_type]
+        ids = [client_id for kind, client_id in acknowledged if kind == event_type]
         if not ids:
             continue
-        acknowledged = spark.createDataFrame([(i,) for i in ids], f"{ID} string")
+        ledger = spark.createDataFrame([(i,) for i in ids], f"{ID} string")
         table = CuratedTable(client, bucket, CLEANED_TABLES[event_type])
         state = table.read_state()
         key = CLEANED_KEYS[event_type]
@@ -91,9 +81,9 @@ def account(spark: SparkSession, settings: Settings, ledger: dict[str, str]) -> 
         quarantine = read_quarantine(spark, CuratedTable(client, bucket, QUARANTINE_TABLES[event_type]),
                                      state.quarantine_version).select(dedup_id().alias(ID), "reason")
         lines = read_lake_lines(spark, bucket, event_type, list_raw_objects(client, bucket, event_type))
-        keys = lines.withColumn(ID, dedup_id()).join(acknowledged, ID).select(ID, _key_of_value(event_type).alias(key))
+        keys = lines.withColumn(ID, dedup_id()).join(ledger, ID).select(ID, _key_of_value(event_type).alias(key))
         keys = keys.distinct()
-        rows = _sorted(acknowledged, cleaned, quarantine, keys, key).collect()
+        rows = _sorted(ledger, cleaned, quarantine, keys, key).collect()
         result.acknowledged += len(ids)
         for row in rows:
             places = int(row["in_cleaned"]) + row["quarantined"]
@@ -134,13 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     from pinterest_common.config import get_settings
     from pinterest_common.spark import build_spark_session
 
+    from .reconcile import ACKNOWLEDGED, read_client_ledger
+
     parser = argparse.ArgumentParser(prog="python -m devstack.accounting", description=main.__doc__.splitlines()[0])
     parser.add_argument("ledgers", nargs="+", type=Path)
     args = parser.parse_args(argv)
     settings = get_settings()
     spark = build_spark_session(settings, "pinterest-accounting")
     try:
-        result = account(spark, settings, read_client_ledger(args.ledgers))
+        result = account(spark, settings, read_client_ledger(args.ledgers).keys(ACKNOWLEDGED))
     finally:
         spark.stop()
     print(result.line())

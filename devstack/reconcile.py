@@ -5,31 +5,27 @@ its `client_event_id`, `event_type`, `outcome` (acknowledged, rejected, failed) 
 and for an acknowledged event the API's event_id and Kafka coordinates. A client that retries
 sends the same client_event_id again, so an event may have several copies (event_ids) in Kafka.
 
-By client (what the fault suite checks): each store is read in full and counted by (event type,
-client_event_id), the event_id standing in for records without one (`ClientKey`): Kafka (the
-record headers), the raw lake (each line's `client_event_id`) and the streaming job (its event
-tables' `client_event_id`, plus the records it quarantined, named through Kafka). Kafka and the
-raw lake keep every copy: an acknowledged event must be there at least once. Every store after
-them keeps the first copy: exactly once (`count_clients`, `ClientCount`).
-
-By event_id (what the demo checks, `count_stage`, `StageCount`): an acknowledged event is *lost*
-in a store that does not hold it and *duplicated* in one that holds it more than once. Records
-that are no valid event are looked up by Kafka coordinates: in the raw lake, which holds every
-record (`raw_lines_by_position`), and in the streaming job's table of the records it sets aside.
-Either way, what a store holds beyond the ledger (earlier runs) is ignored.
+Each store is read in full and counted by (event type, client_event_id), the event_id standing
+in for records without one (`ClientKey`): Kafka (the record headers), the raw lake (each line's
+`client_event_id`) and the streaming job (its event tables' and its quarantine's
+`client_event_id`). Kafka and the raw lake keep every copy: an acknowledged event must be there
+at least once. Every store after them keeps the first copy: exactly once (`count_clients`,
+`ClientCount`); the demo and the fault suite check both. Records that are no valid event are
+looked up by Kafka coordinates: in the raw lake, which holds every record
+(`raw_lines_by_position`), and in the streaming job's table of the records it sets aside. What a
+store holds beyond the ledger (earlier runs) is ignored.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 import psycopg2
-import psycopg2.errors
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -44,40 +40,6 @@ from streaming.ddl import EVENT_TABLES
 ClientKey = tuple[str, str]  # (event type, client_event_id or, without one, the event_id)
 EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPES.items()}
 ACKNOWLEDGED, REJECTED, FAILED = "acknowledged", "rejected", "failed"  # ledger outcomes
-
-
-@dataclass(frozen=True)
-class StageCount:
-    stage: str
-    acknowledged: int
-    found: int  # acknowledged event_ids the store holds at least once
-    duplicated: int  # acknowledged event_ids it holds more than once
-
-    @property
-    def lost(self) -> int:
-        return self.acknowledged - self.found
-
-    @property
-    def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0
-
-    def line(self) -> str:
-        verdict = "ok" if self.ok else "MISMATCH"
-        return (f"{self.stage:<22} {self.found:>9,} of {self.acknowledged:,} acknowledged, "
-                f"{self.lost:,} lost, {self.duplicated:,} duplicated  {verdict}")
-
-
-def read_ledger(paths: Iterable[Path]) -> dict[str, str]:
-    """event_id -> event_type of every acknowledged event in the ledger files (the emulator's,
-    ingestion_api.traffic: one line per event tried; lines without `outcome` are acknowledged)."""
-    ledger: dict[str, str] = {}
-    for path in paths:
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                entry = json.loads(line)
-                if entry.get("outcome", "acknowledged") == "acknowledged":
-                    ledger[entry["event_id"]] = entry["event_type"]
-    return ledger
 
 
 @dataclass
@@ -208,21 +170,10 @@ def api_records(settings: Settings) -> Iterator[tuple[ConsumerRecord, RecordMeta
         consumer.close()
 
 
-def kafka_event_ids(settings: Settings) -> Counter[str]:
-    """event_id of every API record of the three event topics."""
-    return Counter(metadata.event_id for _, metadata in api_records(settings))
-
-
-def kafka_clients(settings: Settings) -> tuple[Counter[ClientKey], dict[str, ClientKey]]:
+def kafka_clients(settings: Settings) -> Counter[ClientKey]:
     """The copies of every client event in the three event topics (API records: the header
-    client_event_id, else the event_id), and the client event of each event_id."""
-    copies: Counter[ClientKey] = Counter()
-    by_event_id: dict[str, ClientKey] = {}
-    for record, metadata in api_records(settings):
-        key = (EVENT_TYPE_OF_TOPIC[record.topic], metadata.dedup_id)
-        copies[key] += 1
-        by_event_id[metadata.event_id] = key
-    return copies, by_event_id
+    client_event_id, else the event_id)."""
+    return Counter((EVENT_TYPE_OF_TOPIC[record.topic], metadata.dedup_id) for record, metadata in api_records(settings))
 
 
 def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
@@ -235,11 +186,6 @@ def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
         body = s3.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
         for line in decode_lines(body):
             yield json.loads(line)
-
-
-def raw_lake_event_ids(settings: Settings) -> Counter[str]:
-    """event_id of every line of every raw object in the lake (lines without one are not counted)."""
-    return Counter(line["event_id"] for line in _lake_lines(settings, RAW_PREFIX) if line.get("event_id") is not None)
 
 
 def raw_lake_clients(settings: Settings) -> Counter[ClientKey]:
@@ -276,39 +222,19 @@ def streaming_event_ids(settings: Settings) -> Counter[str]:
         conn.close()
 
 
-def streaming_clients(settings: Settings, by_event_id: Mapping[str, ClientKey] | None = None) -> Counter[ClientKey]:
-    """The rows per client event of the streaming job's event tables (their `client_event_id`)
-    and, given `by_event_id` (kafka_clients'), of its `quarantined_events`, named by their
-    record's client event (their event_id standing in for a record not in the map)."""
+def streaming_clients(settings: Settings) -> Counter[ClientKey]:
+    """The rows per client event of the streaming job's event tables and of its
+    `quarantined_events` (their `client_event_id`; a quarantined record from before client ids
+    that was not its event_id's first has none, as a copy)."""
     conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
     try:
         found: Counter[ClientKey] = Counter()
         with conn.cursor() as cur:
             for event_type, table in EVENT_TABLES.items():
-                try:
-                    cur.execute(f"SELECT client_event_id FROM {table}")  # table names from the code
-                except psycopg2.errors.UndefinedColumn as exc:
-                    raise RuntimeError(f"the streaming table {table} has no client_event_id column "
-                                       "(streaming/ddl.py): it cannot be reconciled by client") from exc
+                cur.execute(f"SELECT client_event_id FROM {table}")  # table names from the code
                 found.update((event_type, row[0]) for row in cur.fetchall())
-            if by_event_id is not None:
-                cur.execute("SELECT event_id, kafka_topic FROM quarantined_events")
-                found.update(by_event_id.get(event_id, (EVENT_TYPE_OF_TOPIC.get(topic, topic), event_id))
-                             for event_id, topic in cur.fetchall())
-        return found
-    finally:
-        conn.close()
-
-
-def streaming_accounted_event_ids(settings: Settings) -> Counter[str]:
-    """event_id of every row of the streaming job's event tables and of its `quarantined_events`:
-    where each event the job read went, whether it was cleaned or quarantined."""
-    found = streaming_event_ids(settings)
-    conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT event_id FROM quarantined_events")
-            found.update(str(row[0]) for row in cur.fetchall())
+            cur.execute("SELECT event_type, client_event_id FROM quarantined_events WHERE client_event_id IS NOT NULL")
+            found.update((event_type, client_event_id) for event_type, client_event_id in cur.fetchall())
         return found
     finally:
         conn.close()
@@ -324,9 +250,3 @@ def streaming_quarantine(settings: Settings) -> dict[tuple[str, int, int], str]:
     finally:
         conn.close()
 
-
-def count_stage(stage: str, ledger: Iterable[str], store: Counter[str]) -> StageCount:
-    ledger = list(ledger)
-    found = sum(1 for event_id in ledger if store[event_id] > 0)
-    duplicated = sum(1 for event_id in ledger if store[event_id] > 1)
-    return StageCount(stage, len(ledger), found, duplicated)

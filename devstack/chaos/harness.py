@@ -331,16 +331,15 @@ def acknowledged_keys(ledger: Path) -> list[ClientKey]:
 
 def wait_for_streaming(ctx: Context, keys: Iterable[ClientKey], timeout_s: float = CATCH_UP_TIMEOUT_S,
                        on_dead_job: Callable[[], None] | None = None) -> float | None:
-    """Until the streaming store holds every client event of `keys` (event tables, and the
-    quarantine named through Kafka as it is now); the seconds it took (None: timed out).
+    """Until the streaming store holds every client event of `keys` (event tables and
+    quarantine); the seconds it took (None: timed out).
     `on_dead_job` is called once if the job's process is gone meanwhile."""
     keys = list(keys)
     job = ctx.service("streaming")
-    _, by_event_id = kafka_clients(ctx.settings)
     started, last_report = time.monotonic(), 0.0
     while True:
         try:
-            found = streaming_clients(ctx.settings, by_event_id)
+            found = streaming_clients(ctx.settings)
             missing = sum(1 for key in keys if found[key] == 0)
         except psycopg2.Error as exc:
             missing = len(keys)
@@ -386,9 +385,9 @@ def reconcile(ctx: Context, ledger_path: Path, result: ScenarioResult,
     the raw lake at least once (copies counted; the lake no more often than Kafka), the streaming
     store exactly once."""
     ledger = read_client_ledger([ledger_path]) if ledger_path.exists() else read_client_ledger([])
-    kafka, by_event_id = kafka_clients(ctx.settings)
+    kafka = kafka_clients(ctx.settings)
     readers = {KAFKA: lambda: kafka, RAW_LAKE: lambda: raw_lake_clients(ctx.settings),
-               STREAMING: lambda: streaming_clients(ctx.settings, by_event_id)}
+               STREAMING: lambda: streaming_clients(ctx.settings)}
     result.reconciled(ledger, [count_clients(store, ledger, readers[store](), exact=store == STREAMING,
                                              upstream=kafka if store == RAW_LAKE else None) for store in stores])
     ctx.say(f"  ledger: {ledger.tried:,} events tried, {ledger.acknowledged:,} acknowledged, "

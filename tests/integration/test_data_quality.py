@@ -220,7 +220,8 @@ def posted(isolated_full_stack, retried, tmp_path_factory):
             answer = _post(settings, event_type, event)
             assert answer.status_code == 202, answer.text
             event_id = answer.json()["event_id"]
-            ledger.append({"event_id": event_id, "event_type": event_type})
+            ledger.append({"client_event_id": answer.json()["client_event_id"], "event_type": event_type,
+                           "outcome": "acknowledged", "attempts": 1, "event_id": event_id})
             if event_type == refused_type:
                 quarantined[event_id] = (event_type, reason)
     edge = [(case, _post(settings, case[0], {**triple(50)[case[0]], **case[1]})) for case in EDGE_CASES]

@@ -21,12 +21,16 @@ def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_st
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    stages = re.findall(r"^    (API acknowledged|Kafka topics|raw lake \(S3\)|streaming \+ quarantine)\s+([\d,]+) of ([\d,]+)"
-                        r" acknowledged, 0 lost, 0 duplicated  ok$", result.stdout, re.MULTILINE)
-    assert [stage for stage, _, _ in stages] == ["API acknowledged", "Kafka topics", "raw lake (S3)",
-                                                   "streaming + quarantine"], output[-6000:]
-    acknowledged = {int(total.replace(",", "")) for _, _, total in stages}
-    assert len(acknowledged) == 1 and 400 < (total := acknowledged.pop()) <= 450  # 450 events, ~5% invalid
+    ledger = re.search(r"^    ledger: ([\d,]+) events tried, ([\d,]+) acknowledged, ([\d,]+) retried$", result.stdout,
+                       re.MULTILINE)
+    assert ledger and int(ledger.group(1).replace(",", "")) == 450, output[-6000:]  # 150 triples
+    total = int(ledger.group(2).replace(",", ""))
+    assert 400 < total <= 450  # ~5% invalid
+    stages = re.findall(r"^    (Kafka topics|raw lake \(S3\)|streaming \+ quarantine)\s+([\d,]+) of ([\d,]+)"
+                        r" acknowledged, 0 lost, (.*?); .*  ok$", result.stdout, re.MULTILINE)
+    assert [stage for stage, *_ in stages] == ["Kafka topics", "raw lake (S3)", "streaming + quarantine"], output[-6000:]
+    assert {(int(found.replace(",", "")), int(of.replace(",", ""))) for _, found, of, _ in stages} == {(total, total)}
+    assert stages[2][3] == "0 duplicated"  # the store after the raw lake: exactly once
     assert "FAILED" not in result.stdout
     assert re.search(r"raw_pin_events\.nothing_lost\s+passed", result.stdout)
     assert re.search(r"cleaned_pins\.unique_key\s+passed", result.stdout)

@@ -41,7 +41,9 @@ def test_every_acknowledged_event_is_in_kafka_exactly_once(isolated_stack, gunic
     assert summary.sent == 3 * count and (summary.failed, summary.unexpected) == (0, 0)
     assert summary.accepted + summary.rejected == summary.sent
     assert summary.rejected == summary.intended_invalid > 0
-    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    tried = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert len(tried) == summary.sent == len({entry["client_event_id"] for entry in tried})
+    entries = [entry for entry in tried if entry["outcome"] == "acknowledged"]
     ids = [entry["event_id"] for entry in entries]
     assert len(set(ids)) == len(ids) == summary.accepted
 
@@ -55,3 +57,4 @@ def test_every_acknowledged_event_is_in_kafka_exactly_once(isolated_stack, gunic
         record = where[entry["event_id"]]
         assert (record.topic, record.partition, record.offset) == (entry["topic"], entry["partition"], entry["offset"])
         assert RecordMetadata.from_headers(record.headers).event_type == entry["event_type"]
+        assert RecordMetadata.from_headers(record.headers).client_event_id == entry["client_event_id"]
