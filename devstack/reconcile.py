@@ -125,7 +125,7 @@ class ClientCount:
         rule = "exactly once" if self.exact else "at least once"
         extra = (f", {self.duplicated:,} duplicated" if self.exact
                  else f", {self.copies:,} extra copies ({self.duplicated:,} events)")
-        return (f"{self.stage:<10} {self.found:>7,} of {self.acknowledged:,} acknowledged, {self.lost:,} lost{extra}; "
+        return (f"{self.stage:<22} {self.found:>7,} of {self.acknowledged:,} acknowledged, {self.lost:,} lost{extra}; "
                 f"{self.unacknowledged_found:,} unacknowledged held ({self.unacknowledged_duplicated:,} twice or more); "
                 f"{rule}  {'ok' if self.ok else 'MISMATCH'}")
 
