@@ -9,6 +9,9 @@ A scenario passes when it ran to the end, acknowledged events, reconciled at lea
 every store it reconciled holds to its rule, its clients retried if the fault must make them
 (`must_retry`: Kafka faults, which answer 503 or time out), and none of its own expectations
 failed (e.g. the emulator gave up on events, garbage was not kept in the raw lake exactly once).
+Once per suite, the cleaned tables (CleanedCheck): after a full batch pass on the shared stack,
+every acknowledged event of its scenarios cleaned, superseded or quarantined, none unaccounted,
+none twice (devstack.accounting).
 """
 
 from __future__ import annotations
@@ -128,6 +131,60 @@ def render_details(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(out)
 
 
-def exit_code(results: Sequence[ScenarioResult]) -> int:
-    """0 when every scenario passed (and at least one ran), else 1."""
-    return 0 if results and all(r.ok for r in results) else 1
+ACCOUNTING_PREFIX = "cleaned + quarantined: "  # the first line of devstack.accounting's result
+
+
+@dataclass
+class CleanedCheck:
+    """The batch side of the shared stack's scenarios: one full batch pass (drain, Spark clean
+    step, analytics), then `python -m devstack.accounting` of their ledgers together."""
+
+    scenarios: list[int]
+    batch_returncode: int | None = None  # None: the pass did not run (or did not end)
+    batch_s: float = 0.0
+    accounting_returncode: int | None = None
+    accounting_output: str = ""  # the accounting's stdout
+    accounting_s: float = 0.0
+    logs: list[str] = field(default_factory=list)  # where the batch pass and the accounting wrote
+    error: str | None = None
+
+    @property
+    def result_lines(self) -> list[str]:
+        """The accounting's result (`Accounting.line()`), without its prefix; empty if it printed none."""
+        lines = self.accounting_output.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith(ACCOUNTING_PREFIX)), None)
+        return [] if start is None else [lines[start].removeprefix(ACCOUNTING_PREFIX), *lines[start + 1:]]
+
+    def failures(self) -> list[str]:
+        """Why the cleaned tables failed the suite; empty when they passed."""
+        reasons = [f"error: {self.error}"] if self.error else []
+        if self.batch_returncode != 0:
+            if self.batch_returncode is not None:
+                reasons.append(f"the batch pass exited {self.batch_returncode}")
+            elif not self.error:
+                reasons.append("the batch pass did not run")
+            return reasons
+        if self.accounting_returncode is None:
+            return reasons + ([] if self.error else ["the accounting did not run"])
+        if self.accounting_returncode != 0:
+            reasons.append(f"the accounting exited {self.accounting_returncode} (unaccounted or twice, or an error)")
+        if not self.result_lines:
+            reasons.append("the accounting printed no result")
+        return reasons
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures()
+
+    def render(self) -> str:
+        """`cleaned tables (scenarios ...; batch pass Ns, accounting Ns): <the accounting's result>`."""
+        lines = self.result_lines or ["no accounting"]
+        head = (f"cleaned tables (scenarios {', '.join(map(str, self.scenarios))}; batch pass {self.batch_s:.0f}s, "
+                f"accounting {self.accounting_s:.0f}s): {lines[0]}")
+        out = [head, *lines[1:], *(f"   FAILED: {reason}" for reason in self.failures())]
+        return "\n".join(out + ([f"   logs: {', '.join(self.logs)}"] if not self.ok and self.logs else []))
+
+
+def exit_code(results: Sequence[ScenarioResult], cleaned: CleanedCheck | None = None) -> int:
+    """0 when every scenario passed (and at least one ran) and the cleaned tables (if checked) too, else 1."""
+    return 0 if results and all(r.ok for r in results) and (cleaned is None or cleaned.ok) else 1

@@ -8,7 +8,16 @@ import json
 import pytest
 
 from devstack.chaos.__main__ import parse_scenarios
-from devstack.chaos.report import KAFKA, RAW_LAKE, STREAMING, ScenarioResult, exit_code, render_details, render_table
+from devstack.chaos.report import (
+    KAFKA,
+    RAW_LAKE,
+    STREAMING,
+    CleanedCheck,
+    ScenarioResult,
+    exit_code,
+    render_details,
+    render_table,
+)
 from devstack.reconcile import ClientCount, ClientLedger, read_client_ledger
 
 
@@ -121,6 +130,54 @@ def test_exit_code_is_1_when_any_scenario_failed_or_none_ran():
     failing.problems.append("garbage not in the raw lake exactly once")
     assert exit_code([passed(1), failing]) == 1
     assert exit_code([]) == 1
+
+
+ACCOUNTING_OK = ("24/12/06 WARN NativeCodeLoader: ...\n"
+                 "cleaned + quarantined: 290 acknowledged = 270 cleaned (+ 3 superseded by a later version of "
+                 "their key) + 17 quarantined; 0 unaccounted, 0 twice  ok\n      quarantine reasons: schema-invalid 17\n")
+
+
+def cleaned(batch: int | None = 0, accounting: int | None = 0, output: str = ACCOUNTING_OK) -> CleanedCheck:
+    return CleanedCheck([3, 4], batch, 95.4, accounting, output if accounting is not None else "", 40.2,
+                        ["/w/drain-full-batch.log", "/w/accounting.log"])
+
+
+def test_the_cleaned_tables_line_is_the_accounting_result_and_passes():
+    check = cleaned()
+    assert check.ok and check.failures() == []
+    lines = check.render().splitlines()
+    assert lines[0] == ("cleaned tables (scenarios 3, 4; batch pass 95s, accounting 40s): 290 acknowledged = 270 "
+                        "cleaned (+ 3 superseded by a later version of their key) + 17 quarantined; "
+                        "0 unaccounted, 0 twice  ok")
+    assert lines[1:] == ["      quarantine reasons: schema-invalid 17"]
+    assert exit_code([passed(3), passed(4)], check) == 0
+
+
+def test_a_failed_batch_pass_fails_the_suite_and_skips_the_accounting():
+    check = cleaned(batch=1, accounting=None)
+    assert check.failures() == ["the batch pass exited 1"]
+    rendered = check.render()
+    assert "no accounting" in rendered and "FAILED: the batch pass exited 1" in rendered
+    assert "logs: /w/drain-full-batch.log" in rendered
+    assert exit_code([passed(3), passed(4)], check) == 1
+
+
+def test_an_accounting_not_ok_or_without_a_result_fails_the_suite():
+    mismatch = ACCOUNTING_OK.replace("0 unaccounted", "2 unaccounted").replace("twice  ok", "twice  MISMATCH")
+    check = cleaned(accounting=1, output=mismatch)
+    assert check.failures() == ["the accounting exited 1 (unaccounted or twice, or an error)"]
+    assert "2 unaccounted, 0 twice  MISMATCH" in check.render().splitlines()[0]
+    assert exit_code([passed(3)], check) == 1
+    assert cleaned(output="Traceback ...\n").failures() == ["the accounting printed no result"]
+
+
+def test_a_check_that_did_not_run_or_raised_fails_the_suite():
+    assert cleaned(batch=None, accounting=None).failures() == ["the batch pass did not run"]
+    assert cleaned(accounting=None).failures() == ["the accounting did not run"]
+    raised = cleaned(accounting=None)
+    raised.error = "TimeoutExpired: ... timed out after 600 seconds"
+    assert raised.failures() == ["error: TimeoutExpired: ... timed out after 600 seconds"]
+    assert exit_code([passed(3)], raised) == 1
 
 
 def test_scenario_selection():
