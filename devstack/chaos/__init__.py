@@ -27,6 +27,8 @@ from retries allowed, counted), exactly once in the streaming store, no unacknow
 more than once there, no rejected event anywhere; scenarios 1 and 2 must make the clients retry.
 A scenario also fails when one of its expectations fails (the emulator gave up, the fault did not
 come at its moment, garbage not kept in the raw lake exactly once, the streaming tables did not
-catch up, an error); the exit status is then 1. docs/CHAOS.md describes the scenarios and the
-figures measured.
+catch up, an error); the exit status is then 1. Once after the shared stack's scenarios, a full
+batch pass (clean step and analytics too) and devstack.accounting of their ledgers together: every
+acknowledged event cleaned, superseded or quarantined, none unaccounted or twice, else exit 1.
+docs/CHAOS.md describes the scenarios and the figures measured.
 """

@@ -2,7 +2,9 @@
 
     python -m devstack.chaos [--scenarios 1,3,...] [--events N]
 
-Exit status 1 if a scenario lost an acknowledged event, held an event twice downstream, or failed.
+Exit status 1 if a scenario lost an acknowledged event, held an event twice downstream, or failed,
+or if the final batch pass failed or left an acknowledged event of the shared stack's scenarios
+unaccounted or twice in the cleaned tables and quarantines.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from ..fresh import fresh_stack
 from ..jars import SetupError
 from .drain_faults import drain_killed, s3_restarted
 from .garbage import garbage_in_topics
-from .harness import Context, Progress
+from .harness import Context, Progress, check_cleaned_tables
 from .kafka_faults import broker_killed, cluster_leader_killed
-from .report import ScenarioResult, exit_code, render_details, render_table
+from .report import CleanedCheck, ScenarioResult, exit_code, render_details, render_table
 from .streaming_faults import driver_killed, postgres_restarted
 
 DEFAULT_EVENTS = 300
@@ -98,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         f"ledgers and drain logs in {workdir}")
     shared = [n for n in args.scenarios if n not in OWN_STACK]
     results: list[ScenarioResult] = []
+    cleaned: CleanedCheck | None = None
     if shared:
         try:
             with fresh_stack(prefix="chaos-", keep_state=args.keep_state) as stack_settings:
                 say(f"stack up in {stack_settings.stack_dir}")
                 ctx = Context(stack_settings, workdir, say, args.events, args.seed)
                 results += [run_scenario(ctx, number) for number in shared]
+                cleaned = check_cleaned_tables(ctx, shared)
         except (SetupError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
             print(f"[chaos] error: the stack did not start or stop: {exc}", file=sys.stderr)
             results.append(ScenarioResult(0, "the shared stack", error=str(exc)))
@@ -114,10 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     print(render_details(results))
     print()
     print(render_table(results))
+    if cleaned is not None:
+        print()
+        print(cleaned.render())
     print(f"\ntotal {time.monotonic() - say.start:.0f}s")
-    code = exit_code(results)
-    print("[chaos] ok: no acknowledged event lost, no event held twice downstream, in any scenario" if code == 0
-          else "[chaos] FAILED: see the scenarios marked FAILED above")
+    code = exit_code(results, cleaned)
+    batch = "; every acknowledged event accounted for once in the cleaned tables" if cleaned is not None else ""
+    print(f"[chaos] ok: no acknowledged event lost, no event held twice downstream, in any scenario{batch}"
+          if code == 0 else "[chaos] FAILED: see what is marked FAILED above")
     return code
 
 

@@ -38,11 +38,12 @@ from ..reconcile import (
     streaming_clients,
 )
 from ..services import Service
-from .report import KAFKA, RAW_LAKE, STREAMING, ScenarioResult
+from .report import KAFKA, RAW_LAKE, STREAMING, CleanedCheck, ScenarioResult
 
 CATCH_UP_TIMEOUT_S = 600.0  # streaming tables / API acceptance on a busy 2-core machine
 TRAFFIC_TIMEOUT_S = 900.0
 DRAIN_TIMEOUT_S = 900.0
+ACCOUNTING_TIMEOUT_S = 600.0
 # Retries per request: the backoff reaches 5 s after 5 attempts, so about 5 minutes of outage
 # before the emulator gives up on an event (the default 8 retries cover ~25 s).
 EMULATOR_RETRIES = 60
@@ -295,14 +296,16 @@ class DrainProcess:
         return Drain(returncode, time.monotonic() - self.started, self.log, done[-1] if done else "")
 
 
-def start_drain(ctx: Context, label: str, kill_mode: str | None = None, env: dict[str, str] | None = None) -> DrainProcess:
-    """The batch drain (Kafka -> raw lake, no Spark refresh) as `make batch` runs it, in a subprocess
-    on the stack's environment; `kill_mode`: the variant that SIGKILLs itself (killed_drain.py)."""
+def start_drain(ctx: Context, label: str, kill_mode: str | None = None, env: dict[str, str] | None = None,
+                land_only: bool = True) -> DrainProcess:
+    """The batch drain (Kafka -> raw lake, no Spark refresh; with `land_only` False, the whole
+    pass: the clean step and the analytics too) as `make batch` runs it, in a subprocess on the
+    stack's environment; `kill_mode`: the variant that SIGKILLs itself (killed_drain.py)."""
     log = ctx.workdir / f"drain-{label}.log"
     module = ["-m", "devstack.chaos.killed_drain", kill_mode] if kill_mode else ["-m", "pinterest_assets.batch"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, *module, "--land-only"], cwd=REPO_ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen([sys.executable, *module, *(["--land-only"] if land_only else [])], cwd=REPO_ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     return DrainProcess(proc, log)
 
 
@@ -321,6 +324,38 @@ def drain_until_ok(ctx: Context, label: str, attempts: int = 3, env: dict[str, s
         if drain.returncode == 0:
             return drain
     raise RuntimeError(f"the drain failed {attempts} times in a row; see {drain.log}")
+
+
+def check_cleaned_tables(ctx: Context, scenarios: list[int]) -> CleanedCheck:
+    """Once after the shared stack's scenarios: the full batch pass (`python -m
+    pinterest_assets.batch`: drain, clean step, analytics), then `python -m devstack.accounting`
+    of their ledgers together (Spark in a subprocess, not in the suite's process)."""
+    check = CleanedCheck(scenarios)
+    try:
+        ctx.ensure_healthy()
+        ctx.say("batch pass: Kafka -> raw lake -> cleaned tables -> analytics")
+        batch = start_drain(ctx, "full-batch", land_only=False).wait()
+        check.batch_returncode, check.batch_s, check.logs = batch.returncode, batch.elapsed_s, [str(batch.log)]
+        ctx.say(f"batch pass: exit {batch.returncode} after {batch.elapsed_s:.0f}s {batch.summary}".rstrip())
+        if batch.returncode != 0:
+            return check
+        ledgers = [str(path) for n in scenarios if (path := ctx.ledger(n)).exists()]
+        if not ledgers:
+            check.error = "no scenario wrote a ledger"
+            return check
+        log = ctx.workdir / "accounting.log"
+        check.logs.append(str(log))
+        ctx.say(f"accounting of {len(ledgers)} ledgers in the cleaned tables and quarantines")
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "devstack.accounting", *ledgers], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=ACCOUNTING_TIMEOUT_S)
+        check.accounting_s = time.monotonic() - started
+        log.write_text(done.stdout + done.stderr)
+        check.accounting_returncode, check.accounting_output = done.returncode, done.stdout
+        ctx.say(f"accounting: exit {done.returncode} after {check.accounting_s:.0f}s")
+    except Exception as exc:  # noqa: BLE001 - reported as the check's failure
+        check.error = f"{type(exc).__name__}: {str(exc).strip()[:2000]}"
+    return check
 
 
 # Streaming -------------------------------------------------------------------------------------
