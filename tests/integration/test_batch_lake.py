@@ -139,9 +139,10 @@ def pins(count: int, seed: str) -> list[tuple[EventType, dict]]:
 
 
 LINE_FIELDS = [
-    "event_id", "event_type", "received_at", "schema_version", "kafka_topic", "kafka_partition",
+    "event_id", "event_type", "received_at", "schema_version", "client_event_id", "kafka_topic", "kafka_partition",
     "kafka_offset", "kafka_timestamp", "key", "value",
 ]
+API_HEADERS = ["event_id", "event_type", "received_at", "schema_version", "client_event_id"]
 
 
 def garbage_records() -> list[tuple[str, bytes | None, bytes | None, list]]:
@@ -177,14 +178,14 @@ def assert_line_shows_record(line: dict, key, value, headers, case: str) -> None
     first = {}
     for name, header in headers:
         first.setdefault(name, header)
-    api = [name for name, _ in headers] == ["event_id", "event_type", "received_at", "schema_version"] and all(
+    api = [name for name, _ in headers] in (API_HEADERS, API_HEADERS[:-1]) and all(
         text(h) is not None for _, h in headers
     )
     expected = {
         "event_id": text(first.get("event_id")), "event_type": text(first.get("event_type")),
         "received_at": text(first.get("received_at")),
         "schema_version": int(first["schema_version"]) if "schema_version" in first else None,
-        "kafka_topic": PIN.topic, "kafka_partition": line["kafka_partition"], "kafka_offset": line["kafka_offset"],
+        "client_event_id": text(first.get("client_event_id")), "kafka_topic": PIN.topic, "kafka_partition": line["kafka_partition"], "kafka_offset": line["kafka_offset"],
         "kafka_timestamp": line["kafka_timestamp"], "key": text(key), "value": text(value),
     }
     if b64(key):
