@@ -43,7 +43,7 @@ test: install ## the whole suite; starts its own services on free ports and stop
 bench: install ## benchmarks on a stack of their own (free ports); writes docs/BENCHMARKS.md (BENCH_ARGS=--quick)
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
-chaos: install ## fault injection under load on a stack of its own, reconciled by event_id (CHAOS_ARGS="--scenarios 1,7 --events 90")
+chaos: install ## fault injection under load on a stack of its own, reconciled by client event (CHAOS_ARGS="--scenarios 1,7 --events 90")
 	@$(PY) -m devstack.chaos $(CHAOS_ARGS)
 
 audit: ## known vulnerabilities of the installed Python packages (PyPI's vulnerability data; AUDIT_ARGS=--strict fails on a package it cannot check)
