@@ -13,7 +13,10 @@ when the request has the header. Without any, the event_id is the client id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -24,7 +27,7 @@ from .auth import require_api_key
 from .dlq import INVALID_IDEMPOTENCY_KEY, Rejection, dead_letter_record
 from .errors import error_response, unavailable_response
 from .kafka_producer import Delivery, KafkaPublisher, OutgoingRecord
-from .payload import MalformedJSON, RawEvent, object_members, parse_document, split_array
+from .payload import MalformedJSON, NotAnArray, RawEvent, parse_array, parse_document
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ ERRORS = {
 }
 IDEMPOTENCY_KEY = "Idempotency-Key"
 ENVELOPE_KEY, ENVELOPE_EVENT = "idempotency_key", "event"
+ENVELOPE = frozenset({ENVELOPE_KEY, ENVELOPE_EVENT})
 
 
 def _publisher() -> KafkaPublisher:
@@ -60,9 +64,9 @@ def _read_body(max_bytes: int) -> bytes:
     return body
 
 
-def _parse(body: bytes) -> RawEvent:
+def _parse(body: bytes, parse: Callable[[bytes], Any] = parse_document) -> Any:
     try:
-        return parse_document(body)
+        return parse(body)
     except MalformedJSON as exc:
         raise Rejected(Rejection(400, [f"malformed JSON: {exc}"], body)) from exc
 
@@ -146,22 +150,23 @@ def post_event(name: str) -> Response:
 
 def _batch_elements(body: bytes, max_events: int) -> list[RawEvent]:
     """The batch's events; a body that is not a non-empty array of at most max_events is rejected."""
-    document = _parse(body)
-    if not isinstance(document.value, list):
-        raise Rejected(Rejection(422, [f"a batch must be a JSON array of events, got {type(document.value).__name__}"], body))
-    if not document.value:
+    try:
+        elements: list[RawEvent] = _parse(body, partial(parse_array, member_wise=ENVELOPE))
+    except NotAnArray as exc:
+        raise Rejected(Rejection(422, [f"a batch must be a JSON array of events, got {exc}"], body)) from exc
+    if not elements:
         raise Rejected(Rejection(422, ["a batch must contain at least one event"], body))
-    if len(document.value) > max_events:
-        raise Rejected(Rejection(413, [f"a batch holds at most {max_events} events, got {len(document.value)}"], body))
-    return split_array(document)
+    if len(elements) > max_events:
+        raise Rejected(Rejection(413, [f"a batch holds at most {max_events} events, got {len(elements)}"], body))
+    return elements
 
 
 def _unwrapped(element: RawEvent) -> tuple[RawEvent, str | None, list[str]]:
     """A batch element as its event and client id: an envelope `{"idempotency_key", "event"}`
     gives both (the event's exact bytes), anything else is the event itself, without one."""
-    if not (isinstance(element.value, dict) and element.value.keys() == {ENVELOPE_KEY, ENVELOPE_EVENT}):
+    members = element.members
+    if members is None or members.keys() != ENVELOPE:
         return element, None, []
-    members = object_members(element)
     key = members[ENVELOPE_KEY].value
     problem = client_event_id_problem(key)
     return members[ENVELOPE_EVENT], (None if problem else key), ([f"{ENVELOPE_KEY} {problem}"] if problem else [])
