@@ -9,6 +9,9 @@ Open loop (--rate R): requests are scheduled at R per second whatever the answer
 latency runs from its scheduled moment (waiting for a free connection counts), so a slow
 server cannot hide behind a slow client (no coordinated omission).
 Prints one JSON object: requests, events, statuses, seconds, events/s, latency percentiles (ms).
+With --idempotency-prefix P, request n carries `Idempotency-Key: P-n` (n counts every request
+sent, from 0); with --record FILE, one line per request answered, `n status seconds` (the
+moment of its answer on the system-wide monotonic clock; status 0: no answer).
 """
 
 from __future__ import annotations
@@ -29,14 +32,17 @@ def _percentile(values, share):
 
 
 class Client:
-    def __init__(self, url: str, bodies: list[bytes], api_key: str | None):
+    def __init__(self, url: str, bodies: list[bytes], api_key: str | None, idempotency_prefix: str | None = None):
         parts = urlsplit(url)
         self.host, self.port, self.path = parts.hostname, parts.port or 80, parts.path or "/"
         self.bodies = bodies
         self.next_body = 0
         extra = f"X-API-Key: {api_key}\r\n" if api_key else ""
         self.head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                     f"Content-Type: application/json\r\n{extra}Content-Length: ").encode()
+                     f"Content-Type: application/json\r\n{extra}").encode()
+        self.idempotency_prefix = idempotency_prefix
+        self.sent = 0
+        self.answers: list[tuple[int, int, float]] = []  # (request number, status, answered at)
         self.statuses: dict[int, int] = {}
         self.errors = 0
         self.latencies: list[float] = []
@@ -55,7 +61,9 @@ class Client:
     async def post(self, conn, started: float):
         """One request on `conn` (reconnecting once if the server closed it); returns the connection."""
         body = self.body()
-        request = self.head + str(len(body)).encode() + b"\r\n\r\n" + body
+        number, self.sent = self.sent, self.sent + 1
+        key = f"Idempotency-Key: {self.idempotency_prefix}-{number}\r\n".encode() if self.idempotency_prefix else b""
+        request = self.head + key + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         for attempt in (0, 1):
             if conn is None:
                 conn = await self.connect()
@@ -85,7 +93,9 @@ class Client:
                 if attempt:
                     if self.recording:
                         self.errors += 1
+                    self.answers.append((number, 0, time.monotonic()))
                     return conn
+        self.answers.append((number, status, time.monotonic()))
         if self.recording:
             self.latencies.append(time.perf_counter() - started)
             self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -151,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=None, help="requests per second (open loop)")
     parser.add_argument("--events-per-request", type=int, default=1)
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--idempotency-prefix", default=None, help="name request n's event P-n")
+    parser.add_argument("--record", default=None, help="write `n status seconds` per request answered here")
     args = parser.parse_args(argv)
 
     try:
@@ -161,11 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         pass
     with open(args.bodies, "rb") as lines:
         bodies = [line.rstrip(b"\n") for line in lines if line.strip()]
-    client = Client(args.url, bodies, args.api_key)
+    client = Client(args.url, bodies, args.api_key, args.idempotency_prefix)
     if args.rate:
         seconds = asyncio.run(open_loop(client, args.connections, args.rate, args.warmup, args.duration))
     else:
         seconds = asyncio.run(closed_loop(client, args.connections, args.warmup, args.duration))
+    if args.record:
+        with open(args.record, "w") as record:
+            record.writelines(f"{n} {status} {at:.6f}\n" for n, status, at in client.answers)
     latencies = sorted(client.latencies)
     ok = sum(n for status, n in client.statuses.items() if 200 <= status < 300)
     result = {
