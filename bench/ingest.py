@@ -8,7 +8,9 @@ The load comes from bench.loadgen in a child process. The ceiling is `bench.null
 same gunicorn configuration (workers, threads, logging) as the API, started next to it; the two
 are measured in turns (ceiling, Kafka, ceiling, Kafka, ...) so that the load of the machine
 weighs on both alike. A third gunicorn serves the real API with four times the threads per
-worker (a variant, to show what the requests wait for).
+worker (a variant, to show what the requests wait for). The producer ceiling is
+bench.bare_producer (a child process): a bare kafka-python producer with the API's settings,
+sending the same pins with no HTTP in front, measured in the same turns.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ def loadgen(url: str, bodies: Path, duration: float, connections: int, rate: flo
     done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=duration + warmup + 300)
     if done.returncode != 0:
         raise RuntimeError(f"loadgen failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bare_producer(bodies: Path, duration: float, warmup: float = 2.0) -> dict:
+    """bench.bare_producer in a child process (the stack's settings from the environment)."""
+    cmd = [sys.executable, "-m", "bench.bare_producer", "--bodies", str(bodies), "--duration", str(duration),
+           "--warmup", str(warmup)]
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=duration + warmup + 300)
+    if done.returncode != 0:
+        raise RuntimeError(f"bare producer failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -119,7 +131,7 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
         null_url = f"http://127.0.0.1:{null.port}"
         threaded_url = f"http://127.0.0.1:{threaded.port}"
         runs: dict[str, list[dict]] = {"single_ceiling": [], "single_kafka": [], "single_kafka_more_threads": [],
-                                       "batch_ceiling": [], "batch_kafka": []}
+                                       "batch_ceiling": [], "batch_kafka": [], "bare_producer": []}
         for round_ in range(rounds):
             for name, url in (("single_ceiling", null_url), ("single_kafka", kafka_url),
                               ("single_kafka_more_threads", threaded_url)):
@@ -132,6 +144,9 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
                 runs[name].append(loadgen(f"{url}/pin/batch", batch, duration, 4, events_per_request=batch_size,
                                           api_key=api_key))
                 say(f"  {runs[name][-1]['events_per_s']:,.0f} events/s")
+            say(f"ingest: bare producer (the API's settings, no HTTP), round {round_ + 1}/{rounds}")
+            runs["bare_producer"].append(bare_producer(single, duration))
+            say(f"  {runs['bare_producer'][-1]['events_per_s']:,.0f} events/s")
         if sampler is not None:
             sampler.extra.pop("api-null (bench)", None)
     say("ingest: batch endpoint, geo batches of 500")
@@ -146,19 +161,26 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
         return round(statistics.mean(r["latency_ms"][p] for r in runs[name]), 2)
 
     ceiling, kafka = mean("single_ceiling"), mean("single_kafka")
+    producer = mean("bare_producer")
+    batch_ceiling, batch_kafka = mean("batch_ceiling"), mean("batch_kafka")
     figures.update({
         "single": {
             "ceiling_events_per_s": ceiling, "kafka_events_per_s": kafka,
-            "share_of_ceiling": round(kafka / ceiling, 3) if ceiling else None,
+            "share_of_ceiling": ratio(kafka, ceiling),
             "ceiling_latency_ms": {p: latency("single_ceiling", p) for p in ("p50", "p99")},
             "kafka_latency_ms": {p: latency("single_kafka", p) for p in ("p50", "p99")},
             "more_threads": {"threads": more_threads, "kafka_events_per_s": mean("single_kafka_more_threads"),
                              "kafka_latency_ms": {p: latency("single_kafka_more_threads", p) for p in ("p50", "p99")}},
         },
+        "bare_producer": {"events_per_s": producer, "settings": runs["bare_producer"][0]["settings"],
+                          "single_share": ratio(kafka, producer)},
         "fixed_1000": {"offered_events_per_s": 1000, "achieved_events_per_s": fixed["events_per_s"],
                        "latency_ms": fixed["latency_ms"], "statuses": fixed["statuses"], "errors": fixed["errors"]},
         "batch": {
-            "pin_250": {"ceiling_events_per_s": mean("batch_ceiling"), "kafka_events_per_s": mean("batch_kafka"),
+            "pin_250": {"ceiling_events_per_s": batch_ceiling, "kafka_events_per_s": batch_kafka,
+                        "share_of_ceiling": ratio(batch_kafka, batch_ceiling),
+                        "share_of_bare_producer": ratio(batch_kafka, producer),
+                        "share_of_lower_ceiling": ratio(batch_kafka, min(batch_ceiling, producer)),
                         "kafka_mb_per_s": mean("batch_kafka", "mb_per_s"),
                         "kafka_latency_ms": {p: latency("batch_kafka", p) for p in ("p50", "p99")}},
             "geo_500": {"kafka_events_per_s": geo_batch["events_per_s"], "kafka_mb_per_s": geo_batch["mb_per_s"],
@@ -172,8 +194,15 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
         "single >= 1,500 events/s": _goal(kafka, ">=", 1500),
         "p99 < 50 ms at 1,000 events/s": _goal(fixed["latency_ms"]["p99"], "<", 50.0),
         "batch endpoint >= 20,000 events/s": _goal(best_batch, ">=", 20000),
+        "batch endpoint >= 70% of min(HTTP batch ceiling, bare producer)":
+            _goal(figures["batch"]["pin_250"]["share_of_lower_ceiling"], ">=", 0.70),
     }
     return figures
+
+
+def ratio(value: float, ceiling: float) -> float | None:
+    """`value` / `ceiling`, rounded; None without a ceiling."""
+    return round(value / ceiling, 3) if ceiling else None
 
 
 def _goal(value, op: str, target) -> dict:
@@ -189,11 +218,14 @@ def report(figures: dict) -> str:
         (f"single event, Kafka, {s['more_threads']['threads']} threads/worker (variant)", s["more_threads"]["kafka_events_per_s"],
          s["more_threads"]["kafka_latency_ms"]["p50"], s["more_threads"]["kafka_latency_ms"]["p99"]),
         ("single event, fixed 1,000/s offered", f["achieved_events_per_s"], f["latency_ms"]["p50"], f["latency_ms"]["p99"]),
+        ("bare producer, the API's settings (no HTTP)", figures["bare_producer"]["events_per_s"], float("nan"), float("nan")),
         ("batch /pin/batch x250, ceiling", b["pin_250"]["ceiling_events_per_s"], float("nan"), float("nan")),
         ("batch /pin/batch x250, Kafka", b["pin_250"]["kafka_events_per_s"], b["pin_250"]["kafka_latency_ms"]["p50"], b["pin_250"]["kafka_latency_ms"]["p99"]),
         ("batch /geo/batch x500, Kafka", b["geo_500"]["kafka_events_per_s"], b["geo_500"]["kafka_latency_ms"]["p50"], b["geo_500"]["kafka_latency_ms"]["p99"]),
     ]
-    text = table(f"Ingest (~{figures['settings']['event_bytes_avg']} B pins; Kafka/ceiling = {s['share_of_ceiling']})",
+    text = table(f"Ingest (~{figures['settings']['event_bytes_avg']} B pins; Kafka/ceiling = {s['share_of_ceiling']}, "
+                 f"single/bare producer = {figures['bare_producer']['single_share']}, "
+                 f"batch/min(batch ceiling, bare producer) = {b['pin_250']['share_of_lower_ceiling']})",
                  ["measurement", "events/s", "p50 ms", "p99 ms (per request)"], rows)
     return text
 
