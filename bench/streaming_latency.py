@@ -1,187 +1,229 @@
-"""End-to-end latency of the real-time pipeline: the API's 2xx -> the row visible in PostgreSQL.
+"""End-to-end latency of the real-time pipeline, per event: its own 2xx -> its own row visible in
+PostgreSQL.
 
-    .venv/bin/python bench/streaming_latency.py                   # 1,000 events/s for 60 s
-    .venv/bin/python bench/streaming_latency.py --duration 120 --rate 500
+    .venv/bin/python -m bench.streaming_latency [--rate 1000 --duration 60]   # the stack of `make up`
 
-Posts emulator triples (ingestion_api.emulator) to the batch endpoints of the running API at a
-steady rate, and notes for every acknowledged event the moment its 2xx arrived. A poller asks
-PostgreSQL every `--poll-ms` for the highest Kafka offset per partition of each event table: the
-streaming job commits each partition's offsets in order, so an event is visible once its offset
-is at most that. Latency = the poll that first saw it - its 2xx (resolution: the poll interval;
-an event already visible when its 2xx arrived counts 0). At the end every acknowledged event_id
-is looked up, and p50/p95/p99 are printed. Uses the settings of pinterest_common.config (the
-stack of `make up` by default) and needs the streaming job running.
+Every event is posted on its own to the single-event endpoints (pin, geo and user, each by a
+bench.loadgen child in open loop at a third of the rate), named by an Idempotency-Key; the
+loadgen records the moment each answer arrived. A poller asks PostgreSQL every `poll_ms` which
+of the events sent so far and not yet seen have their row (by client_event_id, unique per event
+table): the poll that first finds an event's row is when it became visible. Latency = that
+moment - the event's own 2xx (0 when the row was visible before the answer). An event without
+a 2xx, or not visible when the wait ends, is a failure: it counts in the percentiles as
+infinitely late, and a percentile that falls on a failure reads None.
 """
 
 from __future__ import annotations
 
 import argparse
-import heapq
-import math
-import queue
+import json
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+import uuid
+from itertools import islice
+from pathlib import Path
 
-import psycopg2
-import requests
-
-from ingestion_api.traffic import EmulatorOptions, Post, generate_posts
-from pinterest_common.config import get_settings
+from pinterest_common.config import REPO_ROOT, Settings, get_settings
 from streaming.ddl import EVENT_TABLES
 
+from .common import percentile
+
+EVENT_ORDER = ("pin", "geo", "user")
+# The last visible offset per (event type, partition): the lag sweep's measure (bench.streaming).
 POLL_SQL = " UNION ALL ".join(
     f"SELECT '{event_type}', p, (SELECT max(kafka_offset) FROM {table} WHERE kafka_partition = p) "
     "FROM generate_series(0, %(partitions)s - 1) AS p"
     for event_type, table in EVENT_TABLES.items()
 )
+PERCENTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
 
 
-@dataclass
-class Visibility:
-    """Acknowledged events waiting to be seen, per (event type, partition), by offset."""
+def per_event_latency(sent: int, acknowledged_at: dict[str, float], seen_at: dict[str, float]) -> dict:
+    """Percentiles (ms) over all `sent` events: an acknowledged and seen event's latency is
+    seen - its own 2xx (at least 0); every other event is a failure, infinitely late (None)."""
+    latencies = sorted(max(0.0, seen_at[key] - at) for key, at in acknowledged_at.items() if key in seen_at)
+    population = latencies + [float("inf")] * (sent - len(latencies))
 
-    waiting: dict[tuple[str, int], list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
-    visible_up_to: dict[tuple[str, int], int] = field(default_factory=dict)
-    latencies_s: list[float] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def ms(share: float) -> float | None:
+        value = percentile(population, share) if population else float("inf")
+        return None if value == float("inf") else round(value * 1000, 1)
 
-    def acknowledged(self, event_type: str, partition: int, offset: int, at: float) -> None:
-        key = (event_type, partition)
-        with self.lock:
-            if offset <= self.visible_up_to.get(key, -1):
-                self.latencies_s.append(0.0)
-            else:
-                heapq.heappush(self.waiting[key], (offset, at))
+    unseen = sum(key not in seen_at for key in acknowledged_at)
+    return {"sent": sent, "acknowledged": len(acknowledged_at), "seen": len(latencies), "unseen": unseen,
+            "failures": sent - len(latencies), "latency_ms": {name: ms(share) for name, share in PERCENTILES}}
 
-    def seen(self, event_type: str, partition: int, max_offset: int, at: float) -> None:
-        key = (event_type, partition)
-        with self.lock:
-            self.visible_up_to[key] = max_offset
-            heap = self.waiting[key]
-            while heap and heap[0][0] <= max_offset:
-                self.latencies_s.append(max(0.0, at - heapq.heappop(heap)[1]))
+
+def read_answers(path: Path, prefix: str) -> tuple[dict[str, float], int]:
+    """A loadgen --record file: ({client id: moment of its 2xx}, requests answered otherwise)."""
+    acknowledged, other = {}, 0
+    for line in path.read_text().splitlines():
+        number, status, at = line.split()
+        if 200 <= int(status) < 300:
+            acknowledged[f"{prefix}-{number}"] = float(at)
+        else:
+            other += 1
+    return acknowledged, other
+
+
+class Watcher:
+    """Polls PostgreSQL for the rows of events sent and not yet seen, noting when each appears."""
+
+    def __init__(self, dsn: str, prefixes: dict[str, str], rate_each: float, total_each: int, interval_s: float,
+                 batch: int = 20_000):
+        self.dsn, self.prefixes, self.rate_each, self.total_each = dsn, prefixes, rate_each, total_each
+        self.interval_s, self.batch = interval_s, batch
+        self.unseen: dict[str, dict[str, None]] = {t: {} for t in prefixes}  # insertion-ordered sets
+        self.added = dict.fromkeys(prefixes, 0)
+        self.ignored: set[str] = set()
+        self.seen_at: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="latency-watcher", daemon=True)
 
     def pending(self) -> int:
         with self.lock:
-            return sum(len(heap) for heap in self.waiting.values())
+            return sum(map(len, self.unseen.values()))
 
+    def forget(self, keys) -> None:
+        """Stop looking for `keys` (events never acknowledged: no row will come)."""
+        with self.lock:
+            self.ignored.update(keys)
+            for unseen in self.unseen.values():
+                for key in keys:
+                    unseen.pop(key, None)
 
-def poll(dsn: str, partitions: int, visibility: Visibility, interval_s: float, stop: threading.Event) -> None:
-    conn = psycopg2.connect(dsn, application_name="streaming-latency-bench")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            while not stop.wait(interval_s):
-                cur.execute(POLL_SQL, {"partitions": partitions})
-                now = time.monotonic()
-                for event_type, partition, max_offset in cur.fetchall():
-                    if max_offset is not None:
-                        visibility.seen(event_type, partition, max_offset, now)
-    finally:
-        conn.close()
+    def _wanted(self, event_type: str) -> list[str]:
+        """The oldest unseen events of `event_type`, after adding those sent by now (the open
+        loop's schedule from the watcher's start, which precedes the senders')."""
+        due = min(self.total_each, int((time.monotonic() - self.started) * self.rate_each) + 1)
+        prefix, unseen = self.prefixes[event_type], self.unseen[event_type]
+        with self.lock:
+            for n in range(self.added[event_type], due):
+                if (key := f"{prefix}-{n}") not in self.ignored:
+                    unseen[key] = None
+            self.added[event_type] = max(self.added[event_type], due)
+            return list(islice(unseen, self.batch))
 
+    def _run(self) -> None:
+        import psycopg2
 
-def send(url: str, headers: dict, posts: queue.Queue, visibility: Visibility, acknowledged: list, failures: list) -> None:
-    session = requests.Session()
-    while (post := posts.get()) is not None:
-        body = b"[" + b",".join(post.bodies) + b"]"
+        conn = psycopg2.connect(self.dsn, application_name="streaming-latency-bench")
+        conn.autocommit = True
         try:
-            response = session.post(f"{url}/{post.event_type}/batch", data=body, headers=headers, timeout=(5, 60))
-            results = response.json().get("results", [])
-        except (requests.RequestException, ValueError) as exc:
-            failures.append(str(exc))
-            continue
-        at = time.monotonic()
-        for result in results:
-            if result.get("status") == 202:
-                visibility.acknowledged(post.event_type, result["partition"], result["offset"], at)
-                acknowledged.append((post.event_type, result["event_id"]))
-            else:
-                failures.append(str(result))
+            with conn.cursor() as cur:
+                while not self.stop.wait(self.interval_s):
+                    for event_type in self.prefixes:
+                        wanted = self._wanted(event_type)
+                        if not wanted:
+                            continue
+                        cur.execute(f"SELECT client_event_id FROM {EVENT_TABLES[event_type]} "
+                                    "WHERE client_event_id = ANY(%s)", (wanted,))
+                        now = time.monotonic()
+                        with self.lock:
+                            for (key,) in cur.fetchall():
+                                self.unseen[event_type].pop(key, None)
+                                self.seen_at[key] = now
+        finally:
+            conn.close()
+
+    def __enter__(self) -> Watcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
-def missing_events(dsn: str, acknowledged: list[tuple[str, str]]) -> int:
-    by_type = defaultdict(list)
-    for event_type, event_id in acknowledged:
-        by_type[event_type].append(event_id)
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            found = 0
-            for event_type, ids in by_type.items():
-                cur.execute(f"SELECT count(*) FROM {EVENT_TABLES[event_type]} WHERE event_id = ANY(%s)", (ids,))
-                found += cur.fetchone()[0]
-    finally:
-        conn.close()
-    return len(acknowledged) - found
+def _bodies(directory: Path, count: int = 3000) -> dict[str, Path]:
+    from .lakegen import encode, triples
+
+    events = list(triples(count, seed=31, pool=count))
+    paths = {}
+    for position, event_type in enumerate(EVENT_ORDER):
+        paths[event_type] = directory / f"{event_type}.jsonl"
+        paths[event_type].write_bytes(b"\n".join(encode(triple[position]) for triple in events) + b"\n")
+    return paths
 
 
-def percentile(sorted_values: list[float], share: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, math.ceil(share * len(sorted_values)) - 1)]
+def latency_run(settings: Settings, rate: float, duration: float, url: str | None = None, poll_ms: float = 50.0,
+                connections: int = 32, drain_timeout: float = 180.0) -> dict:
+    """`rate` events/s for `duration` s (a third of each type), each on its own request."""
+    url = url or f"http://127.0.0.1:{settings.api_port}"
+    with tempfile.TemporaryDirectory(prefix="streaming-latency-") as scratch:
+        return _latency_run(settings, rate, duration, url, poll_ms, connections, drain_timeout, Path(scratch))
+
+
+def _latency_run(settings: Settings, rate: float, duration: float, url: str, poll_ms: float, connections: int,
+                 drain_timeout: float, work: Path) -> dict:
+    run_id = uuid.uuid4().hex[:12]
+    prefixes = {event_type: f"lat-{run_id}-{event_type}" for event_type in EVENT_ORDER}
+    rate_each = rate / len(EVENT_ORDER)
+    total_each = int(rate_each * duration)
+    bodies = _bodies(work)
+    api_key = settings.api_keys[0] if settings.api_keys else None
+    children, outputs = {}, {}
+    started_epoch = time.time()
+    with Watcher(settings.pg_dsn(settings.streaming_database), prefixes, rate_each, total_each, poll_ms / 1000) as watcher:
+        try:
+            for event_type, prefix in prefixes.items():
+                cmd = [sys.executable, "-m", "bench.loadgen", "--url", f"{url}/{event_type}/", "--bodies",
+                       str(bodies[event_type]), "--duration", str(duration), "--warmup", "0", "--rate", str(rate_each),
+                       "--connections", str(connections), "--idempotency-prefix", prefix,
+                       "--record", str(work / f"{event_type}.answers")]
+                if api_key:
+                    cmd += ["--api-key", api_key]
+                children[event_type] = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                                                        stderr=subprocess.PIPE, text=True)
+            for event_type, child in children.items():
+                out, err = child.communicate(timeout=duration + 300)
+                if child.returncode != 0:
+                    raise RuntimeError(f"loadgen ({event_type}) failed: {err[-2000:]}")
+                outputs[event_type] = json.loads(out.strip().splitlines()[-1])
+        finally:
+            for child in children.values():
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+        sent_s = max(o["seconds"] for o in outputs.values())
+        acknowledged_at, not_acknowledged = {}, 0
+        for event_type, prefix in prefixes.items():
+            answers, other = read_answers(work / f"{event_type}.answers", prefix)
+            acknowledged_at.update(answers)
+            not_acknowledged += other
+        watcher.forget([f"{p}-{n}" for p in prefixes.values() for n in range(total_each)
+                        if f"{p}-{n}" not in acknowledged_at])
+        deadline = time.monotonic() + drain_timeout
+        while watcher.pending() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    sent = total_each * len(EVENT_ORDER)
+    from .streaming import batch_stats
+
+    return {
+        "offered_events_per_s": rate, "seconds": round(sent_s, 1),
+        "achieved_events_per_s": round(len(acknowledged_at) / sent_s, 1) if sent_s else None,
+        **per_event_latency(sent, acknowledged_at, watcher.seen_at),
+        "not_acknowledged": sent - len(acknowledged_at), "answered_otherwise": not_acknowledged,
+        "statuses": {t: o["statuses"] for t, o in outputs.items()},
+        "poll_ms": poll_ms, "connections_per_type": connections, "drain_timeout_s": drain_timeout,
+        "micro_batches": batch_stats(settings.pg_dsn(settings.streaming_database), started_epoch),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.api_port}", help="the API (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=100, help="events per request (default: %(default)s)")
-    parser.add_argument("--concurrency", type=int, default=8, help="parallel requests (default: %(default)s)")
-    parser.add_argument("--poll-ms", type=float, default=20.0, help="PostgreSQL poll interval (default: %(default)s)")
+    parser.add_argument("--poll-ms", type=float, default=50.0, help="PostgreSQL poll interval (default: %(default)s)")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="longest wait for the last rows (s)")
-    parser.add_argument("--seed", type=int, default=int(time.time()), help="emulator seed (default: the time)")
     args = parser.parse_args(argv)
-
-    total = int(args.rate * args.duration)
-    options = EmulatorOptions(count=math.ceil(total / 3), batch_size=args.batch_size, seed=args.seed, invalid_share=0.0)
-    requests_planned: list[Post] = list(generate_posts(options))
-    headers = {"Content-Type": "application/json"}
-    if settings.api_keys:
-        headers["X-API-Key"] = settings.api_keys[0]
-    dsn = settings.pg_dsn(settings.streaming_database)
-
-    visibility, acknowledged, failures = Visibility(), [], []
-    stop_polling = threading.Event()
-    poller = threading.Thread(target=poll, args=(dsn, settings.topic_partitions, visibility, args.poll_ms / 1000, stop_polling))
-    poller.start()
-    posts: queue.Queue = queue.Queue(maxsize=args.concurrency * 4)
-    senders = [threading.Thread(target=send, args=(args.url.rstrip("/"), headers, posts, visibility, acknowledged, failures))
-               for _ in range(args.concurrency)]
-    for sender in senders:
-        sender.start()
-
-    print(f"posting {total} events at {args.rate:.0f}/s in batches of {args.batch_size} to {args.url} ...", flush=True)
-    start, scheduled = time.monotonic(), 0
-    for post in requests_planned:
-        if scheduled >= total:
-            break
-        time.sleep(max(0.0, start + scheduled / args.rate - time.monotonic()))
-        posts.put(post)
-        scheduled += len(post.bodies)
-    for _ in senders:
-        posts.put(None)
-    for sender in senders:
-        sender.join()
-    sent_s = time.monotonic() - start
-    deadline = time.monotonic() + args.drain_timeout
-    while visibility.pending() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    stop_polling.set()
-    poller.join()
-
-    latencies = sorted(visibility.latencies_s)
-    print(f"acknowledged {len(acknowledged)} of {scheduled} events in {sent_s:.1f}s "
-          f"({len(acknowledged) / sent_s:.0f} events/s), {len(failures)} failed")
-    print(f"not seen by the poller after {args.drain_timeout:.0f}s: {visibility.pending()}; "
-          f"event_ids missing from PostgreSQL: {missing_events(dsn, acknowledged)}")
-    if latencies:
-        print("latency 2xx -> visible in PostgreSQL: " + "  ".join(
-            f"p{round(share * 100)} {percentile(latencies, share) * 1000:.0f} ms" for share in (0.5, 0.95, 0.99)
-        ) + f"  max {latencies[-1] * 1000:.0f} ms  (n={len(latencies)}, poll {args.poll_ms:.0f} ms)")
-    return 0 if latencies and not failures and not visibility.pending() else 1
+    result = latency_run(get_settings(), args.rate, args.duration, poll_ms=args.poll_ms, drain_timeout=args.drain_timeout)
+    print(json.dumps({k: v for k, v in result.items() if k != "micro_batches"}, indent=1))
+    return 0 if result["failures"] == 0 else 1
 
 
 if __name__ == "__main__":
