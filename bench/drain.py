@@ -168,9 +168,11 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     with output_to(log_file):
         summary = run_batch(log=print, refresh_downstream=False)
     seconds = time.monotonic() - start
+    left = sum(backlog(settings).values())
     objects, object_bytes = lake_bytes(settings)
     landed = summary.landed
-    say(f"  landed {landed:,} events in {seconds:.1f}s ({landed / seconds:,.0f}/s), {len(summary.runs)} runs, ok={summary.ok}")
+    say(f"  landed {landed:,} events in {seconds:.1f}s ({landed / seconds:,.0f}/s), {len(summary.runs)} runs, "
+        f"ok={summary.ok}, {left:,} left in the backlog")
     profile_n = 5_000 if quick else 10_000
     say(f"drain: profiling one range of {profile_n:,} pin records by stage ...")
     profile = profile_range(settings, profile_n)
@@ -196,9 +198,19 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
         "seconds_per_run": round(seconds / max(1, len(summary.runs)), 2),
         "profile": profile,
     }
-    figures["goals"] = {"drain >= 20,000 events/s": {"value": figures["events_per_s"], "target": ">= 20000",
-                                                     "met": figures["events_per_s"] >= 20000}}
+    figures["backlog"], figures["backlog_left"] = sum(to_drain.values()), left
+    figures["goals"] = {"drain >= 20,000 events/s, run ok, backlog fully landed": drain_goal(figures)}
     return figures
+
+
+def drain_goal(figures: dict, target: float = 20_000) -> dict:
+    """Met only when the rate reaches `target` and the drain did its whole job: every run ok and
+    every event of the backlog landed (a fast drain that lands part of it flatters)."""
+    landed_all = figures["events"] == figures["backlog"] and figures["backlog_left"] == 0
+    return {"value": {"events_per_s": figures["events_per_s"], "ok": figures["ok"], "landed": figures["events"],
+                      "backlog": figures["backlog"], "left": figures["backlog_left"]},
+            "target": f">= {target:g} events/s, ok, landed = backlog, none left",
+            "met": bool(figures["ok"] and landed_all and figures["events_per_s"] >= target)}
 
 
 def report(figures: dict) -> str:
