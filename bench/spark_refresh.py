@@ -60,6 +60,7 @@ def main() -> int:
         session.stop()
     result = {
         "success": outcome.success and not outcome.failed_checks,
+        "run_success": outcome.success,
         "failed_checks": outcome.failed_checks,
         "master": settings.spark_master,
         "bucket": settings.s3_bucket,
