@@ -85,8 +85,9 @@ class Watcher:
         self.thread = threading.Thread(target=self._run, name="latency-watcher", daemon=True)
 
     def pending(self) -> int:
+        """Events not seen yet, counting those not yet on the watch list."""
         with self.lock:
-            return sum(map(len, self.unseen.values()))
+            return sum(len(unseen) + self.total_each - self.added[t] for t, unseen in self.unseen.items())
 
     def forget(self, keys) -> None:
         """Stop looking for `keys` (events never acknowledged: no row will come)."""
