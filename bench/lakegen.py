@@ -7,6 +7,12 @@ millions. So a pool of `POOL` emulator triples (its distributions, replays and d
 repeated: copy k of pool triple i gets index i + k * POOL (and ind likewise) and a unique_id
 derived from its original and k, so replays stay replays of the same copy and every copy is a
 new pin for the cleaning and the questions.
+
+The lake data sets also hold every dirty case of the contract (`DIRTY`, at the start of each
+chunk in place of pool triples): sentinels with whitespace around, blank and padded text,
+every follower-count form, numeric strings, the three datetime formats with one-digit fields,
+events that break a cleaning rule (quarantined), a client's retry of an event with another
+value (the first copy wins) and a later replay of a pin (the latest received wins).
 """
 
 from __future__ import annotations
@@ -71,6 +77,46 @@ def triples(count: int, seed: int = 2024, pool: int = POOL) -> Iterator[tuple[di
             geo = {**geo, "ind": _shift(geo["ind"], offset)}
             user = {**user, "ind": _shift(user["ind"], offset)}
         yield pin, geo, user
+
+
+NBSP = "\u00a0"
+
+
+def _dirty_cases() -> list[tuple[dict, dict, dict]]:
+    """(pin, geo, user) changes over a pool triple, one dirty case each; `index`/`ind` are kept."""
+    uid = "f0e1d2c3-b4a5-4c6d-8e7f-{:012d}"
+    return [
+        ({"title": " No Title Data Available ", "description": "No description available Story format",
+          "poster_name": f"User Info Error{NBSP}", "follower_count": " User Info Error", "image_src": "Image src error.",
+          "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e", "category": " art "},
+         {"timestamp": "2020-8-2 3:5:7", "country": "  "}, {"first_name": "", "age": "31"}),
+        ({"description": "No description available", "follower_count": "1.2k", "poster_name": "Dirty Poster A",
+          "category": f"travel{NBSP}", "index": "{index}"},
+         {"timestamp": "2021-03-04T05:06:07", "latitude": " -12.5 ", "longitude": "45"},
+         {"date_joined": "2016:01:02 03:04:05", "last_name": "\t"}),
+        ({"description": "Untitled", "follower_count": "3B", "poster_name": " Dirty Poster B ", "downloaded": "1",
+          "save_location": "/data/quotes"},
+         {"timestamp": "2019:12:31 23:59:59", "country": " Dirtyland "}, {"age": " 44 "}),
+        ({"follower_count": " 12K ", "save_location": "Local save in/data/art", "category": ""}, {}, {}),
+        ({"follower_count": "1.2345k", "poster_name": "Dirty Poster C"}, {}, {"date_joined": "2015-1-2T3:4:5"}),
+        ({"follower_count": "8m", "poster_name": "   "}, {"timestamp": " 2022-06-30 12:00:00 "}, {}),
+        ({"follower_count": "lots", "poster_name": "Dirty Poster D"}, {}, {}),
+        ({"follower_count": ""}, {"country": f"{NBSP}Dirtyland"}, {}),
+        # cleaning rules broken: quarantined
+        ({"unique_id": "not-a-uuid"}, {"timestamp": "2009-12-31 23:59:59"}, {"age": 12}),
+        ({"downloaded": 2}, {}, {"date_joined": "2009-06-01 00:00:00"}),
+        ({"save_location": "C:/pins", "unique_id": uid.format(1)}, {}, {}),
+    ]
+
+
+DIRTY = _dirty_cases()
+
+
+def _dirty(triple: tuple[dict, dict, dict], case: int) -> tuple[dict, dict, dict]:
+    pin, geo, user = ({**event, **change} for event, change in zip(triple, DIRTY[case]))
+    if pin.get("index") == "{index}":
+        pin["index"] = str(triple[0]["index"])  # the row id as a numeric string
+    return pin, geo, user
 
 
 def encode(event: dict) -> bytes:
@@ -146,14 +192,15 @@ class FakeRecord:
 
 
 def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool = False,
-                 chunk_triples: int | None = None, log=print, source=None):
+                 chunk_triples: int | None = None, log=print, source=None, dirty: bool = False):
     """The raw lake objects for `count` triples as the drain would roll them (or one object per
     event when `per_event`): yields (chunk number, pinterest_assets.lake.objects.LakeObject).
 
     Every `chunk_triples` triples all partitions are flushed, as a landing run ends at its range
     end, so the first k chunks are a lake of their own (for the growth figures). The lines are
     built as pinterest_assets.lake.records builds them, without re-validating each event (these
-    are valid emulator events); every 500th is checked against `parse_record` itself."""
+    are valid emulator events); every 500th is checked against `parse_record` itself. With
+    `dirty`, each chunk starts with the DIRTY cases (see the module docstring)."""
     from pinterest_assets.lake.objects import RollLimits, build_objects
     from pinterest_assets.lake.records import LakeLine, parse_record
     from pinterest_common.schema import SCHEMA_VERSION
@@ -161,6 +208,7 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
     if per_event:
         limits = RollLimits(max_records=1, max_bytes=limits.max_bytes, max_span_seconds=limits.max_span_seconds)
     chunk_triples = chunk_triples or count
+    retry_of: dict | None = None  # the pin line a client's retry copies (client id, moment)
     buffers: dict[tuple[str, int], list] = {}
     offsets: dict[tuple[str, int], int] = {}
     received = BASE_TIME
@@ -172,27 +220,39 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
             yield from build_objects(lines, EVENT_TYPES[name].topic, partition, name, limits)
 
     for n, triple in enumerate(triples(count, seed) if source is None else source):
-        for name, event in zip(EVENT_ORDER, triple):
+        case = n % chunk_triples
+        if dirty and case < len(DIRTY):
+            triple = _dirty(triple, case)
+        emitted = [(name, event, None) for name, event in zip(EVENT_ORDER, triple)]
+        if dirty and case == len(DIRTY):
+            # a client's retry of the previous pin, another value: set aside (first copy wins);
+            # then a replay of this pin under a new client id: the latest received wins
+            emitted.append(("pin", {**retry_of["event"], "follower_count": "999B"}, retry_of["client"]))
+            emitted.append(("pin", {**triple[0], "poster_name": "Dirty Replay"}, None))
+        for position, (name, event, client) in enumerate(emitted):
             event_type = EVENT_TYPES[name]
             key = record_key(event_type, event)
             partition = n % partitions
             offset = offsets.get((name, partition), 0)
             offsets[(name, partition)] = offset + 1
-            serial = n * 3 + EVENT_ORDER.index(name)
+            serial = n * 3 + position if position < 3 else (count + n) * 3 + position
             event_id = str(uuid.UUID(int=(seed << 80) | serial, version=4))
+            client_event_id = client or event_id
             received_at = format_received_at(received)
             timestamp = int(received.timestamp() * 1000)
             value = json.dumps(event, ensure_ascii=False)
             line = LakeLine(offset=offset, moment=received, fields={
                 "event_id": event_id, "event_type": name, "received_at": received_at,
-                "schema_version": SCHEMA_VERSION, "kafka_topic": event_type.topic, "kafka_partition": partition,
-                "kafka_offset": offset, "kafka_timestamp": timestamp, "key": key.decode() if key is not None else None,
-                "value": value,
+                "schema_version": SCHEMA_VERSION, "client_event_id": client_event_id, "kafka_topic": event_type.topic,
+                "kafka_partition": partition, "kafka_offset": offset, "kafka_timestamp": timestamp,
+                "key": key.decode() if key is not None else None, "value": value,
             })
-            if serial % 500 == 0:
-                meta = RecordMetadata(event_id, name, received_at)
+            if serial % 500 == 0 or client:
+                meta = RecordMetadata(event_id, name, received_at, client_event_id=client_event_id)
                 record = FakeRecord(event_type.topic, partition, offset, timestamp, key, value.encode(), meta.headers())
                 assert parse_record(record) == line, f"lake line differs from the drain's: {line}"
+            if name == "pin" and dirty and case == len(DIRTY) - 1:
+                retry_of = {"event": event, "client": client_event_id}
             received += step
             buffer = buffers.setdefault((name, partition), [])
             buffer.append(line)
@@ -206,19 +266,19 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
 
 
 def cached_lake(count: int, seed: int, partitions: int, limits, per_event: bool = False,
-                chunk_triples: int | None = None, log=print) -> Path:
+                chunk_triples: int | None = None, log=print, dirty: bool = True) -> Path:
     """The lake objects for these parameters as files, `chunk-NNN/<key>`, under the cache
     directory, built once: later runs upload the same bytes."""
     from pinterest_common.config import get_settings
 
     name = (f"lake-{'per-event' if per_event else 'rolled'}-{count}-c{chunk_triples or count}-s{seed}"
-            f"-p{partitions}-r{limits.max_records}")
+            f"-p{partitions}-r{limits.max_records}-v2{'-dirty' if dirty else ''}")
     root = get_settings().cache_dir / "bench" / name
     if (root / "_complete").exists():
         return root
     root.mkdir(parents=True, exist_ok=True)
     written = 0
-    for chunk, obj in lake_objects(count, seed, partitions, limits, per_event, chunk_triples, log):
+    for chunk, obj in lake_objects(count, seed, partitions, limits, per_event, chunk_triples, log, dirty=dirty):
         path = root / f"chunk-{chunk:03d}" / obj.key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(obj.body)
