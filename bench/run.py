@@ -2,7 +2,7 @@
 under $PINTEREST_HOME/tmp/bench-*), never the stack of `make up`; prints the tables and writes
 docs/benchmarks.json and docs/BENCHMARKS.md.
 
-    python -m bench.run [--quick] [--only ingest,drain,spark,streaming]
+    python -m bench.run [--quick] [--only ingest,drain,spark,streaming] [--output DIR]
 
 Order: the whole stack idle (footprint), streaming (the streaming job then stops, so that it
 does not compete with what follows), ingest, drain (the event topics are emptied first with
@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from . import drain, ingest, spark_batch, streaming
 from .common import (
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts (default: all)")
     parser.add_argument("--drain-events", type=int, default=None,
                         help="the backlog the drain lands (default 1,000,000 events; quick 20,000)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="write benchmarks.json and BENCHMARKS.md into this directory instead of docs/")
     parser.add_argument("--render", action="store_true",
                         help="only write docs/BENCHMARKS.md again from docs/benchmarks.json")
     parser.add_argument("--spark-triples", type=int, default=None,
@@ -63,17 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small-triples", type=int, default=None,
                         help="the small-files data set (default 16,667 triples = 50,001 events; quick 500)")
     args = parser.parse_args(argv)
+    json_path, md_path = (RESULTS_JSON, RESULTS_MD) if args.output is None else (
+        args.output / RESULTS_JSON.name, args.output / RESULTS_MD.name)
     if args.render:
-        results = json.loads(RESULTS_JSON.read_text())
+        results = json.loads(json_path.read_text())
         for part, section in results.get("sections", {}).items():
             failed = results.get("errors", {}).get(part)
             if section.get("run_on_its_own") and failed:
                 section["run_on_its_own"]["replaces_failed_part"] = failed.strip().splitlines()[-1]
                 del results["errors"][part]
         results["goals"] = all_goals(results)
-        RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
-        RESULTS_MD.write_text(render_markdown(results))
-        print(f"wrote {RESULTS_MD}")
+        json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        md_path.write_text(render_markdown(results))
+        print(f"wrote {md_path}")
         return 0
     parts = [p for p in args.only.split(",") if p]
     unknown = set(parts) - set(PARTS)
@@ -136,24 +141,24 @@ def main(argv: list[str] | None = None) -> int:
                     sampler.extra.pop("bench process (drain: run_batch)", None)
                     if part == "streaming":
                         stop_service(settings, "streaming")
-                _save(results, sampler)
+                _save(results, sampler, json_path, md_path)
             sampler.sample()
-        _save(results, sampler)
+        _save(results, sampler, json_path, md_path)
     results["seconds"] = round(time.monotonic() - started, 1)
-    _save(results, sampler)
-    say(f"done in {results['seconds'] / 60:.1f} min; results: {RESULTS_JSON}, {RESULTS_MD}")
+    _save(results, sampler, json_path, md_path)
+    say(f"done in {results['seconds'] / 60:.1f} min; results: {json_path}, {md_path}")
     print(goals_table(results))
     return 0 if not results["errors"] else 1
 
 
-def _save(results: dict, sampler: RssSampler) -> None:
+def _save(results: dict, sampler: RssSampler, json_path: Path, md_path: Path) -> None:
     results["goals"] = all_goals(results)
     results["footprint_peak_mb"] = {name: round(mb, 1) for name, mb in sorted(sampler.peak.items())}
     results["footprint_peak_by_part_mb"] = {phase: {n: round(mb, 1) for n, mb in sorted(p.items())}
                                             for phase, p in sampler.phase_peak.items()}
-    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    RESULTS_MD.write_text(render_markdown(results))
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    md_path.write_text(render_markdown(results))
 
 
 def goals_table(results: dict) -> str:
@@ -186,6 +191,31 @@ def _md_table(columns, rows) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def _producer_rows(ingest: dict) -> list[tuple]:
+    """The producer ceiling's rows: a bare kafka-python producer with the API's settings, and the
+    API's rates as shares of it (none in results from before it was measured)."""
+    if "bare_producer" not in ingest:
+        return []
+    bp, pin = ingest["bare_producer"], ingest["batch"]["pin_250"]
+    return [("producer ceiling: bare kafka-python producer, the API's settings, no HTTP", bp["events_per_s"], None, None),
+            ("ratio single event / producer ceiling", bp["single_share"], None, None),
+            ("ratio batch endpoint (250 pins) / producer ceiling", pin["share_of_bare_producer"], None, None),
+            ("ratio batch endpoint (250 pins) / min(HTTP batch ceiling, producer ceiling)",
+             pin["share_of_lower_ceiling"], None, None)]
+
+
+def _growth(sm: dict) -> str:
+    """The growth line: each size's wall and marginal time (wall - the empty lake's fixed cost)."""
+    text = "- Growth: " + " -> ".join(
+        f"{g['triples']:,} triples {g['wall_s']} s" + (f" (marginal {g['marginal_s']} s)" if "marginal_s" in g else "")
+        for g in sm["growth"])
+    text += f"; wall per doubling x{sm['growth_x2_ratios'][0]}, x{sm['growth_x2_ratios'][1]}"
+    if "marginal_x2_ratios" in sm:
+        text += (f"; fixed cost (the same run on an empty lake) {sm['fixed_s']} s; marginal per doubling "
+                 f"x{sm['marginal_x2_ratios'][0]}, x{sm['marginal_x2_ratios'][1]} (judged)")
+    return text + ".\n"
 
 
 def _where(sp: dict) -> str:
@@ -283,6 +313,7 @@ def render_markdown(r: dict) -> str:
                     ("batch endpoint, 250 pins per request, ceiling", b["pin_250"]["ceiling_events_per_s"], None, None),
                     ("batch endpoint, 250 pins per request, Kafka", b["pin_250"]["kafka_events_per_s"], b["pin_250"]["kafka_latency_ms"]["p50"], b["pin_250"]["kafka_latency_ms"]["p99"]),
                     ("batch endpoint, 500 geo events per request, Kafka", b["geo_500"]["kafka_events_per_s"], b["geo_500"]["kafka_latency_ms"]["p50"], b["geo_500"]["kafka_latency_ms"]["p99"]),
+                    *_producer_rows(i),
                 ]),
                 f"\nAt the fixed 1,000/s: statuses {f['statuses']}, connection errors {f['errors']}.\n"]
     if "drain" in s:
@@ -295,9 +326,9 @@ def render_markdown(r: dict) -> str:
                 f"events produced straight into Kafka with the API's keys and headers (the event topics were "
                 f"emptied first with Kafka's delete-records). MB/s: the events' JSON values landed, and the gzip "
                 f"bytes written to S3.\n",
-                _md_table(["events", "seconds", "events/s", "event MB/s (JSON values)", "S3 gzip MB/s", "runs",
-                           "s per run", "all ok"],
-                          [(d["events"], d["seconds"], d["events_per_s"],
+                _md_table(["backlog", "landed", "left after", "seconds", "events/s", "event MB/s (JSON values)",
+                           "S3 gzip MB/s", "runs", "s per run", "all ok"],
+                          [(d.get("backlog"), d["events"], d.get("backlog_left"), d["seconds"], d["events_per_s"],
                             d.get("value_mb_per_s") or round(d["produced"].get("value_bytes", 0) / d["seconds"] / 1e6, 2),
                             d["lake_gzip_mb_per_s"], d["runs"], d["seconds_per_run"], d["ok"])]),
                 f"\nWhere the time goes: one range of {p['records']:,} pin records, stage by stage, without Dagster "
@@ -325,7 +356,11 @@ def render_markdown(r: dict) -> str:
                 f"Spark session start. Spark `{sp['settings']['spark_master']}`, driver {sp['settings']['driver_memory']}. "
                 f"The raw objects were generated straight into S3 by the lake's own code (`bench/lakegen.py`: "
                 f"{sp['settings']['roll_max_records']:,} lines per object, {sp['settings']['topic_partitions']} "
-                f"partitions; a pool of emulator triples repeated with new keys).\n",
+                f"partitions; a pool of emulator triples repeated with new keys, each chunk starting with every dirty "
+                f"case of the contract: sentinels, blank and padded text, every follower-count form, numeric "
+                f"strings, the three datetime formats, rule breakers, a client's retry and a replay). DuckDB "
+                f"recomputes every answer from the same raw objects with SQL of its own (`bench/duckdb_recompute.py`: "
+                f"first copies, quarantine, every cleaning rule, dedup), none of the Spark code.\n",
                 _md_table(["data set", "triples", "objects", "wall s", "import s", "run s", "clean step s", "answer step s", ""], rows),
                 f"\n- Spark / DuckDB on {dk['dataset']}: {sm['spark_wall_s']} s / {dk['total_s']} s "
                 f"(DuckDB {dk['threads']} threads: download {dk['download_s']} s + SQL {dk['query_s']} s) = "
@@ -333,8 +368,7 @@ def render_markdown(r: dict) -> str:
                 f"- Small files, {sp['runs']['small-per-event']['upload']['objects']:,} events: one object per event "
                 f"{sm['per_event_wall_s']} s vs the lake's rolled objects {sm['rolled_wall_s']} s = "
                 f"**{sm['per_event_over_rolled']}x**.\n"
-                f"- Growth: " + " -> ".join(f"{g['triples']:,} triples {g['wall_s']} s" for g in sm["growth"])
-                + f"; per doubling x{sm['growth_x2_ratios'][0]}, x{sm['growth_x2_ratios'][1]}.\n"
+                + _growth(sm) +
                 f"- Where the time goes ({sm['triples']:,} triples): python + Dagster import {_where(sp)}\n"
                 f"- Standalone cluster (a master and {sa['workers']} workers of {sa['worker_cores']} core and "
                 f"{sa['worker_memory']}, from the pyspark distribution's classes): {sa['wall_s']} s vs local "
@@ -345,24 +379,28 @@ def render_markdown(r: dict) -> str:
         st = s["streaming"]
         lat = st["latency_1000"]
         out += ["\n## 5. Streaming\n",
-                f"Latency API 2xx -> row visible in PostgreSQL (`bench/streaming_latency.py`'s method: emulator "
-                f"triples to the batch endpoints, {lat['batch_size']} events a request; the event tables polled every "
-                f"{lat['poll_ms']:.0f} ms), the stack's streaming job (trigger {st['settings']['trigger_seconds']} s, "
-                f"{st['settings']['spark_master']}, 512 MB driver).\n",
-                _md_table(["offered/s", "acknowledged/s", "seconds", "events", "p50 ms", "p95 ms", "p99 ms", "max ms", "missing"],
-                          [(lat["offered_events_per_s"], lat["achieved_events_per_s"], lat["seconds"], lat["samples"],
+                "Latency per event, from that event's own 2xx to its own row visible in PostgreSQL "
+                "(`bench/streaming_latency.py`: every event posted on its own to the single-event endpoints with an "
+                f"Idempotency-Key, its row looked up by client_event_id every {lat['poll_ms']:.0f} ms), the stack's "
+                f"streaming job (trigger {st['settings']['trigger_seconds']} s, {st['settings']['spark_master']}, "
+                "512 MB driver). An event never acknowledged, or acknowledged and not seen within the wait, is a "
+                "failure: it counts in the percentiles as infinitely late (\"-\").\n",
+                _md_table(["offered/s", "acknowledged/s", "seconds", "sent", "acknowledged", "seen", "unseen",
+                           "p50 ms", "p95 ms", "p99 ms", "max ms"],
+                          [(lat["offered_events_per_s"], lat["achieved_events_per_s"], lat["seconds"], lat.get("sent"),
+                            lat.get("acknowledged"), lat.get("seen"), lat.get("unseen"),
                             lat["latency_ms"]["p50"], lat["latency_ms"]["p95"], lat["latency_ms"]["p99"],
-                            lat["latency_ms"]["max"], lat["missing_in_postgres"])]),
+                            lat["latency_ms"]["max"])]),
                 "\nConsumer lag by rate (events produced straight into Kafka; lag = end offsets - highest offset "
                 "visible in PostgreSQL, sampled each second; bounded = its trend over the second half below 5% of "
-                "the rate and drained within 60 s after):\n",
+                "the rate actually produced and drained within 60 s after; the goal reads the produced rate):\n",
                 _md_table(["offered/s", "produced/s", "seconds", "lag max", "lag trend /s", "caught up after s", "bounded"],
                           [(x["offered_events_per_s"], x["produced_events_per_s"], x["seconds"], x["lag_max"],
                             x["lag_trend_events_per_s"], x["caught_up_after_s"], "yes" if x["bounded"] else "no")
                            for x in st["lag_sweep"]]),
-                ("\nHighest steady rate with bounded lag: none of the rates tried.\n"
+                ("\nHighest produced rate with bounded lag: none of the rates tried.\n"
                  if st["highest_bounded_rate"] is None
-                 else f"\nHighest steady rate with bounded lag: {st['highest_bounded_rate']} events/s.\n"),
+                 else f"\nHighest produced rate with bounded lag: {st['highest_bounded_rate']:,} events/s.\n"),
                 "\nWhere the time goes: the streaming job's micro-batches (table `streaming_batches`) during each run:\n",
                 _md_table(["run", "batches", "s between batches (mean)", "max", "events per batch (mean)", "max",
                            "applied events/s"],
