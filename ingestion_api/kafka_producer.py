@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer, codec
 from kafka.errors import KafkaError
 
 from pinterest_common.config import Settings
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_BACKOFF_S = (0.5, 5.0)  # first and largest pause between connection attempts
 REPLACE_AFTER_TIMEOUTS = 3  # failing for this many request bounds in a row: a new producer
+CODECS = {"none": lambda: True, "gzip": codec.has_gzip, "snappy": codec.has_snappy, "lz4": codec.has_lz4,
+          "zstd": codec.has_zstd}  # compression types, each with whether its library is installed
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class KafkaPublisher:
     """Publishes records and waits for Kafka's acknowledgement (acks=all, idempotent)."""
 
     def __init__(self, settings: Settings):
+        if not CODECS.get(settings.api_kafka_compression, lambda: False)():
+            raise ValueError(f"PINTEREST_API_KAFKA_COMPRESSION={settings.api_kafka_compression!r}: one of "
+                             f"{', '.join(CODECS)}, with its Python library installed")
         self._settings = settings
         self.timeout_s = settings.api_kafka_timeout_s
         self._timeout_ms = int(self.timeout_s * 1000)
@@ -91,6 +96,8 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=self._settings.api_kafka_linger_ms,
+            batch_size=self._settings.api_kafka_batch_bytes,
+            compression_type=None if self._settings.api_kafka_compression == "none" else self._settings.api_kafka_compression,
             # kafka-python requires delivery_timeout_ms > linger_ms + request_timeout_ms.
             request_timeout_ms=self._timeout_ms - self._settings.api_kafka_linger_ms - 1,
             delivery_timeout_ms=self._timeout_ms,

@@ -58,7 +58,9 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_API_BATCH_MAX_EVENTS": "500",
     "PINTEREST_API_MAX_BYTES": "524288",
     "PINTEREST_API_KAFKA_TIMEOUT_S": "5",
-    "PINTEREST_API_KAFKA_LINGER_MS": "0",
+    "PINTEREST_API_KAFKA_LINGER_MS": "2",
+    "PINTEREST_API_KAFKA_BATCH_BYTES": "131072",
+    "PINTEREST_API_KAFKA_COMPRESSION": "none",
     "PINTEREST_API_READ_TIMEOUT_S": "10",
     "PINTEREST_TOPIC_PARTITIONS": "3",
     # The streaming job (streaming/): Kafka -> PostgreSQL, and its Dagster observation.
@@ -200,6 +202,8 @@ class Settings:
     api_max_bytes: int
     api_kafka_timeout_s: float
     api_kafka_linger_ms: int  # the producer batches records arriving within it: fewer, larger requests
+    api_kafka_batch_bytes: int  # the producer's largest batch of records for one partition
+    api_kafka_compression: str  # the producer's compression_type: none, gzip (lz4, zstd, snappy need their libraries)
     api_read_timeout_s: float  # a request's headers, then its body, must arrive within it
     topic_partitions: int
     dagster_home: Path
@@ -253,6 +257,8 @@ class Settings:
             api_max_bytes=int(get("PINTEREST_API_MAX_BYTES")),
             api_kafka_timeout_s=float(get("PINTEREST_API_KAFKA_TIMEOUT_S")),
             api_kafka_linger_ms=int(get("PINTEREST_API_KAFKA_LINGER_MS")),
+            api_kafka_batch_bytes=int(get("PINTEREST_API_KAFKA_BATCH_BYTES")),
+            api_kafka_compression=get("PINTEREST_API_KAFKA_COMPRESSION"),
             api_read_timeout_s=float(get("PINTEREST_API_READ_TIMEOUT_S")),
             topic_partitions=int(get("PINTEREST_TOPIC_PARTITIONS")),
             dagster_home=_under_home(get("DAGSTER_HOME") or DEFAULTS["DAGSTER_HOME"], get("PINTEREST_HOME")),

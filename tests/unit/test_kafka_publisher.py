@@ -106,3 +106,10 @@ def test_a_delivery_in_between_restarts_the_count(publisher):
     stuck.ok = False
     assert not publisher.publish([RECORD])[0].acknowledged
     assert publisher._producer is stuck
+
+
+@pytest.mark.parametrize("compression", ["brotli", "lz4"])
+def test_a_compression_without_its_library_stops_the_api_at_start(monkeypatch, compression):
+    monkeypatch.setitem(kafka_producer.CODECS, "lz4", lambda: False)  # as without the lz4 package
+    with pytest.raises(ValueError, match="PINTEREST_API_KAFKA_COMPRESSION"):
+        KafkaPublisher(replace(Settings.from_env({}), api_kafka_compression=compression))
