@@ -20,7 +20,7 @@ import psycopg2
 import requests
 
 from ingestion_api.canonical import CANONICAL_TRIPLE
-from ingestion_api.traffic import Emulator, EmulatorOptions, Summary
+from ingestion_api.traffic import RETRY_STATUSES, Emulator, EmulatorOptions, Summary
 from pinterest_common.config import REPO_ROOT, Settings
 
 from ..demo import Progress as DemoProgress
@@ -47,7 +47,6 @@ ACCOUNTING_TIMEOUT_S = 600.0
 # Retries per request: the backoff reaches 5 s after 5 attempts, so about 5 minutes of outage
 # before the emulator gives up on an event (the default 8 retries cover ~25 s).
 EMULATOR_RETRIES = 60
-RETRY_STATUSES = (502, 503, 504)  # answers a client retries, as the emulator does
 
 
 class Progress(DemoProgress):
