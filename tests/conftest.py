@@ -51,8 +51,21 @@ def isolated_full_stack() -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def spark(stack_settings):
+    """A SparkSession with the Kafka and S3 connectors for the session stack. A plain one the unit
+    tests started before (tests/unit/conftest.py) is stopped with its JVM first: connectors are
+    put on the driver's classpath only when a JVM starts."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
     from pinterest_common.spark import build_spark_session
 
+    plain = SparkSession.getActiveSession()
+    if plain is not None:
+        plain.stop()
+        gateway = SparkContext._gateway
+        gateway.shutdown()
+        gateway.proc.stdin.close()  # the JVM exits when its stdin closes
+        SparkContext._gateway = SparkContext._jvm = None
     session = build_spark_session(stack_settings, "pinterest-tests")
     yield session
     session.stop()
