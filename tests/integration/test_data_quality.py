@@ -248,13 +248,6 @@ def test_the_api_refuses_with_422_naming_the_field_and_the_rule(posted, i):
         assert rule in problems
 
 
-def test_the_clean_triple_and_its_new_category_are_in_the_analytics(posted):
-    settings = posted[0]
-    rows = _rows(settings, ANALYTICS_DB, "SELECT category, category_count FROM top_category_per_country WHERE country = %s",
-                 COUNTRY)
-    assert rows == [(NEW_CATEGORY, 1)]
-
-
 def _latest_evaluation(settings, asset: str, check: str):
     """The latest evaluation of an asset check in the stack's Dagster instance."""
     import dagster as dg
@@ -267,46 +260,118 @@ def _latest_evaluation(settings, asset: str, check: str):
         return instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].evaluation
 
 
-def test_the_new_category_is_reported_by_the_warning_check(posted):
+def _joined_2011(settings) -> list[tuple]:
+    return _rows(settings, ANALYTICS_DB, "SELECT number_users_joined FROM users_joined_per_year WHERE post_year = 2011")
+
+
+def _quarantines(settings) -> dict[str, dict[str, str]]:
+    return {event_type: _quarantine(settings, event_type) for event_type in ("pin", "geo", "user")}
+
+
+def _top_category(settings, country: str) -> list[tuple]:
+    return _rows(settings, ANALYTICS_DB, "SELECT category, category_count FROM top_category_per_country WHERE country = %s",
+                 country)
+
+
+CLEANED = {"pin": "cleaned_pins", "geo": "cleaned_geo", "user": "cleaned_users"}
+
+
+@pytest.fixture(scope="module")
+def baseline(posted, retried, tmp_path_factory):
+    """What the read-only tests look at, read right after the two batch passes. The steps after
+    them (`requarantined`, then `planted`) change it, and need it read first whichever test runs
+    first (the suite may run in random order)."""
+    settings, ledger_path, *_ = posted
+    accounting = subprocess.run([sys.executable, "-m", "devstack.accounting", str(ledger_path)], cwd=REPO_ROOT,
+                                env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    workdir = tmp_path_factory.mktemp("cleaned")
+    return {
+        "quarantines": _quarantines(settings),
+        "quarantined_users": _rows(settings, ANALYTICS_DB, "SELECT kafka_topic, kafka_partition, kafka_offset, reason, "
+                                                           "value, value_base64 FROM quarantined_users"),
+        "category_known": _latest_evaluation(settings, "cleaned_pins", "category_known"),
+        "quarantine_share": _latest_evaluation(settings, "quarantined_pins", "quarantine_share"),
+        "accounting": accounting,
+        "top_category": {country: _top_category(settings, country) for country in (COUNTRY, RETRY_COUNTRY)},
+        "joined_2011": _joined_2011(settings),
+        "cleaned_retried": {event_type: _cleaned_rows(settings, CLEANED[event_type], key, workdir)
+                            for event_type, key in retried[0].items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def requarantined(posted, baseline):
+    """`make requarantine` after relaxing a rule, twice: each run's outcome, the quarantines and
+    the users who joined in 2011 after it."""
+    settings, runs = posted[0], []
+    for _ in range(2):
+        result = _batch({"PINTEREST_RELAXED_RULES": RELAXED}, "--requarantine")
+        runs.append((result, _quarantines(settings), _joined_2011(settings)))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def planted(posted, requarantined):
+    """Rows a faulty pipeline writes, planted into the cleaned tables (last: they stay broken),
+    then `make batch`: its outcome, the run whose checks failed and the latest materialisation's
+    run of two questions."""
     import dagster as dg
 
-    evaluation = _latest_evaluation(posted[0], "cleaned_pins", "category_known")
+    from pinterest_assets.instance import prepare_instance
+
+    planting = subprocess.run([sys.executable, "-m", "tests.fixtures.plant"], cwd=REPO_ROOT, env=dict(os.environ),
+                              capture_output=True, text=True, timeout=600)
+    assert planting.returncode == 0, planting.stderr[-3000:]
+    result = run_batch()
+    prepare_instance(posted[0])
+    with dg.DagsterInstance.get() as instance:
+        key = dg.AssetCheckKey(dg.AssetKey("cleaned_pins"), "unique_key")
+        failed_run = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].run_id
+        latest = {question: instance.fetch_materializations(dg.AssetKey(question), limit=1).records[0].run_id
+                  for question in ("top_category_per_country", "users_joined_per_year")}
+    return result, failed_run, latest
+
+
+def test_the_clean_triple_and_its_new_category_are_in_the_analytics(baseline):
+    assert baseline["top_category"][COUNTRY] == [(NEW_CATEGORY, 1)]
+
+
+def test_the_new_category_is_reported_by_the_warning_check(baseline):
+    import dagster as dg
+
+    evaluation = baseline["category_known"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     table = evaluation.metadata["unknown_categories"].value
     assert {record.data["value"]: record.data["rows"] for record in table.records} == {NEW_CATEGORY: 1}
 
 
-def test_the_quarantine_share_check_warns_with_counts_and_examples(posted):
+def test_the_quarantine_share_check_warns_with_counts_and_examples(baseline):
     import dagster as dg
 
-    evaluation = _latest_evaluation(posted[0], "quarantined_pins", "quarantine_share")
-    # 3 of this module's 9 pins are quarantined: far above the 5 % default
+    evaluation = baseline["quarantine_share"]
+    # 3 of this module's 10 pins are quarantined: far above the 5 % default
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     reasons = {r.data["value"]: r.data["rows"] for r in evaluation.metadata["reasons"].value.records}
     assert reasons == {"unique_id_is_uuid": 1, "downloaded_is_flag": 1, "save_location_is_path": 1}
     assert sorted(e["reason"] for e in evaluation.metadata["examples"].value) == sorted(reasons)
 
 
-def test_every_refused_event_is_in_its_quarantine_with_its_reason(posted):
-    settings, _, quarantined, *_ = posted
+def test_every_refused_event_is_in_its_quarantine_with_its_reason(posted, baseline):
+    quarantined = posted[2]
     for event_id, (event_type, reason) in quarantined.items():
-        assert _quarantine(settings, event_type).get(event_id) == reason, (event_type, reason)
+        assert baseline["quarantines"][event_type].get(event_id) == reason, (event_type, reason)
 
 
-def test_garbage_from_another_writer_is_in_the_raw_lake_and_quarantined(posted):
-    settings, garbage = posted[0], posted[4]
-    rows = _rows(settings, ANALYTICS_DB, "SELECT kafka_topic, kafka_partition, kafka_offset, reason, value, value_base64 "
-                                         "FROM quarantined_users")
-    found = {(t, p, o): (reason, value, b64) for t, p, o, reason, value, b64 in rows}
+def test_garbage_from_another_writer_is_in_the_raw_lake_and_quarantined(posted, baseline):
+    garbage = posted[4]
+    found = {(t, p, o): (reason, value, b64) for t, p, o, reason, value, b64 in baseline["quarantined_users"]}
     for position, reason in garbage.items():
         assert found[position][0] == reason, position
         assert found[position][1] is not None or found[position][2] is not None  # its bytes stay visible
 
 
-def test_every_acknowledged_event_is_cleaned_or_quarantined_exactly_once(posted):
-    settings, ledger_path = posted[0], posted[1]
-    result = subprocess.run([sys.executable, "-m", "devstack.accounting", str(ledger_path)], cwd=REPO_ROOT,
-                            env=dict(os.environ), capture_output=True, text=True, timeout=600)
+def test_every_acknowledged_event_is_cleaned_or_quarantined_exactly_once(posted, baseline):
+    result = baseline["accounting"]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     quarantined = len(posted[2])
     assert f"+ {quarantined} quarantined; 0 unaccounted, 0 twice  ok" in result.stdout, result.stdout
@@ -328,27 +393,21 @@ def test_the_streaming_job_quarantines_the_same_events_and_stores_none_as_events
         assert stored == [], table
 
 
-def _joined_2011(settings) -> list[tuple]:
-    return _rows(settings, ANALYTICS_DB, "SELECT number_users_joined FROM users_joined_per_year WHERE post_year = 2011")
-
-
-def test_requarantine_after_relaxing_a_rule_moves_its_rows_and_a_second_run_changes_nothing(posted):
-    settings, _, quarantined, *_ = posted
+def test_requarantine_after_relaxing_a_rule_moves_its_rows_and_a_second_run_changes_nothing(posted, baseline,
+                                                                                            requarantined):
+    quarantined = posted[2]
     minor = next(event_id for event_id, (_, reason) in quarantined.items() if reason == RELAXED)
-    assert minor in _quarantine(settings, "user") and _joined_2011(settings) == []
+    assert minor in baseline["quarantines"]["user"] and baseline["joined_2011"] == []
 
-    first = _batch({"PINTEREST_RELAXED_RULES": RELAXED}, "--requarantine")
+    (first, after, joined), (second, again, joined_again) = requarantined
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    after = {event_type: _quarantine(settings, event_type) for event_type in ("pin", "geo", "user")}
     assert minor not in after["user"]
     still = {event_id: reason for event_id, (_, reason) in quarantined.items() if reason != RELAXED}
     assert {e: r for q in after.values() for e, r in q.items() if e in quarantined} == still
-    assert _joined_2011(settings) == [(1,)]
+    assert joined == [(1,)]
 
-    second = _batch({"PINTEREST_RELAXED_RULES": RELAXED}, "--requarantine")
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
-    assert {event_type: _quarantine(settings, event_type) for event_type in ("pin", "geo", "user")} == after
-    assert _joined_2011(settings) == [(1,)]
+    assert again == after and joined_again == [(1,)]
 
 
 BLOCKING = [
@@ -359,31 +418,17 @@ BLOCKING = [
 ]
 
 
-def test_rows_a_faulty_pipeline_writes_fail_every_blocking_check_and_stop_the_analytics(posted):
-    """Last in the module: it leaves the cleaned tables broken."""
-    import dagster as dg
-
+def test_rows_a_faulty_pipeline_writes_fail_every_blocking_check_and_stop_the_analytics(planted):
     from pinterest_assets.assets.curated import CHECK_SPECS
-    from pinterest_assets.instance import prepare_instance
 
-    settings = posted[0]
     assert {f"{s.asset_key.to_user_string()}:{s.name}" for s in CHECK_SPECS if s.blocking} == set(BLOCKING)
-    planted = subprocess.run([sys.executable, "-m", "tests.fixtures.plant"], cwd=REPO_ROOT, env=dict(os.environ),
-                             capture_output=True, text=True, timeout=600)
-    assert planted.returncode == 0, planted.stderr[-3000:]
-    result = run_batch()
+    result, failed_run, latest = planted
     assert result.returncode == 1, result.stdout[-4000:]
     failed_line = next(line for line in result.stdout.splitlines() if "refresh_curated_and_analytics" in line and "FAILED checks" in line)
     failed = set(failed_line.split("FAILED checks: ", 1)[1].split(", warnings: ", 1)[0].split(", "))
     assert failed == set(BLOCKING), failed_line
-
-    prepare_instance(settings)
-    with dg.DagsterInstance.get() as instance:
-        key = dg.AssetCheckKey(dg.AssetKey("cleaned_pins"), "unique_key")
-        failed_run = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].run_id
-        for question in ("top_category_per_country", "users_joined_per_year"):
-            latest = instance.fetch_materializations(dg.AssetKey(question), limit=1).records[0]
-            assert latest.run_id != failed_run, f"{question} was materialised by the run whose checks failed"
+    for question, run_id in latest.items():
+        assert run_id != failed_run, f"{question} was materialised by the run whose checks failed"
 
 
 def test_each_retry_came_as_planned(retried):
@@ -442,11 +487,8 @@ def _cleaned_rows(settings, table: str, key: str, workdir) -> int:
     return duckdb.execute(f"SELECT count(*) FROM read_parquet([{listing}]) WHERE client_event_id = ?", [key]).fetchall()[0][0]
 
 
-def test_a_retried_event_is_one_row_in_the_cleaned_tables(posted, retried, tmp_path):
-    settings, keys = posted[0], retried[0]
-    tables = {"pin": "cleaned_pins", "geo": "cleaned_geo", "user": "cleaned_users"}
-    for event_type, key in keys.items():
-        assert _cleaned_rows(settings, tables[event_type], key, tmp_path) == 1, event_type
+def test_a_retried_event_is_one_row_in_the_cleaned_tables(baseline):
+    assert baseline["cleaned_retried"] == {"pin": 1, "geo": 1, "user": 1}
 
 
 def test_a_retried_event_is_one_row_in_the_streaming_tables(posted, retried):
@@ -463,7 +505,5 @@ def test_a_retried_event_is_one_row_in_the_streaming_tables(posted, retried):
     assert counts == {"pin": 1, "geo": 1, "user": 1}
 
 
-def test_a_retried_event_is_counted_once_in_the_analytics(posted):
-    rows = _rows(posted[0], ANALYTICS_DB,
-                 "SELECT category, category_count FROM top_category_per_country WHERE country = %s", RETRY_COUNTRY)
-    assert rows == [("travel", 1)]
+def test_a_retried_event_is_counted_once_in_the_analytics(baseline):
+    assert baseline["top_category"][RETRY_COUNTRY] == [("travel", 1)]
