@@ -113,6 +113,83 @@ def _cell(value) -> str:
     return str(value)
 
 
+# Where each figure that the report's charts, goals and scaling plan read sits in the results (a
+# path for `figure`): the one place to change when a part's keys change.
+FIGURES = {
+    "cores": "machine.cores",
+    "idle_mb": "footprint_idle.total_mb",
+    "single_ceiling": "sections.ingest.single.ceiling_events_per_s",
+    "single": "sections.ingest.single.kafka_events_per_s",
+    "single_share": "sections.ingest.single.share_of_ceiling",
+    "single_ceiling_latency": "sections.ingest.single.ceiling_latency_ms",
+    "single_latency": "sections.ingest.single.kafka_latency_ms",
+    "open_loop_latency": "sections.ingest.fixed_1000.latency_ms",
+    "open_loop_p99": "sections.ingest.fixed_1000.latency_ms.p99",
+    "open_loop_rate": "sections.ingest.fixed_1000.offered_events_per_s",
+    "batch_ceiling": "sections.ingest.batch.pin_250.ceiling_events_per_s",
+    "batch": "sections.ingest.batch.pin_250.kafka_events_per_s",
+    "batch_share": "sections.ingest.batch.pin_250.share_of_lower_ceiling",
+    "bare_producer": "sections.ingest.bare_producer.events_per_s",
+    "producer_settings": "sections.ingest.bare_producer.settings",
+    "api_threads": "sections.ingest.settings.api_threads",
+    "drain": "sections.drain.events_per_s",
+    "drain_ok": "sections.drain.ok",
+    "drain_left": "sections.drain.backlog_left",
+    "drain_events": "sections.drain.events",
+    "drain_bare_loop": "sections.drain.bare_loop.events_per_s",
+    "drain_runs": "sections.drain.runs",
+    "drain_seconds_per_run": "sections.drain.seconds_per_run",
+    "kafka_log_bytes": "sections.drain.kafka_log_bytes",
+    "value_bytes": "sections.drain.value_bytes",
+    "lake_gzip_bytes": "sections.drain.lake_gzip_bytes",
+    "roll_max_records": "sections.drain.settings.roll_max_records",
+    "max_records_per_run": "sections.drain.settings.max_records_per_run",
+    "growth": "sections.spark.summary.growth",
+    "growth_small_triples": "sections.spark.summary.growth.-2.triples",
+    "growth_small_wall": "sections.spark.summary.growth.-2.wall_s",
+    "growth_large_triples": "sections.spark.summary.growth.-1.triples",
+    "growth_large_wall": "sections.spark.summary.growth.-1.wall_s",
+    "marginal_ratios": "sections.spark.summary.marginal_x2_ratios",
+    "fixed": "sections.spark.summary.fixed_s",
+    "spark_triples": "sections.spark.summary.triples",
+    "spark_wall": "sections.spark.summary.spark_wall_s",
+    "duckdb_total": "sections.spark.summary.duckdb_total_s",
+    "spark_over_duckdb": "sections.spark.summary.spark_over_duckdb",
+    "per_event_over_rolled": "sections.spark.summary.per_event_over_rolled",
+    "streaming_latency": "sections.streaming.latency_1000.latency_ms",
+    "streaming_p99": "sections.streaming.latency_1000.latency_ms.p99",
+    "streaming_unseen": "sections.streaming.latency_1000.unseen",
+    "streaming_rate": "sections.streaming.latency_1000.offered_events_per_s",
+    "streaming_bounded": "sections.streaming.highest_bounded_rate",
+    "postgres_applied": "sections.streaming.lag_sweep.*.micro_batches.applied_events_per_s",
+    "trigger_seconds": "sections.streaming.settings.trigger_seconds",
+    "max_offsets_per_trigger": "sections.streaming.settings.max_offsets_per_trigger",
+}
+
+
+def measured(results: dict, name: str):
+    """The figure `name` of FIGURES in the results, None where it is not."""
+    return figure(results, FIGURES[name])
+
+
+def figure(results: dict, path: str):
+    """The value at a dotted path into the results ("sections.drain.events_per_s"; an integer step
+    indexes a list, -1 the last; a "*" step maps the rest over a list), None where a step is missing."""
+    head, _, rest = path.partition(".")
+    if head == "*":
+        if not isinstance(results, list):
+            return None
+        values = [figure(item, rest) if rest else item for item in results]
+        return [v for v in values if v is not None]
+    if isinstance(results, dict):
+        value = results.get(head)
+    elif isinstance(results, list) and head.lstrip("-").isdigit() and -len(results) <= int(head) < len(results):
+        value = results[int(head)]
+    else:
+        return None
+    return figure(value, rest) if rest and value is not None else value
+
+
 def read_results(path: Path = RESULTS_JSON) -> dict:
     try:
         return json.loads(path.read_text())

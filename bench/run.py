@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import drain, ingest, spark_batch, streaming
+from . import charts, drain, ingest, scaling, spark_batch, streaming
 from .common import (
     RESULTS_JSON,
     RESULTS_MD,
@@ -28,6 +28,7 @@ from .common import (
     home_relative,
     load_average,
     machine,
+    measured,
     say,
     stack_rss_mb,
     table,
@@ -35,6 +36,7 @@ from .common import (
 )
 
 PARTS = ("streaming", "ingest", "drain", "spark")
+CHARTS_DIR = "bench"  # the charts' PNGs, next to BENCHMARKS.md
 
 
 def idle_footprint(state_dir, seconds: float) -> dict:
@@ -77,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 del results["errors"][part]
         results["goals"] = all_goals(results)
         json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
-        md_path.write_text(render_markdown(results))
-        print(f"wrote {md_path}")
+        _write_report(results, md_path)
+        print(f"wrote {md_path} and {scaling.write(json_path, md_path.parent / 'SCALING.md')}")
         return 0
     parts = [p for p in args.only.split(",") if p]
     unknown = set(parts) - set(PARTS)
@@ -146,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         _save(results, sampler, json_path, md_path)
     results["seconds"] = round(time.monotonic() - started, 1)
     _save(results, sampler, json_path, md_path)
-    say(f"done in {results['seconds'] / 60:.1f} min; results: {json_path}, {md_path}")
+    scaling_md = scaling.write(json_path, md_path.parent / "SCALING.md")
+    say(f"done in {results['seconds'] / 60:.1f} min; results: {json_path}, {md_path}, {scaling_md}")
     print(goals_table(results))
+    print(table("Goals of issue 18", ["figure", "measured", "goal", "met"], issue_goals(results)))
     return 0 if not results["errors"] else 1
 
 
@@ -158,7 +162,12 @@ def _save(results: dict, sampler: RssSampler, json_path: Path, md_path: Path) ->
                                             for phase, p in sampler.phase_peak.items()}
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    md_path.write_text(render_markdown(results))
+    _write_report(results, md_path)
+
+
+def _write_report(results: dict, md_path: Path) -> None:
+    """BENCHMARKS.md and its charts (PNGs in CHARTS_DIR next to it)."""
+    md_path.write_text(render_markdown(results, charts.render(results, md_path.parent / CHARTS_DIR)))
 
 
 def goals_table(results: dict) -> str:
@@ -174,6 +183,56 @@ def _goal_rows(goals: dict, not_met: str) -> list[tuple]:
         return value if isinstance(value, (int, float)) else json.dumps(value)
 
     return [(name, measured(g["value"]), g["target"], "met" if g["met"] else not_met) for name, g in goals.items()]
+
+
+def issue_goals(r: dict) -> list[tuple]:
+    """Issue 18's goals, each with its figure from the results: (figure, measured, goal, met)."""
+    m = lambda name: measured(r, name)  # noqa: E731
+    rows = []
+
+    def goal(figure_: str, value, target: str, met: bool, text: str | None = None) -> None:
+        rows.append((figure_, "not measured" if value is None else (text or value), target,
+                     "met" if value is not None and met else "NOT MET"))
+
+    share, p99, offered, ceiling = m("single_share"), m("open_loop_p99"), m("open_loop_rate"), m("single_ceiling")
+    goal("single event / HTTP ceiling", share, ">= 0.8", share is not None and share >= 0.8)
+    goal("p99 at an offered rate of at least half the same-run ceiling", p99, "< 50 ms",
+         None not in (p99, offered, ceiling) and p99 < 50 and offered >= ceiling / 2,
+         f"{p99:,.1f} ms at {offered:,}/s offered (ceiling {ceiling:,.0f}/s)" if None not in (p99, offered, ceiling)
+         else None)
+    batch = m("batch_share")
+    goal("batch endpoint / min(HTTP batch ceiling, bare producer)", batch, ">= 0.7", batch is not None and batch >= 0.7)
+    rate, loop = m("drain"), m("drain_bare_loop")
+    loop_share = round(rate / loop, 3) if rate is not None and loop else None
+    goal("drain, run ok and backlog landed", rate, ">= 20,000 ev/s and >= 0.5 of a bare consume->gzip->PUT loop",
+         loop_share is not None and rate >= 20_000 and loop_share >= 0.5 and m("drain_ok") is True
+         and m("drain_left") == 0,
+         None if rate is None else f"{rate:,.0f} ev/s; "
+         + ("bare loop not measured" if loop_share is None else f"{loop_share} of the bare loop")
+         + f"; ok {m('drain_ok')}; left {'not measured' if m('drain_left') is None else m('drain_left')}")
+    duck = m("spark_over_duckdb")
+    goal("Spark 1M triples / DuckDB same data", duck, "<= 3x", duck is not None and duck <= 3)
+    small = m("per_event_over_rolled")
+    goal("one-object-per-event / ours", small, ">= 20x", small is not None and small >= 20)
+    ratios = m("marginal_ratios")
+    goal("marginal growth per doubling", ratios, "<= 2.1x each",
+         bool(ratios) and all(x is not None and x <= 2.1 for x in ratios), None if ratios is None else json.dumps(ratios))
+    fixed = m("fixed")
+    goal("one refresh's fixed cost (the empty lake), s", fixed, "<= 15 s", fixed is not None and fixed <= 15)
+    p99, unseen = m("streaming_p99"), m("streaming_unseen")
+    latency = m("streaming_latency")
+    goal("streaming p99 at 1,000/s, per event, none unseen", latency, "< 2 s",
+         p99 is not None and p99 < 2000 and unseen == 0,
+         None if latency is None else
+         f"{'failures (infinitely late)' if p99 is None else f'{p99:,.0f} ms'}; unseen "
+         f"{'not measured' if unseen is None else unseen}")
+    bounded = m("streaming_bounded")
+    tried = "streaming" in r.get("sections", {})
+    goal("highest steady rate with bounded lag (produced)", bounded if bounded is not None or not tried
+         else "none of the rates tried", ">= 5,000/s", bounded is not None and bounded >= 5000)
+    idle = m("idle_mb")
+    goal("whole stack idle, MB RSS", idle, "< 1,200 MB", idle is not None and idle < 1200)
+    return rows
 
 
 def _md_table(columns, rows) -> str:
@@ -259,7 +318,8 @@ def sizes(r: dict) -> str:
     return ("quick: " if r.get("quick") else "") + "; ".join(parts)
 
 
-def render_markdown(r: dict) -> str:
+def render_markdown(r: dict, drawn: dict[str, charts.Chart] | None = None) -> str:
+    """The report; with `drawn` (charts.render), each chart next to its table."""
     m, v = r["machine"], r["versions"]
     r = {**r, "goals": all_goals(r)}
     out = ["# Benchmarks\n",
@@ -287,8 +347,15 @@ def render_markdown(r: dict) -> str:
            "\n## Stack settings\n",
            _md_table(["setting", "value"], list(r.get("stack", {}).get("settings", {}).items())),
            "\n## Goals\n",
+           "The goals of issue 18, each from this run's figures:\n",
+           _md_table(["figure", "measured", "goal", "met"],
+                     [(*row[:3], "met" if row[3] == "met" else "**not met**") for row in issue_goals(r)]),
+           "\nEach part's own goals, as the part states them:\n",
            _md_table(["goal", "measured", "target", "met"],
                      _goal_rows(r.get("goals", {}), not_met="**not met**"))]
+    missing = [c for c in (drawn or {}).values() if not c.file]
+    if missing:
+        out.append("\nCharts not drawn: " + "; ".join(f"{c.title} ({c.missing})" for c in missing) + ".\n")
     s = r.get("sections", {})
     if "ingest" in s:
         i = s["ingest"]
@@ -315,7 +382,8 @@ def render_markdown(r: dict) -> str:
                     ("batch endpoint, 500 geo events per request, Kafka", b["geo_500"]["kafka_events_per_s"], b["geo_500"]["kafka_latency_ms"]["p50"], b["geo_500"]["kafka_latency_ms"]["p99"]),
                     *_producer_rows(i),
                 ]),
-                f"\nAt the fixed 1,000/s: statuses {f['statuses']}, connection errors {f['errors']}.\n"]
+                f"\nAt the fixed 1,000/s: statuses {f['statuses']}, connection errors {f['errors']}.\n",
+                charts.markdown(drawn, "ingest_latency", "ingest_throughput")]
     if "drain" in s:
         d = s["drain"]
         p = d["profile"]
@@ -331,6 +399,7 @@ def render_markdown(r: dict) -> str:
                           [(d.get("backlog"), d["events"], d.get("backlog_left"), d["seconds"], d["events_per_s"],
                             d.get("value_mb_per_s") or round(d["produced"].get("value_bytes", 0) / d["seconds"] / 1e6, 2),
                             d["lake_gzip_mb_per_s"], d["runs"], d["seconds_per_run"], d["ok"])]),
+                charts.markdown(drawn, "drain_throughput"),
                 f"\nWhere the time goes: one range of {p['records']:,} pin records, stage by stage, without Dagster "
                 f"({p['events_per_s_without_dagster']:,} events/s for these stages alone):\n",
                 _md_table(["stage", "seconds", "µs per event"],
@@ -372,7 +441,8 @@ def render_markdown(r: dict) -> str:
                 f"- Where the time goes ({sm['triples']:,} triples): python + Dagster import {_where(sp)}\n"
                 f"- Standalone cluster (a master and {sa['workers']} workers of {sa['worker_cores']} core and "
                 f"{sa['worker_memory']}, from the pyspark distribution's classes): {sa['wall_s']} s vs local "
-                f"{sa['local_twin_wall_s']} s on the same data; answers equal local: {sm['standalone_answers_equal']}.\n"]
+                f"{sa['local_twin_wall_s']} s on the same data; answers equal local: {sm['standalone_answers_equal']}.\n",
+                charts.markdown(drawn, "spark_growth")]
         if sm.get("failed_runs"):
             out.append(f"- **Failed runs** (no figure is taken from them; see their logs): {', '.join(sm['failed_runs'])}.\n")
     if "streaming" in s:
@@ -391,6 +461,7 @@ def render_markdown(r: dict) -> str:
                             lat.get("acknowledged"), lat.get("seen"), lat.get("unseen"),
                             lat["latency_ms"]["p50"], lat["latency_ms"]["p95"], lat["latency_ms"]["p99"],
                             lat["latency_ms"]["max"])]),
+                charts.markdown(drawn, "streaming_latency"),
                 "\nConsumer lag by rate (events produced straight into Kafka; lag = end offsets - highest offset "
                 "visible in PostgreSQL, sampled each second; bounded = its trend over the second half below 5% of "
                 "the rate actually produced and drained within 60 s after; the goal reads the produced rate):\n",
