@@ -17,6 +17,8 @@ recomputation from `experimental_data` (streaming/aggregates.py): `profile_popul
 `category_trends`. Bookkeeping: `streaming_batches` (one row per applied micro-batch, with its
 event and quarantined counts and, per event type, the duplicate copies it skipped) and
 `streaming_status` (the job's heartbeat).
+Indexes: the keys and unique keys above, and those a query needs (the window recomputation's,
+the view's); those of the first releases that none needs are dropped in place.
 The view `experimental_data_enriched` adds the latest geo and user event of each pin's `ind`
 (country, age group, ...), to cut live metrics.
 """
@@ -70,11 +72,9 @@ CREATE TABLE IF NOT EXISTS experimental_data (
     downloaded        integer,
     {_METADATA_DDL}
 );
+-- Besides the keys, the indexes a query needs: the window recomputation's (streaming/aggregates.py).
 CREATE INDEX IF NOT EXISTS experimental_data_poster_time ON experimental_data (poster_name, received_at);
 CREATE INDEX IF NOT EXISTS experimental_data_category_time ON experimental_data (category, received_at);
-CREATE INDEX IF NOT EXISTS experimental_data_received_at ON experimental_data (received_at);
-CREATE INDEX IF NOT EXISTS experimental_data_offset ON experimental_data (kafka_partition, kafka_offset);
-CREATE INDEX IF NOT EXISTS experimental_data_ind ON experimental_data (ind);
 
 CREATE TABLE IF NOT EXISTS geo_data (
     event_id          text PRIMARY KEY,
@@ -84,9 +84,8 @@ CREATE TABLE IF NOT EXISTS geo_data (
     "timestamp"       timestamp,
     {_METADATA_DDL}
 );
+-- The view's latest event per ind (below).
 CREATE INDEX IF NOT EXISTS geo_data_ind_latest ON geo_data (ind, received_at DESC, event_id DESC);
-CREATE INDEX IF NOT EXISTS geo_data_received_at ON geo_data (received_at);
-CREATE INDEX IF NOT EXISTS geo_data_offset ON geo_data (kafka_partition, kafka_offset);
 
 CREATE TABLE IF NOT EXISTS user_data (
     event_id          text PRIMARY KEY,
@@ -98,8 +97,10 @@ CREATE TABLE IF NOT EXISTS user_data (
     {_METADATA_DDL}
 );
 CREATE INDEX IF NOT EXISTS user_data_ind_latest ON user_data (ind, received_at DESC, event_id DESC);
-CREATE INDEX IF NOT EXISTS user_data_received_at ON user_data (received_at);
-CREATE INDEX IF NOT EXISTS user_data_offset ON user_data (kafka_partition, kafka_offset);
+
+-- Indexes of the first releases that no query uses, each a cost of every insert: dropped in place.
+DROP INDEX IF EXISTS experimental_data_received_at, experimental_data_offset, experimental_data_ind,
+    geo_data_received_at, geo_data_offset, user_data_received_at, user_data_offset;
 
 -- client_event_id added after the first releases: upgrades existing tables in place, once (the
 -- view selects e.*, so it is dropped and recreated below with the new column).
@@ -219,9 +220,10 @@ CREATE TABLE IF NOT EXISTS streaming_status (
     batch_id                  bigint,
     end_offsets               jsonb,
     input_rows_per_second     double precision,
-    processed_rows_per_second double precision,
-    late_events_dropped       bigint NOT NULL DEFAULT 0
+    processed_rows_per_second double precision
 );
+-- The late events Spark dropped, counted until the job kept no state: gone in place.
+ALTER TABLE streaming_status DROP COLUMN IF EXISTS late_events_dropped;
 
 CREATE OR REPLACE VIEW experimental_data_enriched AS
 SELECT e.*, g.country, g.coordinates, g."timestamp" AS posted_at,

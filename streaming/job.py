@@ -1,11 +1,13 @@
 """The streaming job: Kafka -> cleaned events -> PostgreSQL, one transaction per micro-batch.
 
 One structured streaming query (`foreachBatch`, processing-time trigger) reads the three topics;
-each micro-batch is cleaned, split into events and quarantined records (those the contract's
-types and rules refuse, streaming/source.py) and handed to the sink (streaming/sink.py), which
-applies it exactly once. The checkpoint (offsets, dedup state) is only ever added to. The main thread writes the
-heartbeat (streaming/status.py), restarts the query after a failure (with backoff), and on SIGTERM
-or SIGINT lets the running micro-batch finish, stops the query and exits 0.
+each micro-batch is cleaned and turned into COPY lines, events and quarantined records (those
+the contract's types and rules refuse) alike, all in the Spark plan (streaming/source.py); the
+driver collects the lines and hands them to the sink (streaming/sink.py), which applies them
+exactly once. The plan keeps no state: the checkpoint (offsets) is only ever added to. The main
+thread writes the heartbeat (streaming/status.py), restarts the query after a failure (with
+backoff), and on SIGTERM or SIGINT lets the running micro-batch finish, stops the query and
+exits 0.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pinterest_common.spark import spark_conf
 
 from .ddl import ensure_database, ensure_schema
 from .sink import MicroBatch, PostgresSink
-from .source import cleaned, deduplicated, kafka_records, sink_rows
+from .source import QUARANTINED, api_records, cleaned, copy_lines, kafka_records, lines_by_target
 from .status import QUERY_NAME, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -39,26 +41,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
 RESTART_BACKOFF_S = (5.0, 60.0)  # first and largest pause before restarting a failed query
 STOP_TIMEOUT_S = 60.0  # longest wait for the running micro-batch on SIGTERM
-
-# On top of pinterest_common.spark.spark_conf. The state store and the number of state
-# partitions are fixed when a checkpoint is created.
-STREAMING_CONF = {
-    # Dedup state in RocksDB (off the JVM heap, small driver memory).
-    "spark.sql.streaming.stateStore.providerClass":
-        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
-    "spark.sql.shuffle.partitions": "2",
-    # No empty micro-batches just to advance the watermark: state is evicted with the next data.
-    "spark.sql.streaming.noDataMicroBatches.enabled": "false",
-}
-
-
-def streaming_session(settings: Settings) -> SparkSession:
-    """The shared Spark configuration (Kafka connector included) plus STREAMING_CONF."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in {**spark_conf(settings, QUERY_NAME), **STREAMING_CONF}.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
 
 
 def _writer_ready(settings: Settings) -> bool:
@@ -148,7 +130,7 @@ class StreamingJob:
     def _start(self) -> StreamingQuery:
         records = kafka_records(self._spark, self.settings)
         return (
-            cleaned(deduplicated(records, self.settings.streaming_watermark), self.settings.relaxed_rules)
+            copy_lines(cleaned(api_records(records), self.settings.relaxed_rules))
             .writeStream.queryName(QUERY_NAME)
             .foreachBatch(self._apply)
             .option("checkpointLocation", self.checkpoint)
@@ -169,18 +151,19 @@ class StreamingJob:
         query.stop()
 
     def _apply(self, batch: DataFrame, batch_id: int) -> None:
-        """foreachBatch: collect the cleaned micro-batch, then apply it in one transaction."""
+        """foreachBatch: collect the micro-batch's COPY lines, then apply them in one transaction."""
         started = time.monotonic()
-        rows = sink_rows(batch.collect())
-        if not any(rows.events.values()) and not rows.quarantined:
+        lines = lines_by_target(batch.collect())
+        quarantined = lines.pop(QUARANTINED)
+        if not any(lines.values()) and not quarantined:
             return
         query_id = next(q.id for q in self._spark.streams.active if q.name == QUERY_NAME)
-        counts = ", ".join(f"{len(r)} {name}" for name, r in rows.events.items())
-        counts += f" events, {len(rows.quarantined)} quarantined"
+        counts = ", ".join(f"{len(rows)} {name}" for name, rows in lines.items())
+        counts += f" events, {len(quarantined)} quarantined"
         collected = time.monotonic()
-        if self.sink.apply(MicroBatch(query_id, batch_id, rows.events, rows.quarantined)):
+        if self.sink.apply(MicroBatch(query_id, batch_id, lines, quarantined)):
             # Quarantined records (no cleanable event) are in the table quarantined_events.
-            level = logging.WARNING if rows.quarantined else logging.INFO
+            level = logging.WARNING if quarantined else logging.INFO
             log.log(level, "batch %d: %s, collected in %.2fs, applied in %.2fs",
                     batch_id, counts, collected - started, time.monotonic() - collected)
         else:

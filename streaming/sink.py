@@ -2,35 +2,37 @@
 
 In that transaction: take the writer lock (one writer at a time, whatever the process), insert
 the progress row `(query_id, batch_id)` into `streaming_batches` (present already: the batch is
-a replay, nothing else happens; it counts the events and the quarantined records), insert the
-events in Kafka order (partition, offset) with `ON CONFLICT DO NOTHING` and the quarantined
-records (no cleanable event) into `quarantined_events`, in Kafka order too, with
-`ON CONFLICT DO NOTHING` (bulk, `execute_values`; a record stored already, or a copy of a client
-event quarantined already), record per event type the duplicate copies skipped, and recompute the aggregate windows the new
-pins touch (streaming/aggregates.py). A crash before the commit leaves nothing; Spark replays the
-batch.
+a replay, nothing else happens; it counts the events and the quarantined records offered). Then
+per table, the batch's rows (COPY text lines, streaming/source.py) are copied (`COPY ... FROM
+STDIN`) into a temporary staging table dropped at commit and applied with one `INSERT ... SELECT
+... ORDER BY` Kafka position `ON CONFLICT DO NOTHING`: the events, and the quarantined records
+(no cleanable event) into `quarantined_events`; then per event type the duplicate copies skipped
+are recorded, and the aggregate windows the new pins touch recomputed (streaming/aggregates.py).
+A crash before the commit leaves nothing; Spark replays the batch.
 
-An event is skipped when its event_id is stored already (a new query re-reading Kafka) or its
-client_event_id is (a client's retry: a copy). The copies of a client event share its key, hence
-its partition, so the first copy by offset wins, in the batch as across batches; the copies
-skipped are the events offered whose event_id is not stored afterwards (`streaming_batches`,
-`<type>_duplicate_copies`; a new query re-reading Kafka counts them again, as it counts its
-events). Only the pins inserted reach `new_pins`, so the aggregates count each client event once.
+An event is skipped when its event_id is stored already (the same record twice, or a new query
+re-reading Kafka) or its client_event_id is (a client's retry: a copy). The copies of a client
+event share its key, hence its partition, so the first copy by offset wins, in the batch as
+across batches; the copies skipped are the events offered whose event_id is not stored
+afterwards (`streaming_batches`, `<type>_duplicate_copies`; a new query re-reading Kafka counts
+them again, as it counts its events); a quarantined record is skipped when its position is
+stored, or its (event_type, client_event_id), and the copies are those whose position is not.
+Only the pins inserted reach `new_pins`, so the aggregates count each client event once.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg2
-from psycopg2.extras import execute_values
 
 from .aggregates import NEW_PINS_TABLE, recompute_touched_windows
 from .ddl import EVENT_TABLES, QUARANTINED_COLUMNS, TABLE_COLUMNS
 
 WRITER_LOCK = 0x5752_4954  # advisory lock key held by each batch transaction
-PAGE_SIZE = 1000  # rows per INSERT statement
+QUARANTINE_TABLE = "quarantined_events"
 
 _INSERT_BATCH = """
 INSERT INTO streaming_batches (query_id, batch_id, pin_events, geo_events, user_events, quarantined_events)
@@ -38,26 +40,35 @@ VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (query_id, batch_id) DO NOTHING
 RETURNING batch_id
 """
-INSERT_QUARANTINED = (
-    f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s ON CONFLICT DO NOTHING"
-)
-# Per event type, the quarantined records offered (topic, partition, offset, type arrays) that
-# are not stored after the insert: copies of a client event quarantined already.
-QUARANTINED_COPIES = """
-SELECT o.event_type, count(*)
-FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::text[]) AS o (kafka_topic, kafka_partition, kafka_offset, event_type)
-WHERE NOT EXISTS (SELECT 1 FROM quarantined_events q WHERE q.kafka_topic = o.kafka_topic
-                  AND q.kafka_partition = o.kafka_partition AND q.kafka_offset = o.kafka_offset)
-GROUP BY o.event_type
+_RECORD_COPIES = f"""
+UPDATE streaming_batches SET {', '.join(f'{t}_duplicate_copies = %({t})s' for t in EVENT_TABLES)}
+WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
 """
-_POSITION = tuple(QUARANTINED_COLUMNS.index(c) for c in ("kafka_topic", "kafka_partition", "kafka_offset"))
-_QUARANTINED_TYPE = QUARANTINED_COLUMNS.index("event_type")
+
+
+def staging_table(table: str) -> str:
+    return f"staged_{table}"
+
+
+def stage_sql(table: str, columns: Sequence[str]) -> tuple[str, str]:
+    """The staging table of `table` (its `columns`, no constraints, dropped at commit) and the
+    COPY into it."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    return (f"CREATE TEMPORARY TABLE {staging_table(table)} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA",
+            f"COPY {staging_table(table)} ({names}) FROM STDIN")
+
+
+def insert_sql(table: str, columns: Sequence[str], order: str) -> str:
+    """The staged rows into `table` in `order` (Kafka's: the first copy of a client event first),
+    those with a key stored already skipped (no conflict target: every unique key counts)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    return (f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging_table(table)} ORDER BY {order} "
+            "ON CONFLICT DO NOTHING")
 
 
 def insert_events_sql(event_type: str) -> str:
-    """The bulk insert of one event type (pins also feed `new_pins`)."""
-    columns = ", ".join(f'"{c}"' for c in TABLE_COLUMNS[event_type])
-    insert = f"INSERT INTO {EVENT_TABLES[event_type]} ({columns}) VALUES %s ON CONFLICT DO NOTHING"
+    """The staged events into the event type's table (pins also into `new_pins`)."""
+    insert = insert_sql(EVENT_TABLES[event_type], TABLE_COLUMNS[event_type], "kafka_partition, kafka_offset")
     if event_type != "pin":
         return insert
     return (
@@ -66,39 +77,43 @@ def insert_events_sql(event_type: str) -> str:
     )
 
 
+INSERT_QUARANTINED = insert_sql(QUARANTINE_TABLE, QUARANTINED_COLUMNS, "kafka_topic, kafka_partition, kafka_offset")
+
+
 def duplicate_copies_sql(event_type: str) -> str:
-    """How many of the event_ids given (a text array) are not in the event type's table: after
-    its insert, the copies of client events skipped."""
-    return (f"SELECT count(*) FROM unnest(%s::text[]) AS offered (event_id) WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {EVENT_TABLES[event_type]} e WHERE e.event_id = offered.event_id)")
+    """After the insert, the staged events whose event_id is not in the table: the copies skipped."""
+    table = EVENT_TABLES[event_type]
+    return (f"SELECT count(*) FROM {staging_table(table)} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.event_id = s.event_id)")
 
 
-_RECORD_COPIES = f"""
-UPDATE streaming_batches SET {', '.join(f'{t}_duplicate_copies = %({t})s' for t in EVENT_TABLES)}
-WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
+# Per event type, the staged quarantined records not stored after the insert: copies of a
+# client event quarantined already.
+QUARANTINED_COPIES = f"""
+SELECT s.event_type, count(*) FROM {staging_table(QUARANTINE_TABLE)} s
+WHERE NOT EXISTS (SELECT 1 FROM {QUARANTINE_TABLE} q WHERE q.kafka_topic = s.kafka_topic
+                  AND q.kafka_partition = s.kafka_partition AND q.kafka_offset = s.kafka_offset)
+GROUP BY s.event_type
 """
-_EVENT_ID = {event_type: columns.index("event_id") for event_type, columns in TABLE_COLUMNS.items()}
-_KAFKA_ORDER = {event_type: (columns.index("kafka_partition"), columns.index("kafka_offset"))
-                for event_type, columns in TABLE_COLUMNS.items()}
-
-
-def in_kafka_order(event_type: str, rows: Sequence[tuple]) -> list[tuple]:
-    """`rows` of `event_type` by Kafka partition, then offset: a client event's first copy first."""
-    partition, offset = _KAFKA_ORDER[event_type]
-    return sorted(rows, key=lambda row: (row[partition], row[offset]))
 
 
 @dataclass(frozen=True)
 class MicroBatch:
     query_id: str
     batch_id: int
-    # Event type -> rows, each a tuple in ddl.TABLE_COLUMNS order; timestamps naive UTC.
-    rows: Mapping[str, Sequence[tuple]]
-    # Records that are no cleanable event, each a tuple in ddl.QUARANTINED_COLUMNS order.
-    quarantined: Sequence[tuple] = ()
+    # Event type -> rows, each a line of COPY's text format in ddl.TABLE_COLUMNS order (no newline).
+    rows: Mapping[str, Sequence[str]]
+    # Records that are no cleanable event, each a line in ddl.QUARANTINED_COLUMNS order.
+    quarantined: Sequence[str] = ()
 
     def count(self, event_type: str) -> int:
         return len(self.rows.get(event_type, ()))
+
+
+def _copy(cur, table: str, columns: Sequence[str], lines: Sequence[str]) -> None:
+    create, copy = stage_sql(table, columns)
+    cur.execute(create)
+    cur.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
 
 
 class PostgresSink:
@@ -121,17 +136,16 @@ class PostgresSink:
                     return False
                 cur.execute(NEW_PINS_TABLE)
                 copies = dict.fromkeys(EVENT_TABLES, 0)
-                for event_type in EVENT_TABLES:
+                for event_type, table in EVENT_TABLES.items():
                     if batch.rows.get(event_type):
-                        rows = in_kafka_order(event_type, batch.rows[event_type])
-                        execute_values(cur, insert_events_sql(event_type), rows, page_size=PAGE_SIZE)
-                        cur.execute(duplicate_copies_sql(event_type), ([row[_EVENT_ID[event_type]] for row in rows],))
+                        _copy(cur, table, TABLE_COLUMNS[event_type], batch.rows[event_type])
+                        cur.execute(insert_events_sql(event_type))
+                        cur.execute(duplicate_copies_sql(event_type))
                         copies[event_type] = cur.fetchone()[0]
                 if batch.quarantined:
-                    quarantined = sorted(batch.quarantined, key=lambda row: tuple(row[i] for i in _POSITION))
-                    execute_values(cur, INSERT_QUARANTINED, quarantined, page_size=PAGE_SIZE)
-                    columns = [[row[i] for row in quarantined] for i in (*_POSITION, _QUARANTINED_TYPE)]
-                    cur.execute(QUARANTINED_COPIES, columns)
+                    _copy(cur, QUARANTINE_TABLE, QUARANTINED_COLUMNS, batch.quarantined)
+                    cur.execute(INSERT_QUARANTINED)
+                    cur.execute(QUARANTINED_COPIES)
                     for event_type, skipped in cur.fetchall():
                         copies[event_type] += skipped
                 if any(copies.values()):
@@ -149,6 +163,6 @@ class PostgresSink:
 
     def _connection(self):
         if self._conn is None or self._conn.closed:
-            # Naive timestamps are UTC, for `timestamptz` columns too.
+            # The lines' timestamps are UTC wall-clock, for `timestamptz` columns too.
             self._conn = psycopg2.connect(self._dsn, application_name="pinterest-streaming", options="-c TimeZone=UTC")
         return self._conn

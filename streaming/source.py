@@ -1,17 +1,15 @@
-"""The Kafka side: the three topics as one cleaned stream, and a micro-batch as sink rows.
+"""The Kafka side: the three topics as one cleaned stream, each record a line for PostgreSQL's COPY.
 
 Every record of `pinterest.pin|geo|user` is read with its headers (`includeHeaders`); `event_id`,
 `received_at` and `client_event_id` come from the headers the API writes
 (pinterest_common.records; a record from before client ids has no `client_event_id`: its
 event_id stands in). Records without the first two were not written by the API and are skipped
-here: the streaming tables are keyed by the API's event_id, and the batch lake keeps such records
-and quarantines them (`invalid_headers`). A watermark on `received_at` bounds the only state, the
-event_ids seen (`dropDuplicatesWithinWatermark`: the same record delivered twice): a record whose
-`received_at` is older than the watermark of the previous micro-batch (the newest `received_at`
-seen minus PINTEREST_STREAMING_WATERMARK) is late, and Spark drops it (counted in the query's
-progress). A client's retries are copies with event_ids of their own and the same
-`client_event_id`: they pass here, so that the sink (streaming/sink.py) keeps the first copy by
-Kafka offset and counts the others.
+here (`api_records`): the streaming tables are keyed by the API's event_id, and the batch lake
+keeps such records and quarantines them (`invalid_headers`). The plan keeps no state: a record
+delivered twice (one event_id) and a client's retries (copies with event_ids of their own and
+the same `client_event_id`) all pass, and the sink's keys keep one row (streaming/sink.py). No
+record is late either: one that arrives after its window was written is stored and its windows
+recomputed (streaming/aggregates.py), as the batch lake does.
 
 Then, still in the streaming plan (built once, one Spark job per micro-batch), each record gets
 its `quarantine_reason` from the contract's types and rules (pinterest_common.quarantine, the
@@ -19,35 +17,38 @@ batch clean step's check; PINTEREST_RELAXED_RULES relaxed): NULL for an event, e
 quarantined (`no_value`, `value_not_utf8`, `value_not_json`, `wrong_type:<field>`, a rule's name,
 ...). Its value is parsed with the shared raw schema (pinterest_common.schema.spark_raw_schema)
 and cleaned by pinterest_common.cleaning.clean into a struct named after its event type (NULL for
-the others); the value's bytes are kept for quarantined records only. Timestamps leave Spark as
-UTC wall-clock (timestamp_ntz), so collecting them does not depend on the local time zone.
-
-On the driver, `sink_rows` routes each collected row by that column alone: no reason, an event
-row; a reason, a row of `quarantined_events` with it, never an event row.
+the others). `copy_lines` routes each record by that reason alone: `target` its event type (a
+row of ddl.TABLE_COLUMNS) or `quarantined` (a row of ddl.QUARANTINED_COLUMNS with the reason,
+never an event row), and `line` that row in COPY's text format, timestamps as UTC wall-clock. The
+driver only groups the lines by target (`lines_by_target`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import TimestampType
+from pyspark.sql.types import ArrayType, DataType, StringType, TimestampType
 
 from pinterest_assets.queries.analytics import age_group
 from pinterest_common.cleaning import clean
 from pinterest_common.config import Settings
 from pinterest_common.quarantine import quarantine_reason, record_problem
-from pinterest_common.records import CLIENT_EVENT_ID, EVENT_ID, RECEIVED_AT, base64_if_not_utf8, utf8_text
+from pinterest_common.records import CLIENT_EVENT_ID, EVENT_ID, RECEIVED_AT
 from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema
 
-from .ddl import EVENT_COLUMNS, METADATA_COLUMNS
+from .ddl import EVENT_COLUMNS, METADATA_COLUMNS, QUARANTINED_COLUMNS
 
 # pinterest_common.records.format_received_at in Spark's pattern language.
 RECEIVED_AT_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
 EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPES.items()}
 QUARANTINE_REASON = "quarantine_reason"
+QUARANTINED = "quarantined"  # the target of the records quarantined_events holds
+TARGETS = (*EVENT_TYPES, QUARANTINED)
+COPY_NULL = "\\N"
+# COPY's text format escapes these; PostgreSQL text cannot hold NUL at all: U+FFFD stands in.
+COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\x00", "\ufffd"))
 
 
 def header(name: str) -> Column:
@@ -85,20 +86,14 @@ def record_columns(kafka: DataFrame) -> DataFrame:
     )
 
 
-def deduplicated(records: DataFrame, watermark: str) -> DataFrame:
-    """API records only, each event_id once within the watermark on received_at (a client's
-    copies, with event_ids of their own, all pass: the sink keeps the first and counts the others)."""
-    return (
-        records.where(F.col("event_id").isNotNull() & F.col("received_at").isNotNull())
-        .withWatermark("received_at", watermark)
-        .dropDuplicatesWithinWatermark(["event_id"])
-    )
+def api_records(records: DataFrame) -> DataFrame:
+    """The records the API wrote: those with an event_id and a received_at."""
+    return records.where(F.col("event_id").isNotNull() & F.col("received_at").isNotNull())
 
 
 def cleaned(records: DataFrame, relaxed_rules: Iterable[str] = ()) -> DataFrame:
-    """`topic`, `value` (quarantined records only), the metadata columns, `quarantine_reason`
-    (NULL for an event; `relaxed_rules`: PINTEREST_RELAXED_RULES) and one struct of cleaned
-    columns per event type."""
+    """`topic`, `value`, the metadata columns, `quarantine_reason` (NULL for an event;
+    `relaxed_rules`: PINTEREST_RELAXED_RULES) and one struct of cleaned columns per event type."""
     text = F.col("value").cast("string")
     reason = reason_of_topic(text, ~F.is_valid_utf8("value"), F.col("received_at"), tuple(relaxed_rules))
     df = records.select(
@@ -108,7 +103,6 @@ def cleaned(records: DataFrame, relaxed_rules: Iterable[str] = ()) -> DataFrame:
           for et in EVENT_TYPES.values()),
         "value",
     )
-    df = df.withColumn("value", F.when(F.col(QUARANTINE_REASON).isNotNull(), F.col("value")))
     for event_type in EVENT_TYPES.values():
         df = _cleaned_into_struct(df, event_type)
     return df.withColumn("received_at", F.col("received_at").cast("timestamp_ntz"))
@@ -124,49 +118,54 @@ def reason_of_topic(text: Column, not_utf8: Column, received_at: Column, relaxed
     return reason
 
 
-NUL, REPLACEMENT = "\x00", "\ufffd"
+def copy_lines(df: DataFrame) -> DataFrame:
+    """Rows of `cleaned` as `target` (one of TARGETS) and `line`, the row of that target's table
+    in COPY's text format: an event row when there is no quarantine reason, else a row of
+    quarantined_events with the value as text (`value_base64` when it is not UTF-8)."""
+    types = {field.name: field.dataType for field in df.schema.fields}
+    reason, topic = F.col(QUARANTINE_REASON), F.col("topic")
+    metadata = {name: copy_field(F.col(name), types[name]) for name in METADATA_COLUMNS}
+    event_type = F.lit(None).cast("string")
+    for name, et in EVENT_TYPES.items():
+        event_type = F.when(topic == et.topic, F.lit(name)).otherwise(event_type)
+    utf8 = F.is_valid_utf8("value")
+    value, value_base64 = F.when(utf8, F.col("value").cast("string")), F.when(~utf8, F.base64("value"))
+    quarantined = {**metadata, **{name: copy_field(column, StringType()) for name, column in (
+        ("kafka_topic", topic), ("event_type", event_type), ("reason", reason), ("value", value),
+        ("value_base64", value_base64))}}
+    quarantined_line = _line(*(quarantined[name] for name in QUARANTINED_COLUMNS))
+    target, line = F.when(reason.isNotNull(), F.lit(QUARANTINED)), F.when(reason.isNotNull(), quarantined_line)
+    for name, et in EVENT_TYPES.items():
+        fields = [copy_field(F.col(name)[field.name], field.dataType) for field in types[name].fields]
+        target = target.when(topic == et.topic, F.lit(name))
+        line = line.when(topic == et.topic, _line(*fields, *metadata.values()))
+    return df.select(target.alias("target"), line.alias("line"))
 
 
-def storable(value):
-    """PostgreSQL text cannot hold NUL characters, which valid JSON strings may: each becomes
-    U+FFFD, so that such an event is stored rather than failing its whole micro-batch."""
-    if isinstance(value, str):
-        return value.replace(NUL, REPLACEMENT) if NUL in value else value
-    if isinstance(value, list):
-        return [storable(item) for item in value]
-    return value
+def copy_field(column: Column, data_type: DataType) -> Column:
+    """`column` as a field of COPY's text format: text escaped, an array of numbers as
+    `{a,b}`, NULL as `\\N`."""
+    if isinstance(data_type, StringType):
+        text = column
+        for char, escaped in COPY_ESCAPES:
+            text = F.replace(text, F.lit(char), F.lit(escaped))
+    elif isinstance(data_type, ArrayType):
+        text = F.concat(F.lit("{"), F.array_join(column.cast("array<string>"), ",", "NULL"), F.lit("}"))
+    else:
+        text = column.cast("string")
+    return F.coalesce(text, F.lit(COPY_NULL))
 
 
-class SinkRows(NamedTuple):
-    events: dict[str, list[tuple]]  # event type -> rows in ddl.TABLE_COLUMNS order
-    quarantined: list[tuple]  # rows in ddl.QUARANTINED_COLUMNS order
-
-
-def sink_rows(rows: Iterable[Row]) -> SinkRows:
-    """Collected rows of `cleaned` as the sink's tuples, routed by their `quarantine_reason`:
-    per event type the rows without one, and the others as quarantined rows with it."""
-    out = SinkRows({name: [] for name in EVENT_TYPES}, [])
-    for row in rows:
-        name = EVENT_TYPE_OF_TOPIC[row["topic"]]
-        reason = row[QUARANTINE_REASON]
-        if reason is None:
-            out.events[name].append(_storable_tuple(*row[name], *(row[column] for column in METADATA_COLUMNS)))
-        else:
-            out.quarantined.append(_quarantined_row(row, name, reason))
+def lines_by_target(rows: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Collected rows of `copy_lines` as target -> its lines."""
+    out: dict[str, list[str]] = {target: [] for target in TARGETS}
+    for target, line in rows:
+        out[target].append(line)
     return out
 
 
-def _quarantined_row(row: Row, event_type: str, reason: str) -> tuple:
-    """A record that is no cleanable event: Kafka coordinates, headers, reason, value."""
-    value = row["value"]
-    return _storable_tuple(
-        row["topic"], row["kafka_partition"], row["kafka_offset"], row["event_id"], event_type,
-        row["received_at"], reason, utf8_text(value), base64_if_not_utf8(value), row["client_event_id"],
-    )
-
-
-def _storable_tuple(*values) -> tuple:
-    return tuple(storable(v) for v in values)
+def _line(*fields: Column) -> Column:
+    return F.concat_ws("\t", *fields)
 
 
 def _raw(event_type: EventType) -> str:

@@ -23,9 +23,9 @@ QUERY_NAME = "pinterest-streaming"  # the streaming query, and its row in `strea
 
 _UPSERT = """
 INSERT INTO streaming_status AS s (query_name, query_id, active, updated_at, batch_id, end_offsets,
-                                   input_rows_per_second, processed_rows_per_second, late_events_dropped)
+                                   input_rows_per_second, processed_rows_per_second)
 VALUES (%(query_name)s, %(query_id)s, %(active)s, now(), %(batch_id)s, %(end_offsets)s,
-        %(input_rows_per_second)s, %(processed_rows_per_second)s, %(dropped)s)
+        %(input_rows_per_second)s, %(processed_rows_per_second)s)
 ON CONFLICT (query_name) DO UPDATE SET
     query_id = EXCLUDED.query_id,
     active = EXCLUDED.active,
@@ -33,8 +33,7 @@ ON CONFLICT (query_name) DO UPDATE SET
     batch_id = coalesce(EXCLUDED.batch_id, s.batch_id),
     end_offsets = coalesce(EXCLUDED.end_offsets, s.end_offsets),
     input_rows_per_second = EXCLUDED.input_rows_per_second,
-    processed_rows_per_second = EXCLUDED.processed_rows_per_second,
-    late_events_dropped = s.late_events_dropped + EXCLUDED.late_events_dropped
+    processed_rows_per_second = EXCLUDED.processed_rows_per_second
 """
 
 
@@ -70,25 +69,21 @@ class Heartbeat:
         self._dsn = dsn
         self._status_file = status_file
         self._conn = None
-        self._last_batch_id = -1
 
     def beat(self, query_id: str | None, active: bool, progresses: list[dict]) -> None:
         """Record the state; `progresses` are the query's recent progress reports (as dicts)."""
-        new = [p for p in progresses if p["batchId"] > self._last_batch_id]
         latest = progresses[-1] if progresses else None
-        if new:
-            self._last_batch_id = new[-1]["batchId"]
         if self._status_file is not None:
             batch_id = latest["batchId"] if latest else None
             JobStatus(os.getpid(), QUERY_NAME, query_id, active, time.time(), batch_id).write(self._status_file)
-        self._record(query_id, active, latest, sum(_dropped_by_watermark(p) for p in new))
+        self._record(query_id, active, latest)
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    def _record(self, query_id: str | None, active: bool, latest: dict | None, dropped: int) -> None:
+    def _record(self, query_id: str | None, active: bool, latest: dict | None) -> None:
         source = latest["sources"][0] if latest and latest.get("sources") else {}
         values = {
             "query_name": QUERY_NAME, "query_id": query_id, "active": active,
@@ -96,7 +91,6 @@ class Heartbeat:
             "end_offsets": Json(_offsets(source.get("endOffset"))) if source else None,
             "input_rows_per_second": latest.get("inputRowsPerSecond") if latest else None,
             "processed_rows_per_second": latest.get("processedRowsPerSecond") if latest else None,
-            "dropped": dropped,
         }
         try:
             if self._conn is None or self._conn.closed:
@@ -112,7 +106,3 @@ class Heartbeat:
 def _offsets(end_offset) -> dict | None:
     """Kafka source offsets as {topic: {partition: next offset}} (Spark reports them as JSON)."""
     return json.loads(end_offset) if isinstance(end_offset, str) else end_offset
-
-
-def _dropped_by_watermark(progress: dict) -> int:
-    return sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))

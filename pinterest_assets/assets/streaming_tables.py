@@ -92,7 +92,6 @@ class JobHeartbeat:
     active: bool
     updated_at: datetime
     consumed_offsets: dict  # {topic: {partition (str): next offset}}
-    late_events_dropped: int
     input_rows_per_second: float | None
     processed_rows_per_second: float | None
 
@@ -124,7 +123,7 @@ def duplicate_copies(cur) -> dict[str, int]:
 
 def job_heartbeat(cur) -> JobHeartbeat | None:
     cur.execute(
-        "SELECT active, updated_at, coalesce(end_offsets, '{}'), late_events_dropped, input_rows_per_second, "
+        "SELECT active, updated_at, coalesce(end_offsets, '{}'), input_rows_per_second, "
         "processed_rows_per_second FROM streaming_status WHERE query_name = %s",
         (QUERY_NAME,),
     )
@@ -175,7 +174,6 @@ def _observation(table: StreamingTable, state: TableState, lag: TopicLag, heartb
         metadata[f"newest_{table.time_column}"] = dg.MetadataValue.timestamp(state.newest)
     if heartbeat is not None:
         metadata["job_heartbeat_age_seconds"] = round((now - heartbeat.updated_at).total_seconds(), 3)
-        metadata["late_events_dropped"] = heartbeat.late_events_dropped
         for rate in ("input_rows_per_second", "processed_rows_per_second"):
             if getattr(heartbeat, rate) is not None:
                 metadata[f"job_{rate}"] = round(getattr(heartbeat, rate), 1)

@@ -13,8 +13,8 @@ import pytest
 
 from ingestion_api.app import create_app
 from streaming.ddl import ensure_database, ensure_schema
-from streaming.sink import MicroBatch, PostgresSink
-from tests.fixtures.streaming import connect, drop_database, new_database
+from streaming.sink import PostgresSink
+from tests.fixtures.streaming import connect, drop_database, micro_batch, new_database
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def client(stack_settings):
     conn.close()
     received = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=5)
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    sink.apply(MicroBatch("recommendations-test", 0, {"pin": pin_rows(received)}))
+    sink.apply(micro_batch("recommendations-test", 0, {"pin": pin_rows(received)}))
     sink.close()
     app = create_app(replace(stack_settings, streaming_database=database))
     yield app.test_client()

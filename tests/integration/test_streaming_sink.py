@@ -1,5 +1,5 @@
-"""The sink against PostgreSQL: one transaction per micro-batch, replays change nothing, late
-pins update their old windows, the aggregates always equal a recomputation, a client's copies
+"""The sink against PostgreSQL: one transaction per micro-batch (COPY into staging tables, one
+insert each), replays change nothing, late pins update their old windows, the aggregates always equal a recomputation, a client's copies
 are stored once (the first by Kafka offset) and counted, and quarantined records are stored once,
 out of the API role's reach (a database from before, with `rejected_events` or event tables
 without `client_event_id`, is upgraded in place)."""
@@ -20,6 +20,7 @@ from tests.fixtures.streaming import (
     assert_aggregates_equal_recomputation,
     connect,
     drop_database,
+    micro_batch,
     new_database,
     table_rows,
 )
@@ -82,7 +83,7 @@ def snapshot(settings, database: str) -> dict:
 
 def test_a_replayed_batch_changes_nothing_and_a_new_query_rewrites_nothing(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    batch = MicroBatch("query-1", 0, {
+    batch = micro_batch("query-1", 0, {
         "pin": [pin("Ann", 1000, "art", NOW), pin("Ann", 1000, "travel", NOW), pin(None, None, "art", NOW)],
         "geo": [geo(1, NOW)], "user": [user(1, NOW)],
     })
@@ -99,11 +100,11 @@ def test_late_pins_update_their_old_windows_and_aggregates_equal_a_recomputation
     sink = PostgresSink(stack_settings.pg_dsn(database))
     replayed = str(uuid.uuid4())
     early = NOW - timedelta(hours=2)
-    sink.apply(MicroBatch("q", 0, {"pin": [
+    sink.apply(micro_batch("q", 0, {"pin": [
         pin("Ann", 1000, "art", NOW, replayed), pin("Ann", 2000, "art", NOW + timedelta(seconds=1), replayed),
         pin("Bob", None, "travel", NOW, media="video"), pin("Bob", 50, "travel", NOW, media="multi-video(story page format)"),
     ]}))
-    sink.apply(MicroBatch("q", 1, {"pin": [pin("Ann", 3000, "art", early), pin("Cid", 7, "art", early)]}))
+    sink.apply(micro_batch("q", 1, {"pin": [pin("Ann", 3000, "art", early), pin("Cid", 7, "art", early)]}))
     assert_aggregates_equal_recomputation(stack_settings, database)
     ann = [r for r in table_rows(stack_settings, database, "profile_popularity")
            if r["poster_name"] == "Ann" and r["window_name"] == "1m" and r["window_start"] > early.replace(tzinfo=timezone.utc)]
@@ -114,14 +115,14 @@ def test_a_failed_batch_leaves_nothing(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
     broken = pin("Ann", 1000, "art", NOW)[:-5] + (None, NOW, 0, 0, "c")  # no event_id: violates NOT NULL
     with pytest.raises(psycopg2.Error):
-        sink.apply(MicroBatch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW), broken]}))
+        sink.apply(micro_batch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW), broken]}))
     assert all(rows == [] for rows in snapshot(stack_settings, database).values())
     conn = connect(stack_settings, database)
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM streaming_batches")
         assert cur.fetchone()[0] == 0
     conn.close()
-    assert sink.apply(MicroBatch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}))  # the retry applies
+    assert sink.apply(micro_batch("q", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}))  # the retry applies
 
 
 def duplicate_copies(settings, database: str) -> list[tuple]:
@@ -142,10 +143,10 @@ def test_a_clients_copies_are_stored_once_the_first_by_offset_and_the_others_cou
     other = pin("Ann", 1000, "art", NOW, "u2", offset=4)
     # A geo event with the same client id is another event (another type); its own copy comes later.
     geo_first, geo_copy = geo(1, NOW, offset=3, client_event_id="retry-1"), geo(1, NOW, offset=8, client_event_id="retry-1")
-    assert sink.apply(MicroBatch("q", 0, {"pin": [*copies, other], "geo": [geo_first]}))
+    assert sink.apply(micro_batch("q", 0, {"pin": [*copies, other], "geo": [geo_first]}))
     late_copy = pin("Ann", 1000, "art", NOW + timedelta(seconds=3), "u1", offset=12, client_event_id="retry-1")
-    assert sink.apply(MicroBatch("q", 1, {"pin": [late_copy], "geo": [geo_copy]}))
-    assert sink.apply(MicroBatch("q2", 0, {"pin": [*copies, other], "geo": [geo_first]}))  # a new query re-reading
+    assert sink.apply(micro_batch("q", 1, {"pin": [late_copy], "geo": [geo_copy]}))
+    assert sink.apply(micro_batch("q2", 0, {"pin": [*copies, other], "geo": [geo_first]}))  # a new query re-reading
 
     pins = table_rows(stack_settings, database, "experimental_data")
     assert sorted((row["event_id"], row["client_event_id"], row["kafka_offset"]) for row in pins) == sorted(
@@ -167,15 +168,15 @@ def test_quarantined_records_are_stored_once_with_their_batch_and_counted(stack_
     garbage = [quarantined(7, "value_not_json", "{not json \ufffd"),
                quarantined(8, "value_not_utf8", None, "//4="),
                quarantined(9, "missing_field:index", '{"title": "x"}')]
-    batch = MicroBatch("query-1", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}, garbage)
+    batch = micro_batch("query-1", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}, garbage)
     assert sink.apply(batch)
     stored = table_rows(stack_settings, database, "quarantined_events")
     utc = NOW.replace(tzinfo=timezone.utc)
     assert [tuple(row[c] for c in QUARANTINED_COLUMNS) for row in stored] == [(*g[:5], utc, *g[6:]) for g in garbage]
     assert all(row["quarantined_at"] > utc for row in stored)  # the time of the insert
     assert not sink.apply(batch)  # a replay
-    assert sink.apply(MicroBatch("query-2", 0, batch.rows, garbage[1:]))  # a new checkpoint re-reading Kafka
-    assert sink.apply(MicroBatch("query-2", 1, {}, garbage[:1]))  # quarantined records alone
+    assert sink.apply(MicroBatch("query-2", 0, batch.rows, batch.quarantined[1:]))  # a new checkpoint re-reading Kafka
+    assert sink.apply(micro_batch("query-2", 1, {}, garbage[:1]))  # quarantined records alone
     assert table_rows(stack_settings, database, "quarantined_events") == stored
     assert len(table_rows(stack_settings, database, "experimental_data")) == 1
     conn = connect(stack_settings, database)
@@ -190,9 +191,9 @@ def test_a_clients_quarantined_copies_are_stored_once_and_counted(stack_settings
     sink = PostgresSink(stack_settings.pg_dsn(database))
     first, copy = quarantined(4, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9"), \
         quarantined(6, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9")
-    assert sink.apply(MicroBatch("q", 0, {}, [copy, first]))  # offered out of Kafka order
+    assert sink.apply(micro_batch("q", 0, {}, [copy, first]))  # offered out of Kafka order
     later = quarantined(11, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9")
-    assert sink.apply(MicroBatch("q", 1, {}, [later]))
+    assert sink.apply(micro_batch("q", 1, {}, [later]))
     stored = table_rows(stack_settings, database, "quarantined_events")
     assert [(row["kafka_offset"], row["client_event_id"]) for row in stored] == [(4, "c-9")]
     assert duplicate_copies(stack_settings, database) == [("q", 0, 1, 0, 0), ("q", 1, 1, 0, 0)]
@@ -242,7 +243,7 @@ def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(s
     ensure_schema(conn)  # idempotent after the upgrade too
     conn.close()
     sink = PostgresSink(stack_settings.pg_dsn(empty_database))
-    assert sink.apply(MicroBatch("q", 1, {"pin": [pin("Ann", 1000, "art", NOW)]}, [quarantined(8, "value_not_utf8", None, "//4=")]))
+    assert sink.apply(micro_batch("q", 1, {"pin": [pin("Ann", 1000, "art", NOW)]}, [quarantined(8, "value_not_utf8", None, "//4=")]))
     sink.close()
     stored = table_rows(stack_settings, empty_database, "quarantined_events")
     assert [(row["kafka_offset"], row["reason"]) for row in stored] == [(7, old[6]), (8, "value_not_utf8")]
@@ -279,7 +280,7 @@ def test_event_tables_without_client_event_id_are_upgraded_in_place_keeping_thei
         (old[12], old[12])]
     sink = PostgresSink(stack_settings.pg_dsn(database))
     copy = pin("Ann", 1000, "art", NOW, offset=1, client_event_id=old[12])  # a copy named by the old event_id
-    assert sink.apply(MicroBatch("q", 0, {"pin": [copy]}))
+    assert sink.apply(micro_batch("q", 0, {"pin": [copy]}))
     sink.close()
     assert [row["event_id"] for row in table_rows(stack_settings, database, "experimental_data_enriched")] == [old[12]]
     assert duplicate_copies(stack_settings, database) == [("q", 0, 1, 0, 0)]
@@ -291,4 +292,33 @@ def test_event_tables_without_client_event_id_are_upgraded_in_place_keeping_thei
             "user_data_client_event_id"]
         cur.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'geo_data'::regclass AND attname = 'client_event_id'")
         assert cur.fetchone() == (True,)
+    conn.close()
+
+
+# Indexes of the first releases that no query uses.
+OLD_INDEXES = {
+    "experimental_data_received_at": "experimental_data (received_at)",
+    "experimental_data_offset": "experimental_data (kafka_partition, kafka_offset)",
+    "experimental_data_ind": "experimental_data (ind)",
+    "geo_data_received_at": "geo_data (received_at)", "geo_data_offset": "geo_data (kafka_partition, kafka_offset)",
+    "user_data_received_at": "user_data (received_at)", "user_data_offset": "user_data (kafka_partition, kafka_offset)",
+}
+
+
+def test_indexes_no_query_needs_are_dropped_in_place(stack_settings, database):
+    conn = psycopg2.connect(stack_settings.pg_dsn(database))
+    with conn, conn.cursor() as cur:
+        for name, on in OLD_INDEXES.items():
+            cur.execute(f"CREATE INDEX {name} ON {on}")
+    ensure_schema(conn)
+    conn.close()
+    conn = connect(stack_settings, database)
+    with conn.cursor() as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
+        assert [row[0] for row in cur.fetchall()] == [
+            "category_trends_pkey", "experimental_data_category_time", "experimental_data_client_event_id",
+            "experimental_data_pkey", "experimental_data_poster_time", "geo_data_client_event_id", "geo_data_ind_latest",
+            "geo_data_pkey", "profile_popularity_pkey", "profile_popularity_ranking", "quarantined_events_client_event_id",
+            "quarantined_events_pkey", "streaming_batches_pkey", "streaming_status_pkey", "user_data_client_event_id",
+            "user_data_ind_latest", "user_data_pkey"]
     conn.close()

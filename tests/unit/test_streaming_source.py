@@ -1,14 +1,15 @@
 """The streaming job's Spark plan, run as a stream over Kafka-shaped rows (parquet files, one
-micro-batch each): headers (client_event_id too), dedup and late events, the shared cleaning, the
-sink's rows, and
-records the contract's types and rules refuse as quarantined rows with their reason (relaxed
-rules no longer refuse)."""
+micro-batch each): headers (client_event_id too), no record dropped (neither twice nor late), the
+shared cleaning, the sink's COPY lines (read back by a parser of COPY's text format written
+here), and records the contract's types and rules refuse as quarantined rows with their reason
+(relaxed rules no longer refuse)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -22,7 +23,7 @@ from pinterest_common.cleaning import clean
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import EVENT_TYPES, record_key, spark_raw_schema
 from streaming.ddl import EVENT_COLUMNS, QUARANTINED_COLUMNS, TABLE_COLUMNS
-from streaming.source import SinkRows, cleaned, deduplicated, record_columns, sink_rows
+from streaming.source import QUARANTINED, api_records, cleaned, copy_lines, lines_by_target, record_columns
 
 KAFKA_SCHEMA = T.StructType([
     T.StructField("key", T.BinaryType()),
@@ -34,7 +35,6 @@ KAFKA_SCHEMA = T.StructType([
         T.StructField("key", T.StringType()), T.StructField("value", T.BinaryType()),
     ]))),
 ])
-NO_DATA_BATCHES = "spark.sql.streaming.noDataMicroBatches.enabled"
 RECEIVED = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
 
 
@@ -86,27 +86,57 @@ def events():
     return [(name, triple[name], RecordMetadata.new(name, RECEIVED)) for triple in triples for name in EVENT_TYPES]
 
 
-def run_stream(spark, directory, micro_batches: list[list[tuple]], relaxed_rules: tuple[str, ...] = ()) -> list[SinkRows]:
-    """The sink rows of each micro-batch, through record_columns -> deduplicated -> cleaned."""
+# Columns the sink writes that are no text, by how COPY's text format spells them.
+INTEGERS = {"ind", "follower_count", "downloaded", "age", "kafka_partition", "kafka_offset"}
+TIMESTAMPS = {"received_at", "timestamp", "date_joined"}
+ARRAYS = {"coordinates"}
+ESCAPED = {"n": "\n", "r": "\r", "t": "\t"}
+
+
+def copy_value(field: str, column: str):
+    """One field of a line in COPY's text format (PostgreSQL's documentation) as a Python value."""
+    if field == "\\N":
+        return None
+    text = re.sub(r"\\(.)", lambda m: ESCAPED.get(m.group(1), m.group(1)), field)
+    if column in INTEGERS:
+        return int(text)
+    if column in TIMESTAMPS:
+        return datetime.fromisoformat(text)
+    if column in ARRAYS:
+        return [float(item) for item in text.strip("{}").split(",")]
+    return text
+
+
+def parsed(target: str, line: str) -> dict:
+    columns = QUARANTINED_COLUMNS if target == QUARANTINED else TABLE_COLUMNS[target]
+    fields = line.split("\t")
+    assert len(fields) == len(columns) and "\n" not in line, line
+    return {column: copy_value(field, column) for column, field in zip(columns, fields)}
+
+
+def run_stream(spark, directory, micro_batches: list[list[tuple]], relaxed_rules: tuple[str, ...] = ()) -> list[dict]:
+    """Per micro-batch, target -> its rows (dicts by column), through record_columns ->
+    api_records -> cleaned -> copy_lines and read back from the COPY lines."""
     source = directory / "kafka"
     for number, rows in enumerate(micro_batches):
         spark.createDataFrame(rows, KAFKA_SCHEMA).coalesce(1).write.parquet(str(source / f"batch={number}"))
         for path in (source / f"batch={number}").glob("*.parquet"):
             os.utime(path, (1_700_000_000 + number, 1_700_000_000 + number))  # the order files are read in
     stream = spark.readStream.schema(KAFKA_SCHEMA).option("maxFilesPerTrigger", 1).option("recursiveFileLookup", "true")
-    outputs: list[SinkRows] = []
-    spark.conf.set(NO_DATA_BATCHES, "false")  # as the job sets it: one micro-batch per file
-    try:
-        query = (
-            cleaned(deduplicated(record_columns(stream.parquet(str(source))), "10 minutes"), relaxed_rules)
-            .writeStream.foreachBatch(lambda batch, _: outputs.append(sink_rows(batch.collect())))
-            .option("checkpointLocation", str(directory / "checkpoint"))
-            .trigger(availableNow=True)
-            .start()
-        )
-        query.awaitTermination()
-    finally:
-        spark.conf.unset(NO_DATA_BATCHES)
+    outputs: list[dict] = []
+
+    def collect(batch, _):
+        lines = lines_by_target(batch.collect())
+        outputs.append({target: [parsed(target, line) for line in lines[target]] for target in lines})
+
+    query = (
+        copy_lines(cleaned(api_records(record_columns(stream.parquet(str(source)))), relaxed_rules))
+        .writeStream.foreachBatch(collect)
+        .option("checkpointLocation", str(directory / "checkpoint"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
     return outputs
 
 
@@ -120,22 +150,24 @@ def output(spark, events, garbage, tmp_path_factory):
     return first
 
 
-def test_every_api_record_once_and_records_without_headers_skipped(output, events):
-    """Only the API's events: the quarantined records and the one without headers are no event row."""
+def test_every_api_record_reaches_the_sink_and_records_without_headers_are_skipped(output, events):
+    """Only the API's events: the quarantined records and the one without headers are no event
+    row; the record delivered twice is offered twice (the sink's key stores it once)."""
     for name in EVENT_TYPES:
         expected = sorted(metadata.event_id for event_type, _, metadata in events if event_type == name)
-        assert sorted(row[TABLE_COLUMNS[name].index("event_id")] for row in output.events[name]) == expected
+        if name == events[0][0]:
+            expected = sorted([*expected, events[0][2].event_id])
+        assert sorted(row["event_id"] for row in output[name]) == expected
 
 
 def test_records_that_are_no_cleanable_event_become_quarantined_rows_with_the_reason(output, garbage):
-    quarantined = {row[QUARANTINED_COLUMNS.index("kafka_offset")]: dict(zip(QUARANTINED_COLUMNS, row))
-                   for row in output.quarantined}
-    assert len(output.quarantined) == len(quarantined) and quarantined.keys() == garbage.keys()
+    quarantined = {row["kafka_offset"]: row for row in output[QUARANTINED]}
+    assert len(output[QUARANTINED]) == len(quarantined) and quarantined.keys() == garbage.keys()
     for offset, (event_type, value, reason, metadata) in garbage.items():
         row = quarantined[offset]
         assert (row["kafka_topic"], row["kafka_partition"], row["event_id"], row["event_type"]) == (
             EVENT_TYPES[event_type].topic, offset % 3, metadata.event_id, event_type)
-        assert row["received_at"] == RECEIVED.replace(tzinfo=None)
+        assert (row["received_at"], row["client_event_id"]) == (RECEIVED.replace(tzinfo=None), metadata.event_id)
         assert row["reason"] == reason
         if reason == "value_not_utf8":
             assert row["value"] is None and base64.b64decode(row["value_base64"]) == value
@@ -151,12 +183,10 @@ def test_relaxed_cleaning_rules_no_longer_quarantine(spark, tmp_path):
     rows = [garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, metadata) in enumerate(records)]
     output, = run_stream(spark, tmp_path, [rows], relaxed_rules=relaxed)
     for event_type, _, metadata in records[:3]:
-        ids = [row[TABLE_COLUMNS[event_type].index("event_id")] for row in output.events[event_type]]
-        assert ids == [metadata.event_id]
-    by_id = {row[QUARANTINED_COLUMNS.index("event_id")]: row[QUARANTINED_COLUMNS.index("reason")] for row in output.quarantined}
+        assert [row["event_id"] for row in output[event_type]] == [metadata.event_id]
+    by_id = {row["event_id"]: row["reason"] for row in output[QUARANTINED]}
     assert by_id == {records[3][2].event_id: "value_not_json", records[4][2].event_id: "latitude_in_range"}  # EDGE stays
-    user = dict(zip(TABLE_COLUMNS["user"], output.events["user"][0]))
-    assert user["age"] == 12
+    assert output["user"][0]["age"] == 12
 
 
 def test_rows_are_the_shared_cleaning_of_the_events(spark, output, events):
@@ -165,8 +195,7 @@ def test_rows_are_the_shared_cleaning_of_the_events(spark, output, events):
         frame = spark.createDataFrame(raw, "value string, event_id string")
         parsed = frame.select(F.from_json("value", spark_raw_schema(et)).alias("e"), "event_id").select("e.*", "event_id")
         reference = {row.event_id: row for row in clean(name, parsed).collect()}
-        for row in output.events[name]:
-            values = dict(zip(TABLE_COLUMNS[name], row))
+        for values in output[name]:
             expected = reference[values["event_id"]]
             for column in EVENT_COLUMNS[name]:
                 if column != "age_group":
@@ -174,8 +203,7 @@ def test_rows_are_the_shared_cleaning_of_the_events(spark, output, events):
 
 
 def test_canonical_triple_cleaned_with_metadata(output, events):
-    by_id = {name: {dict(zip(TABLE_COLUMNS[name], row))["event_id"]: dict(zip(TABLE_COLUMNS[name], row))
-                    for row in rows} for name, rows in output.events.items()}
+    by_id = {name: {row["event_id"]: row for row in output[name]} for name in EVENT_TYPES}
     pin, geo, user = (by_id[name][events[i][2].event_id] for i, name in enumerate(("pin", "geo", "user")))
     assert (pin["ind"], pin["poster_name"], pin["follower_count"], pin["title"]) == (7528, None, None, None)
     assert (pin["save_location"], pin["category"], pin["downloaded"]) == ("/data/mens-fashion", "mens-fashion", 0)
@@ -192,28 +220,29 @@ def _naive_utc(value):
     return value
 
 
-def test_a_duplicate_within_the_watermark_and_a_late_event_are_dropped(spark, events, tmp_path):
-    """Late = older than the watermark as of the previous micro-batch (Spark's rule for late rows)."""
+def test_no_record_is_dropped_neither_one_delivered_twice_nor_a_late_one(spark, events, tmp_path):
+    """The plan keeps no state: the sink's keys store a record once, and a late event is stored
+    and its windows recomputed."""
     name, event, metadata = events[0]
-    late = RecordMetadata.new("pin", RECEIVED - timedelta(minutes=11))
-    on_time = RecordMetadata.new("pin", RECEIVED - timedelta(minutes=9))
+    late = RecordMetadata.new("pin", RECEIVED - timedelta(days=2))
     outputs = run_stream(spark, tmp_path, [
         [kafka_row(name, event, 0, metadata)],
         [kafka_row(name, event, 1, metadata)],
-        [kafka_row("pin", event, 2, late), kafka_row("pin", event, 3, on_time)],
+        [kafka_row("pin", event, 2, late)],
     ])
-    event_id = TABLE_COLUMNS["pin"].index("event_id")
-    assert [[row[event_id] for row in output.events["pin"]] for output in outputs] == [
-        [metadata.event_id], [], [on_time.event_id],
+    assert [[row["event_id"] for row in output["pin"]] for output in outputs] == [
+        [metadata.event_id], [metadata.event_id], [late.event_id],
     ]
+    assert outputs[2]["pin"][0]["received_at"] == (RECEIVED - timedelta(days=2)).replace(tzinfo=None)
 
 
-def test_nul_characters_become_replacement_characters_so_postgres_can_store_the_event():
-    from streaming.source import storable
-
-    assert storable("a\x00b") == "a\ufffdb"
-    assert storable(["x\x00", "y"]) == ["x\ufffd", "y"]
-    assert storable(7) == 7 and storable(None) is None and storable("plain") == "plain"
+def test_text_with_copys_special_characters_and_nul_survives_the_copy_line(spark, events, tmp_path):
+    """Backslashes, tabs, newlines and carriage returns are escaped; PostgreSQL text cannot hold
+    NUL, so each becomes U+FFFD and the event is stored rather than failing its micro-batch."""
+    title = "a\\N\tb\nc\rd\\e \x00 \\."
+    value = changed("pin", title=title)
+    output, = run_stream(spark, tmp_path, [[garbage_row("pin", value, 0, RecordMetadata.new("pin", RECEIVED))]])
+    assert [row["title"] for row in output["pin"]] == [title.replace("\x00", "\ufffd")]
 
 
 def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_records_name_themselves(spark, events, tmp_path):
@@ -229,7 +258,6 @@ def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_r
         [kafka_row("pin", event, offset, metadata) for offset, metadata in enumerate([*copies[:2], older, empty])],
         [kafka_row("pin", event, 4, copies[2])],
     ])
-    named = {values["event_id"]: values["client_event_id"]
-             for output in (first, second) for values in (dict(zip(TABLE_COLUMNS["pin"], row)) for row in output.events["pin"])}
+    named = {row["event_id"]: row["client_event_id"] for output in (first, second) for row in output["pin"]}
     assert named == {**{copy.event_id: "order-7" for copy in copies},
                      older.event_id: older.event_id, empty.event_id: empty.event_id}

@@ -1,5 +1,5 @@
-"""The streaming tables' shape: columns as cleaned, quarantined records, client copies, bulk
-inserts in Kafka order, window arithmetic."""
+"""The streaming tables' shape: columns as cleaned, quarantined records, client copies, staged
+inserts in Kafka order, only the indexes queries need, window arithmetic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pinterest_common.cleaning import CLEANED_COLUMNS
 from streaming.aggregates import MINUTE, PROFILE_WINDOWS, ROLLING_HOUR, TREND_WINDOW
 from pinterest_common.pg_roles import API_TABLES
 from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, QUARANTINED_COLUMNS, SCHEMA, TABLE_COLUMNS
-from streaming.sink import INSERT_QUARANTINED, in_kafka_order, insert_events_sql
+from streaming.sink import INSERT_QUARANTINED, insert_events_sql, stage_sql
 
 MOMENT = datetime(2024, 5, 1, 10, 37, 42, 500000, tzinfo=timezone.utc)
 
@@ -32,8 +32,9 @@ def test_event_columns_are_the_cleaned_columns_then_the_metadata():
 def test_quarantined_records_are_keyed_by_their_kafka_coordinates_counted_per_batch_and_not_for_the_api():
     assert declared_columns("quarantined_events") == [*QUARANTINED_COLUMNS, "quarantined_at"]
     assert "PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)" in SCHEMA
-    assert INSERT_QUARANTINED.startswith(f"INSERT INTO quarantined_events ({', '.join(QUARANTINED_COLUMNS)}) VALUES %s")
-    assert INSERT_QUARANTINED.endswith("ON CONFLICT DO NOTHING")  # a record stored already, or a client's copy
+    names = ", ".join(f'"{c}"' for c in QUARANTINED_COLUMNS)
+    assert INSERT_QUARANTINED == (f"INSERT INTO quarantined_events ({names}) SELECT {names} FROM staged_quarantined_events "
+                                  "ORDER BY kafka_topic, kafka_partition, kafka_offset ON CONFLICT DO NOTHING")
     assert "CREATE UNIQUE INDEX IF NOT EXISTS quarantined_events_client_event_id ON quarantined_events (event_type, client_event_id)" in SCHEMA
     # Existing databases are upgraded: the table and the count column renamed once, the new columns added.
     assert "ALTER TABLE rejected_events RENAME TO quarantined_events" in SCHEMA
@@ -43,12 +44,28 @@ def test_quarantined_records_are_keyed_by_their_kafka_coordinates_counted_per_ba
     assert "quarantined_events" not in API_TABLES
 
 
-def test_inserts_are_bulk_idempotent_and_pins_feed_the_window_recomputation():
+def test_each_table_is_copied_into_a_staging_table_then_inserted_in_kafka_order_once():
     for event_type, table in EVENT_TABLES.items():
+        create, copy = stage_sql(table, TABLE_COLUMNS[event_type])
+        assert create.startswith(f"CREATE TEMPORARY TABLE staged_{table} ON COMMIT DROP AS SELECT")
+        assert create.endswith(f"FROM {table} WITH NO DATA") and copy.endswith("FROM STDIN")
         statement = insert_events_sql(event_type)
         # No conflict target: a known event_id and a known client_event_id are both skipped.
-        assert f"INSERT INTO {table}" in statement and "VALUES %s ON CONFLICT DO NOTHING" in statement
+        assert f"INSERT INTO {table}" in statement and f"FROM staged_{table} ORDER BY kafka_partition, kafka_offset" in statement
+        assert "ON CONFLICT DO NOTHING" in statement
     assert "INSERT INTO new_pins" in insert_events_sql("pin") and "new_pins" not in insert_events_sql("geo")
+
+
+def test_only_the_keys_and_the_indexes_queries_need_are_created_and_the_others_dropped_in_place():
+    created = re.findall(r"CREATE (UNIQUE )?INDEX IF NOT EXISTS (\w+)", SCHEMA)
+    assert sorted(name for _, name in created) == [
+        "experimental_data_category_time", "experimental_data_client_event_id", "experimental_data_poster_time",
+        "geo_data_client_event_id", "geo_data_ind_latest", "profile_popularity_ranking",
+        "quarantined_events_client_event_id", "user_data_client_event_id", "user_data_ind_latest"]
+    dropped = re.search(r"DROP INDEX IF EXISTS ([^;]+);", SCHEMA).group(1)
+    assert sorted(name.strip() for name in dropped.split(",")) == [
+        "experimental_data_ind", "experimental_data_offset", "experimental_data_received_at", "geo_data_offset",
+        "geo_data_received_at", "user_data_offset", "user_data_received_at"]
 
 
 def test_client_event_id_is_unique_per_event_table_and_old_tables_are_upgraded_with_the_event_id():
@@ -59,20 +76,6 @@ def test_client_event_id_is_unique_per_event_table_and_old_tables_are_upgraded_w
     upgrade = SCHEMA.index("UPDATE %I SET client_event_id = event_id")
     assert SCHEMA.index("ADD COLUMN client_event_id text") < upgrade < SCHEMA.index("ALTER COLUMN client_event_id SET NOT NULL")
     assert upgrade < SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS experimental_data_client_event_id")
-
-
-def test_rows_are_inserted_in_kafka_order_so_the_first_copy_of_a_client_event_wins():
-    partition, offset = TABLE_COLUMNS["geo"].index("kafka_partition"), TABLE_COLUMNS["geo"].index("kafka_offset")
-
-    def row(name: str, at: tuple[int, int]) -> tuple:
-        values = dict.fromkeys(TABLE_COLUMNS["geo"], name)
-        values["kafka_partition"], values["kafka_offset"] = at
-        return tuple(values.values())
-
-    rows = [row("third", (1, 10)), row("other", (0, 20)), row("first", (1, 2)), row("second", (1, 9))]
-    ordered = in_kafka_order("geo", rows)
-    assert [(r[partition], r[offset]) for r in ordered] == [(0, 20), (1, 2), (1, 9), (1, 10)]
-    assert [r[0] for r in ordered] == ["other", "first", "second", "third"]
 
 
 def test_a_moment_falls_in_one_minute_and_in_four_rolling_hours():
