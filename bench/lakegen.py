@@ -241,7 +241,7 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
             received_at = format_received_at(received)
             timestamp = int(received.timestamp() * 1000)
             value = json.dumps(event, ensure_ascii=False)
-            line = LakeLine(offset=offset, moment=received, fields={
+            line = LakeLine.of(offset, received, {
                 "event_id": event_id, "event_type": name, "received_at": received_at,
                 "schema_version": SCHEMA_VERSION, "client_event_id": client_event_id, "kafka_topic": event_type.topic,
                 "kafka_partition": partition, "kafka_offset": offset, "kafka_timestamp": timestamp,
@@ -272,7 +272,7 @@ def cached_lake(count: int, seed: int, partitions: int, limits, per_event: bool 
     from pinterest_common.config import get_settings
 
     name = (f"lake-{'per-event' if per_event else 'rolled'}-{count}-c{chunk_triples or count}-s{seed}"
-            f"-p{partitions}-r{limits.max_records}-v2{'-dirty' if dirty else ''}")
+            f"-p{partitions}-r{limits.max_records}-v3{'-dirty' if dirty else ''}")
     root = get_settings().cache_dir / "bench" / name
     if (root / "_complete").exists():
         return root

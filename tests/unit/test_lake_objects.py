@@ -1,19 +1,28 @@
 """Rolling, naming and encoding lake objects (pinterest_assets.lake.objects)."""
 
 import gzip
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pinterest_assets.lake.objects import RollLimits, build_objects, decode_lines, encode_lines, object_key, roll
+from pinterest_assets.lake.objects import (
+    Roller,
+    RollLimits,
+    build_objects,
+    decode_lines,
+    encode_lines,
+    object_key,
+    roll,
+)
 from pinterest_assets.lake.records import LakeLine
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
 
 def line(offset, moment=T0, size=10):
-    return LakeLine(offset=offset, moment=moment, fields={"kafka_offset": offset, "pad": "x" * size})
+    return LakeLine.of(offset, moment, {"kafka_offset": offset, "pad": "x" * size})
 
 
 def test_object_keys_follow_the_documented_layout():
@@ -42,7 +51,7 @@ def test_roll_by_record_count():
 
 def test_roll_by_uncompressed_bytes():
     lines = [line(i, size=100) for i in range(5)]
-    one = len(lines[0].encode())
+    one = len(lines[0].data)
     groups = roll(lines, RollLimits(max_bytes=2 * one))
     assert [len(g) for g in groups] == [2, 2, 1]
     # A single line larger than the limit still makes its own object.
@@ -76,9 +85,24 @@ def test_build_objects_puts_every_line_in_one_object_named_by_its_first_and_last
         10, 11, 13, 14, 15,
     ]
     assert objects[0].uncompressed_bytes == len(gzip.decompress(objects[0].body))
+    assert all(o.md5 == hashlib.md5(o.body).hexdigest() and o.bytes == len(o.body) for o in objects)
+    assert objects[0].without_body().body is None and objects[0].without_body().md5 == objects[0].md5
     # Same lines, same objects, same bytes.
     again = build_objects(lines, "pinterest.pin", 1, "pin", RollLimits(max_records=2))
     assert [(o.key, o.body) for o in again] == [(o.key, o.body) for o in objects]
+
+
+def test_rolling_lines_as_they_come_gives_the_groups_of_rolling_them_all_at_once():
+    moments = [T0 + timedelta(minutes=25 * i) for i in range(40)]
+    lines = [line(i, m, size=i % 7 * 30) for i, m in enumerate(moments)]
+    limits = RollLimits(max_records=5, max_bytes=300, max_span_seconds=3600)
+    roller, groups = Roller(limits), []
+    for one in lines:
+        if finished := roller.add(one):
+            groups.append(finished)
+    groups.append(roller.flush())
+    assert groups == roll(lines, limits) and sum(map(len, groups)) == len(lines) and len(groups) > 8
+    assert roller.flush() is None
 
 
 @pytest.mark.parametrize("limits", [dict(max_records=0), dict(max_bytes=0), dict(max_span_seconds=-1)])

@@ -75,7 +75,7 @@ def test_an_api_records_line_is_byte_for_byte_what_it_was():
         "schema_version": 1, "client_event_id": meta.event_id, "kafka_topic": "pinterest.geo", "kafka_partition": 1, "kafka_offset": 42,
         "kafka_timestamp": 1_796_000_000_000, "key": "7528", "value": json.dumps(GEO_EVENT),
     }
-    assert parse_record(record).encode() == (json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    assert parse_record(record).data == (json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def test_the_value_is_kept_exactly_as_received():
@@ -84,7 +84,7 @@ def test_the_value_is_kept_exactly_as_received():
     line = parse_record(record)
     assert list(line.fields) == API_FIELDS
     assert line.fields["value"] == text
-    encoded = line.encode()
+    encoded = line.data
     assert encoded.endswith(b"\n") and json.loads(encoded)["value"] == text
     assert "🌍".encode() in encoded  # UTF-8, not \u escapes
 
@@ -141,7 +141,7 @@ def test_values_are_not_judged_they_land_as_received(case):
     assert list(line.fields) == API_FIELDS
     assert line.fields["value"] == VALUES_NOT_JUDGED[case].decode()
     assert line.fields["event_id"] == meta.event_id and line.day.isoformat() == "2026-11-26"
-    assert json.loads(line.encode())["value"].encode() == VALUES_NOT_JUDGED[case]
+    assert json.loads(line.data)["value"].encode() == VALUES_NOT_JUDGED[case]
 
 
 def test_a_value_that_is_not_utf8_is_kept_in_base64():
@@ -212,7 +212,7 @@ def test_records_with_other_headers_become_one_line_too(case):
     else:
         assert list(line.fields) == [*API_FIELDS, "headers"] and line.fields["headers"] == expected_headers
     assert line.fields["value"] == json.dumps(PIN_EVENT)
-    json.loads(line.encode())
+    json.loads(line.data)
 
 
 def test_schema_version_is_an_int_only_when_the_header_is_a_32_bit_integer():
@@ -257,7 +257,7 @@ def test_garbage_everywhere_is_one_line_with_every_byte_visible():
         ],
     }
     assert line.day.isoformat() == "2020-09-13"  # 1_600_000_000 s
-    assert json.loads(line.encode()) == line.fields
+    assert json.loads(line.data) == line.fields
 
 
 def test_the_day_is_that_of_received_at_when_it_parses_else_of_the_kafka_timestamp():
@@ -271,4 +271,60 @@ def test_the_day_is_that_of_received_at_when_it_parses_else_of_the_kafka_timesta
 
 def test_the_same_record_always_gives_the_same_bytes():
     record = Record("pinterest.geo", 2, 9, 5, b"\xff", b"\xfe", [("x", b"1"), ("event_id", b"\xff")])
-    assert parse_record(record).encode() == parse_record(record).encode()
+    assert parse_record(record).data == parse_record(record).data
+
+
+# One serialisation, by orjson: the bytes json.dumps(ensure_ascii=False, compact) would write,
+# which Spark's JSON reader reads back to the same strings.
+AWKWARD_TEXT = "tab\there \"quoted\" back\\slash /slash \x00\x01\x1f\x7f é 🌍 \u2028\u2029 \r\n\b\f end"
+
+
+def _reference(line) -> bytes:
+    return (json.dumps(line.fields, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+@pytest.mark.parametrize("value", [AWKWARD_TEXT.encode(), b"\xff\xfe", b"", None, json.dumps(PIN_EVENT).encode()])
+def test_lines_are_the_bytes_of_compact_json_with_utf8_kept_and_control_characters_escaped(value):
+    api = replace(api_record(PIN, PIN_EVENT)[0], value=value)
+    odd = _with_headers(api, traceparent=AWKWARD_TEXT)  # the general path
+    for record in (api, odd):
+        line = parse_record(record)
+        assert line.data == _reference(line)
+        assert line.data.count(b"\n") == 1 and line.data.endswith(b"\n")  # one line, whatever the text holds
+        assert json.loads(line.data)["value"] == (value.decode() if value not in (None, b"\xff\xfe") else None)
+    assert "🌍".encode() in parse_record(odd).data and b"\\u0000" in parse_record(odd).data
+
+
+def test_the_fast_path_writes_the_line_of_the_general_path():
+    from pinterest_assets.lake.records import _any_line, _api_line
+
+    records = [api_record(t, e)[0] for t, e in ((PIN, PIN_EVENT), (GEO, GEO_EVENT), (USER, USER_EVENT))]
+    records += [_drop_header(records[0], "client_event_id"), replace(records[0], key=None, value=None),
+                replace(records[1], value=AWKWARD_TEXT.encode()), _with_headers(records[2], event_id="42")]
+    for record in records:
+        assert _api_line(record) is not None
+        assert _api_line(record) == _any_line(record)
+    # Anything else takes the general path.
+    for record in [replace(records[0], value=b"\xff"), replace(records[0], key=b"\xff"),
+                   _with_headers(records[0], schema_version="01"), _with_headers(records[0], schema_version="-1"),
+                   _with_headers(records[0], schema_version=str(2**31)), _with_headers(records[0], traceparent="x"),
+                   replace(records[0], headers=[*records[0].headers[:3], ("schema_version", None), records[0].headers[4]]),
+                   replace(records[0], headers=[])]:
+        assert _api_line(record) is None
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-26T23:59:59.123456Z", "2024-02-29T00:00:00.000000Z", "2026-02-29T00:00:00.000000Z",
+    "2026-11-26T24:00:00.000000Z", "2026-11-26T23:59:60.000000Z", "2026-13-01T00:00:00.000000Z",
+    "2026-W48-4T23:59:59.123456Z", "2026-11-26T23:59:59Z", "2026-11-26T23:59:59.1Z", "2026-11-26 23:59:59.123456Z",
+    "2026-11-26T23:59:59.123456+00:00", "2026-1-2T3:4:5.6Z", "２０２６-11-26T23:59:59.123456Z", "",
+])
+def test_received_at_is_read_as_parse_received_at_reads_it(text):
+    from pinterest_assets.lake.records import _received_at
+    from pinterest_common.records import parse_received_at
+
+    try:
+        expected = parse_received_at(text)
+    except ValueError:
+        expected = None
+    assert _received_at(text) == expected
