@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from .ranges import PartitionOffsets
@@ -18,6 +19,10 @@ with warnings.catch_warnings():
     # deprecated since Python 3.11: not ours to fix, and not worth a warning in every process.
     warnings.filterwarnings("ignore", message=r"(read_text|open_text) is deprecated", category=DeprecationWarning)
     from kafka import KafkaConsumer, TopicPartition
+
+
+POLL_RECORDS = 5000
+FETCH_BYTES = 8 * 1024 * 1024
 
 
 def open_consumer(bootstrap_servers: str, request_timeout_ms: int = 15_000, client_id: str = "pinterest-lake") -> Any:
@@ -30,7 +35,10 @@ def open_consumer(bootstrap_servers: str, request_timeout_ms: int = 15_000, clie
         auto_offset_reset="earliest",
         request_timeout_ms=request_timeout_ms,
         bootstrap_timeout_ms=request_timeout_ms,
-        max_poll_records=2000,
+        max_poll_records=POLL_RECORDS,
+        # Larger fetches than kafka-python's 1 MiB: fewer round trips for a landing run's range.
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_bytes=4 * FETCH_BYTES,
     )
 
 
@@ -48,8 +56,11 @@ def partition_offsets(consumer: Any, topic: str, timeout_ms: int = 10_000) -> di
     return {tp.partition: PartitionOffsets(int(earliest[tp]), int(end[tp])) for tp in tps}
 
 
-def read_range(consumer: Any, topic: str, partition: int, start: int, end: int, idle_timeout_s: float = 60.0) -> list:
-    """The records of `topic` partition `partition` with offsets in `[start, end)`, in order.
+def read_range(
+    consumer: Any, topic: str, partition: int, start: int, end: int, idle_timeout_s: float = 60.0
+) -> Iterator[Any]:
+    """The records of `topic` partition `partition` with offsets in `[start, end)`, in order,
+    as they arrive (one poll's worth at a time).
 
     Stops when the consumer's position reaches `end` (offsets without a record, e.g.
     transaction markers, count as read). Offsets below the partition's earliest offset are gone
@@ -59,18 +70,16 @@ def read_range(consumer: Any, topic: str, partition: int, start: int, end: int, 
     tp = TopicPartition(topic, partition)
     consumer.assign([tp])
     consumer.seek(tp, start)
-    records: list = []
     deadline = time.monotonic() + idle_timeout_s
     position = start
     while position < end:
-        batch = consumer.poll(timeout_ms=500, max_records=2000)
-        for record in batch.get(tp, []):
+        batch = consumer.poll(timeout_ms=500, max_records=POLL_RECORDS)
+        for record in batch.get(tp, ()):
             if start <= record.offset < end:
-                records.append(record)
+                yield record
         new_position = consumer.position(tp, timeout_ms=10_000)
         if new_position is not None and new_position > position:
             position = new_position
             deadline = time.monotonic() + idle_timeout_s
         elif time.monotonic() > deadline:
             raise TimeoutError(f"{topic} p{partition}: no progress past offset {position} (reading up to {end})")
-    return records

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
@@ -39,10 +39,10 @@ class KafkaResource(dg.ConfigurableResource):
             raise LookupError(f"{topic} has no partition {partition}")
         return offsets[partition].earliest
 
-    def read_range(self, topic: str, partition: int, start: int, end: int) -> Sequence:
-        """The records of one partition with offsets in [start, end)."""
+    def read_range(self, topic: str, partition: int, start: int, end: int) -> Iterator:
+        """The records of one partition with offsets in [start, end), in order, as they arrive."""
         consumer = kafka_io.open_consumer(self.bootstrap_servers, self.request_timeout_ms, "pinterest-lake-landing")
         try:
-            return kafka_io.read_range(consumer, topic, partition, start, end, self.read_idle_timeout_s)
+            yield from kafka_io.read_range(consumer, topic, partition, start, end, self.read_idle_timeout_s)
         finally:
             consumer.close()

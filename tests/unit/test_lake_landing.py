@@ -1,7 +1,10 @@
 """Landing one range exactly once (pinterest_assets.lake.landing), with in-memory Kafka, S3 and
-progress: crashes between upload and commit, re-runs, ranges that grew, gaps."""
+progress: crashes between upload and commit, re-runs, ranges that grew, gaps, write-ahead
+before every upload, and S3 answering with a checksum other than the bytes'."""
 
+import base64
 import gzip
+import hashlib
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -9,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pinterest_assets.lake.landing import RangeNotReady, land_range
+from pinterest_assets.lake.landing import ChecksumMismatch, RangeNotReady, land_range
 from pinterest_assets.lake.objects import RollLimits
 from pinterest_assets.lake.progress import ObjectRow
 from pinterest_assets.lake.ranges import OffsetRange
@@ -77,12 +80,19 @@ class FakeProgress:
 
 
 class FakeS3:
-    def __init__(self):
-        self.objects, self.puts = {}, 0
+    """put_object as S3 answers it: Content-MD5 checked, the MD5 as ETag (unless `etag` says
+    otherwise); with `progress`, asserts that the object was recorded pending before its upload."""
 
-    def put_object(self, Bucket, Key, Body, ContentType):
+    def __init__(self, progress=None, etag=None):
+        self.objects, self.puts, self.progress, self.etag = {}, 0, progress, etag
+
+    def put_object(self, Bucket, Key, Body, ContentType, ContentMD5):
+        assert base64.b64decode(ContentMD5) == hashlib.md5(Body).digest()
+        if self.progress is not None:
+            assert self.progress.rows[Key].state == "pending"
         self.objects[Key] = Body
         self.puts += 1
+        return {"ETag": self.etag or f'"{hashlib.md5(Body).hexdigest()}"'}
 
     def delete_object(self, Bucket, Key):
         self.objects.pop(Key, None)
@@ -96,10 +106,10 @@ class Kafka:
         return [r for r in self.records if max(start, self.earliest) <= r.offset < end]
 
 
-def land(kafka, s3, progress, start, end, limits=RollLimits(max_records=4)):
+def land(kafka, s3, progress, start, end, limits=RollLimits(max_records=4), upload_threads=2):
     return land_range(
         OffsetRange(TOPIC, 0, start, end), GEO, read=kafka.read, earliest=lambda: kafka.earliest, s3=s3,
-        bucket="lake", progress=progress, limits=limits,
+        bucket="lake", progress=progress, limits=limits, upload_threads=upload_threads,
     )
 
 
@@ -117,6 +127,39 @@ def test_a_range_lands_in_objects_and_moves_the_committed_offset():
     assert (report.records_consumed, report.records_landed, len(report.objects)) == (10, 10, 3)
     assert report.received_min == T0 and report.received_max == T0 + timedelta(seconds=9)
     assert all(r.state == "landed" and r.kind == "raw" for r in progress.rows.values())
+    # The report keeps each object's figures in offset order, not its bytes.
+    assert [(o.first_offset, o.last_offset, o.records) for o in report.objects] == [(0, 3, 4), (4, 7, 4), (8, 9, 2)]
+    assert all(o.body is None and o.md5 == hashlib.md5(s3.objects[o.key]).hexdigest() for o in report.objects)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_many_objects_land_in_offset_order_each_recorded_pending_before_its_upload(threads):
+    progress = FakeProgress()
+    kafka, s3 = Kafka([geo_record(i) for i in range(50)]), FakeS3(progress)
+    report = land(kafka, s3, progress, 0, 50, limits=RollLimits(max_records=3), upload_threads=threads)
+    assert [o.first_offset for o in report.objects] == list(range(0, 50, 3))
+    assert offsets_in_lake(s3) == list(range(50)) and progress.next_offsets == {0: 50}
+    assert {r.state for r in progress.rows.values()} == {"landed"} and len(progress.rows) == 17
+
+
+def test_s3_answering_with_another_checksum_fails_the_run_before_its_commit():
+    progress = FakeProgress()
+    kafka, s3 = Kafka([geo_record(i) for i in range(10)]), FakeS3(progress, etag='"0123456789abcdef0123456789abcdef"')
+    with pytest.raises(ChecksumMismatch):
+        land(kafka, s3, progress, 0, 10)
+    assert progress.next_offsets == {} and {r.state for r in progress.rows.values()} == {"pending"}
+
+
+def test_reading_kafka_failing_midway_commits_nothing():
+    def read(start, end):
+        yield from (geo_record(i) for i in range(start, 7))
+        raise TimeoutError("no progress")
+
+    progress, s3 = FakeProgress(), FakeS3()
+    with pytest.raises(TimeoutError):
+        land_range(OffsetRange(TOPIC, 0, 0, 10), GEO, read=read, earliest=lambda: 0, s3=s3, bucket="lake",
+                   progress=progress, limits=RollLimits(max_records=2))
+    assert progress.next_offsets == {} and all(r.state == "pending" for r in progress.rows.values())
 
 
 def test_killed_between_upload_and_commit_then_run_again_gives_the_same_objects_once():
