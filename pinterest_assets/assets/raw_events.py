@@ -1,7 +1,8 @@
 """raw_pin_events, raw_geo_events, raw_user_events: Kafka landed in the S3 lake, exactly once.
 
 Each materialization lands one offset range of one partition (see pinterest_assets.lake.landing)
-and records what it wrote as metadata.
+and records what it wrote as metadata, among it each object's key, offsets, line count and MD5
+(`objects`): what the raw checks judge the landing by (pinterest_assets.checks.raw_events).
 """
 
 from typing import Any
@@ -12,6 +13,7 @@ from pydantic import Field
 
 from .. import lake
 from ..lake.landing import LandingReport, land_range
+from ..lake.objects import LakeObject
 from ..lake.ranges import OffsetRange
 from ..raw_streams import RAW_LAKE_GROUP, STREAMS, RawStream
 from ..resources import KafkaResource, PostgresResource, RawLakeResource
@@ -25,6 +27,12 @@ class LandRangeConfig(dg.Config):
     partition: int = Field(description="Kafka partition.")
     from_offset: int = Field(description="First offset of the range.")
     until_offset: int = Field(description="One past the last offset of the range.")
+
+
+def landed_object(o: LakeObject) -> dict[str, Any]:
+    """One object as the landing metadata lists it (pinterest_assets.lake.verify.LandedObject)."""
+    return {"key": o.key, "first_offset": o.first_offset, "last_offset": o.last_offset, "records": o.records,
+            "md5": o.md5}
 
 
 def landing_metadata(report: LandingReport, bucket: str, event_type: str) -> dict[str, Any]:
@@ -41,7 +49,7 @@ def landing_metadata(report: LandingReport, bucket: str, event_type: str) -> dic
         "dagster/row_count": report.records_landed,
         "offsets_without_record": report.offsets_without_record,
         "offsets_lost_before_landing": report.offsets_lost,
-        "objects": dg.MetadataValue.json([o.key for o in report.objects]),
+        "objects": dg.MetadataValue.json([landed_object(o) for o in report.objects]),
         "object_count": len(report.objects),
         "bytes": report.bytes,
         "uncompressed_bytes": report.uncompressed_bytes,

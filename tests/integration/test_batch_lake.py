@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -337,10 +338,13 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
     metadata = [m.asset_materialization.metadata for m in materializations]
     assert sum(m["dagster/row_count"].value for m in metadata) == 120 + len(strangers)  # every record
     assert all("dead_lettered" not in m for m in metadata)
+    held = lake.objects("raw/")
     for meta in metadata:
         assert meta["records_consumed"].value == meta["until_offset"].value - meta["landed_from_offset"].value
         assert meta["bytes"].value > 0 and meta["object_count"].value == len(meta["objects"].value)
-        assert all(OBJECT_NAME.match(key) for key in meta["objects"].value)
+        assert all(OBJECT_NAME.match(o["key"]) for o in meta["objects"].value)
+        assert sum(o["records"] for o in meta["objects"].value) == meta["dagster/row_count"].value
+        assert all(o["md5"] == hashlib.md5(held[o["key"]]).hexdigest() for o in meta["objects"].value)
         if meta["dagster/row_count"].value:
             span = meta["received_at_span_seconds"].value
             assert meta["received_at_min"].value <= meta["received_at_max"].value and 0 <= span < 600
