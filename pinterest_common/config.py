@@ -43,10 +43,11 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_SPARK_DRIVER_MEMORY": "2g",
     # Dagster and the batch lake (pinterest_assets). DAGSTER_HOME may refer to ${PINTEREST_HOME}.
     "DAGSTER_HOME": "${PINTEREST_HOME}/dagster",
-    "PINTEREST_LAKE_MAX_RECORDS_PER_RUN": "50000",
+    "PINTEREST_LAKE_MAX_RECORDS_PER_RUN": "250000",
     "PINTEREST_LAKE_MAX_RUNS_PER_TICK": "20",
-    "PINTEREST_LAKE_ROLL_MAX_RECORDS": "5000",
-    "PINTEREST_LAKE_ROLL_MAX_BYTES": str(16 * 1024 * 1024),
+    "PINTEREST_LAKE_ROLL_MAX_RECORDS": "20000",
+    "PINTEREST_LAKE_ROLL_MAX_BYTES": str(32 * 1024 * 1024),
+    "PINTEREST_LAKE_UPLOAD_THREADS": "2",
     "PINTEREST_LAKE_ROLL_MAX_SPAN_SECONDS": "3600",
     "PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS": "30",
     "PINTEREST_LAKE_RUN_TIMEOUT_SECONDS": "900",
@@ -212,6 +213,7 @@ class Settings:
     lake_roll_max_records: int
     lake_roll_max_bytes: int
     lake_roll_max_span_seconds: int
+    lake_upload_threads: int
     lake_sensor_interval_seconds: int
     lake_run_timeout_seconds: int
     streaming_database: str
@@ -267,6 +269,7 @@ class Settings:
             lake_roll_max_records=int(get("PINTEREST_LAKE_ROLL_MAX_RECORDS")),
             lake_roll_max_bytes=int(get("PINTEREST_LAKE_ROLL_MAX_BYTES")),
             lake_roll_max_span_seconds=int(get("PINTEREST_LAKE_ROLL_MAX_SPAN_SECONDS")),
+            lake_upload_threads=int(get("PINTEREST_LAKE_UPLOAD_THREADS")),
             lake_sensor_interval_seconds=int(get("PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS")),
             lake_run_timeout_seconds=int(get("PINTEREST_LAKE_RUN_TIMEOUT_SECONDS")),
             streaming_database=get("PINTEREST_STREAMING_DATABASE"),

@@ -96,6 +96,7 @@ def raw_events_asset(stream: RawStream) -> dg.AssetsDefinition:
             bucket=raw_lake.bucket,
             progress=raw_lake.progress(postgres),
             limits=raw_lake.roll_limits,
+            upload_threads=raw_lake.upload_threads,
             run_id=context.run.run_id,
             lock_timeout_s=LOCK_TIMEOUT_S,
             log=context.log.info,

@@ -4,13 +4,13 @@ objects, keep the durable progress, and land one range exactly once.
 The Dagster definitions (assets, checks, sensors) are thin wrappers around these modules:
 
 - `ranges`   which offset ranges to land next (the drain sensors' planning) and the run keys
-- `records`  a Kafka record -> its lake line (every record, whatever it holds: the lake mirrors
-             the topics; the clean step decides what is a valid event)
-- `objects`  rolling lines into objects, deterministic object keys and gzip bytes
+- `records`  a Kafka record -> its lake line, serialised once (every record, whatever it holds:
+             the lake mirrors the topics; the clean step decides what is a valid event)
+- `objects`  rolling lines into objects, deterministic object keys, gzip bytes and their MD5
 - `progress` the committed offsets and the object manifest in PostgreSQL (schema `lake`)
 - `kafka_io` partition offsets (metadata only) and reading exactly one offset range
-- `landing`  one range from Kafka to S3, exactly once
-- `verify`   reading landed objects back, for the asset checks
+- `landing`  one range from Kafka to S3, exactly once (reading, compressing and uploading overlap)
+- `verify`   judging a landing from its counts and checksums, for the asset checks
 """
 
 # The object key prefix inside the bucket; the event type and the day follow.

@@ -66,6 +66,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             roll_max_bytes=settings.lake_roll_max_bytes,
             roll_max_span_seconds=settings.lake_roll_max_span_seconds,
             max_records_per_run=settings.lake_max_records_per_run,
+            upload_threads=settings.lake_upload_threads,
             max_runs_per_tick=settings.lake_max_runs_per_tick,
             run_timeout_seconds=settings.lake_run_timeout_seconds,
             progress_database=DAGSTER_DB,
