@@ -1,7 +1,9 @@
 """Kafka -> S3 drain benchmark: events/s and MB/s of `make batch --land-only`'s code
 (pinterest_assets.batch.run_batch(refresh_downstream=False): the drain sensors' planning and
 one Dagster landing run per offset range, executed in the Dagster instance) over a backlog of
-at least 1,000,000 events, and a profile of one landing range by stage.
+at least 1,000,000 events; the same-run ceiling, a bare consume -> gzip -> PUT loop over the
+same backlog (no lake lines, no Dagster, no progress); and a profile of one landing range by
+stage.
 
     python -m bench.drain [--quick]      # on a fresh stack of its own (PostgreSQL, S3, Kafka)
 
@@ -84,10 +86,52 @@ def lake_bytes(settings: Settings) -> tuple[int, int]:
     return objects, size
 
 
+def bare_loop(settings: Settings) -> dict:
+    """The ceiling: every record the event topics hold read with the drain's consumer settings,
+    the values joined by newlines, gzip (the lake's level) every `lake_roll_max_records`
+    values, one PUT each to a scratch bucket; one thread, nothing else."""
+    import gzip
+
+    from pinterest_assets.lake import kafka_io
+    from pinterest_assets.lake.objects import GZIP_LEVEL
+
+    client = s3_client(settings)
+    client.create_bucket(Bucket="bench-drain-bare")
+    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain-bare")
+    events = objects = gzip_bytes = 0
+
+    def put(values: list[bytes]) -> None:
+        nonlocal objects, gzip_bytes
+        body = gzip.compress(b"\n".join(values), compresslevel=GZIP_LEVEL, mtime=0)
+        client.put_object(Bucket="bench-drain-bare", Key=f"bare/{objects:08d}.gz", Body=body)
+        objects += 1
+        gzip_bytes += len(body)
+
+    start = time.monotonic()
+    try:
+        for event_type in EVENT_TYPES.values():
+            for partition, held in sorted((kafka_io.partition_offsets(consumer, event_type.topic) or {}).items()):
+                values: list[bytes] = []
+                for record in kafka_io.read_range(consumer, event_type.topic, partition, held.earliest, held.end):
+                    values.append(record.value or b"")
+                    if len(values) == settings.lake_roll_max_records:
+                        put(values)
+                        events, values = events + len(values), []
+                if values:
+                    put(values)
+                    events += len(values)
+    finally:
+        consumer.close()
+    seconds = time.monotonic() - start
+    return {"events": events, "objects": objects, "gzip_bytes": gzip_bytes, "seconds": round(seconds, 2),
+            "events_per_s": round(events / seconds, 1) if seconds else None}
+
+
 def profile_range(settings: Settings, records: int) -> dict:
-    """One landing range's stages, timed apart (read from Kafka, parse and validate, roll and
-    gzip, upload), on the first `records` offsets of pinterest.pin; the upload goes to a scratch
-    bucket and nothing is committed."""
+    """One landing range's stages, timed apart (read from Kafka, lake lines, roll + gzip + MD5,
+    upload), on the first `records` offsets of pinterest.pin; the upload goes to a scratch
+    bucket and nothing is committed. A landing run overlaps the last two with the reading
+    (pinterest_assets.lake.landing); here they run one after the other."""
     from pinterest_assets.lake import kafka_io
     from pinterest_assets.lake.objects import RollLimits, build_objects
     from pinterest_assets.lake.records import parse_record
@@ -99,7 +143,7 @@ def profile_range(settings: Settings, records: int) -> dict:
         partition, held = max(offsets.items(), key=lambda item: item[1].end - item[1].earliest)
         first, last = held.earliest, min(held.end, held.earliest + records)
         t0 = time.monotonic()
-        rows = kafka_io.read_range(consumer, pin.topic, partition, first, last)
+        rows = list(kafka_io.read_range(consumer, pin.topic, partition, first, last))
         t1 = time.monotonic()
     finally:
         consumer.close()
@@ -114,8 +158,8 @@ def profile_range(settings: Settings, records: int) -> dict:
         client.put_object(Bucket="bench-drain-profile", Key=obj.key, Body=obj.body)
     t4 = time.monotonic()
     n = len(rows)
-    stages = {"read from Kafka (kafka-python)": t1 - t0, "parse + validate": t2 - t1,
-              "roll + JSON + gzip": t3 - t2, "upload to S3": t4 - t3}
+    stages = {"read from Kafka (kafka-python)": t1 - t0, "lake lines (orjson, one serialisation)": t2 - t1,
+              "roll + gzip + MD5": t3 - t2, "upload to S3": t4 - t3}
     return {"records": n, "stages_s": {k: round(v, 3) for k, v in stages.items()},
             "stages_us_per_event": {k: round(v / n * 1e6, 1) for k, v in stages.items()},
             "events_per_s_without_dagster": round(n / sum(stages.values()))}
@@ -173,13 +217,17 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     landed = summary.landed
     say(f"  landed {landed:,} events in {seconds:.1f}s ({landed / seconds:,.0f}/s), {len(summary.runs)} runs, "
         f"ok={summary.ok}, {left:,} left in the backlog")
+    say("drain: the ceiling, a bare consume -> gzip -> PUT loop over the same backlog ...")
+    loop = bare_loop(settings)
+    say(f"  {loop['events']:,} events in {loop['seconds']:.1f}s ({loop['events_per_s']:,.0f}/s)")
     profile_n = 5_000 if quick else 10_000
     say(f"drain: profiling one range of {profile_n:,} pin records by stage ...")
     profile = profile_range(settings, profile_n)
     figures = {
         "settings": {"max_records_per_run": settings.lake_max_records_per_run,
                      "max_runs_per_tick": settings.lake_max_runs_per_tick,
-                     "roll_max_records": settings.lake_roll_max_records, "topic_partitions": settings.topic_partitions,
+                     "roll_max_records": settings.lake_roll_max_records, "roll_max_bytes": settings.lake_roll_max_bytes,
+                     "upload_threads": settings.lake_upload_threads, "topic_partitions": settings.topic_partitions,
                      "target_events": target},
         "produced": produced,
         "backlog_before": to_drain,
@@ -196,10 +244,13 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
         "lake_gzip_bytes": object_bytes,
         "lake_gzip_mb_per_s": round(object_bytes / seconds / 1e6, 2),
         "seconds_per_run": round(seconds / max(1, len(summary.runs)), 2),
+        "bare_loop": loop,
+        "share_of_bare_loop": round(landed / seconds / loop["events_per_s"], 3) if loop["events_per_s"] else None,
         "profile": profile,
     }
     figures["backlog"], figures["backlog_left"] = sum(to_drain.values()), left
-    figures["goals"] = {"drain >= 20,000 events/s, run ok, backlog fully landed": drain_goal(figures)}
+    figures["goals"] = {"drain >= 20,000 events/s, run ok, backlog fully landed": drain_goal(figures),
+                        "drain / bare consume->gzip->PUT loop (same run) >= 0.5": bare_loop_goal(figures)}
     return figures
 
 
@@ -213,10 +264,25 @@ def drain_goal(figures: dict, target: float = 20_000) -> dict:
             "met": bool(figures["ok"] and landed_all and figures["events_per_s"] >= target)}
 
 
+def bare_loop_goal(figures: dict, target: float = 0.5) -> dict:
+    """Met when the drain reaches `target` of the bare loop's rate, measured in the same run, and
+    did its whole job (as drain_goal)."""
+    share = figures["share_of_bare_loop"]
+    landed_all = figures["events"] == figures["backlog"] and figures["backlog_left"] == 0
+    return {"value": {"share": share, "events_per_s": figures["events_per_s"],
+                      "bare_loop_events_per_s": figures["bare_loop"]["events_per_s"]},
+            "target": f">= {target:g} of the bare loop, ok, landed = backlog, none left",
+            "met": bool(share is not None and share >= target and figures["ok"] and landed_all)}
+
+
 def report(figures: dict) -> str:
+    loop = figures["bare_loop"]
     rows = [("drain (run_batch, land only)", figures["events"], figures["seconds"], figures["events_per_s"],
-             figures["kafka_mb_per_s"], figures["lake_gzip_mb_per_s"], figures["runs"])]
+             figures["kafka_mb_per_s"], figures["lake_gzip_mb_per_s"], figures["runs"]),
+            ("ceiling: bare consume -> gzip -> PUT loop", loop["events"], loop["seconds"], loop["events_per_s"],
+             "-", round(loop["gzip_bytes"] / loop["seconds"] / 1e6, 2) if loop["seconds"] else "-", "-")]
     text = table("Kafka -> S3 drain", ["measurement", "events", "seconds", "events/s", "Kafka MB/s", "gzip MB/s", "runs"], rows)
+    text += f"\ndrain / bare loop: {figures['share_of_bare_loop']}\n"
     p = figures["profile"]
     text += "\n" + table(f"One landing range of {p['records']:,} pin records, by stage (no Dagster)",
                          ["stage", "seconds", "us/event"],

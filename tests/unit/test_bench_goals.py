@@ -3,7 +3,7 @@ partial or flattering result cannot meet."""
 
 import math
 
-from bench.drain import drain_goal
+from bench.drain import bare_loop_goal, drain_goal
 from bench.ingest import ratio
 from bench.spark_batch import empty_lake_ok, marginal_growth
 from bench.streaming import goals, highest_bounded_rate, lag_bounded
@@ -94,6 +94,15 @@ def test_the_drain_goal_needs_the_run_ok_and_the_whole_backlog_landed():
     assert not drain_goal(_drain(events=600_000))["met"]  # fast, but landed part of it
     assert not drain_goal(_drain(backlog_left=5))["met"]
     assert not drain_goal(_drain(events_per_s=19_999.0))["met"]
+
+
+def test_the_bare_loop_goal_needs_half_the_same_run_loop_and_the_whole_backlog_landed():
+    figures = _drain(share_of_bare_loop=0.6, bare_loop={"events_per_s": 41_000.0})
+    assert bare_loop_goal(figures)["met"] and bare_loop_goal(figures)["value"]["share"] == 0.6
+    assert not bare_loop_goal({**figures, "share_of_bare_loop": 0.49})["met"]
+    assert not bare_loop_goal({**figures, "share_of_bare_loop": None})["met"]  # no ceiling measured
+    assert not bare_loop_goal({**figures, "ok": False})["met"]
+    assert not bare_loop_goal({**figures, "backlog_left": 1})["met"]
 
 
 def test_a_ratio_without_a_ceiling_is_none():
