@@ -4,7 +4,8 @@ One structured streaming query (`foreachBatch`, processing-time trigger) reads t
 each micro-batch is cleaned and turned into COPY lines, events and quarantined records (those
 the contract's types and rules refuse) alike, all in the Spark plan (streaming/source.py); the
 driver collects the lines and hands them to the sink (streaming/sink.py), which applies them
-exactly once. The plan keeps no state: the checkpoint (offsets) is only ever added to. The main
+exactly once. The plan keeps no state: the checkpoint (offsets) is only ever added to, but for
+the dedup state earlier releases kept there, removed once (`drop_dedup_state`). The main
 thread writes the heartbeat (streaming/status.py), restarts the query after a failure (with
 backoff), and on SIGTERM or SIGINT lets the running micro-batch finish, stops the query and
 exits 0.
@@ -41,6 +42,18 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
 RESTART_BACKOFF_S = (5.0, 60.0)  # first and largest pause before restarting a failed query
 STOP_TIMEOUT_S = 60.0  # longest wait for the running micro-batch on SIGTERM
+
+
+def drop_dedup_state(spark: SparkSession, checkpoint: str) -> None:
+    """Remove `<checkpoint>/state`, the dedup state of the releases before issue 18, with which
+    Spark refuses a plan that has no such operator; offsets and commits stay, so the query
+    resumes where it stopped (the sink's keys still store each event once)."""
+    jvm = spark.sparkContext._jvm
+    state = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/state")
+    fs = state.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if fs.exists(state):
+        log.warning("removing %s, the dedup state of an earlier release: the plan keeps no state", state)
+        fs.delete(state, True)
 
 
 def _writer_ready(settings: Settings) -> bool:
@@ -101,6 +114,7 @@ class StreamingJob:
         ensure_topics(self.settings, topics=EVENT_TOPICS)
         self._spark = streaming_session(self.settings)
         self._spark.sparkContext.setLogLevel("WARN")
+        drop_dedup_state(self._spark, self.checkpoint)
         log.info("streaming %s into database %s, checkpoint %s, trigger %s",
                  ", ".join(EVENT_TOPICS), self.settings.streaming_database, self.checkpoint, self.trigger)
         try:

@@ -261,3 +261,31 @@ def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_r
     named = {row["event_id"]: row["client_event_id"] for output in (first, second) for row in output["pin"]}
     assert named == {**{copy.event_id: "order-7" for copy in copies},
                      older.event_id: older.event_id, empty.event_id: empty.event_id}
+
+
+def test_a_checkpoint_with_the_dedup_state_of_earlier_releases_resumes_where_it_stopped(spark, events, tmp_path):
+    """Earlier releases deduplicated in Spark; Spark refuses a plan without that operator on their
+    checkpoint until its state is removed, then the query resumes after its last batch."""
+    from streaming.job import drop_dedup_state
+
+    name, event, metadata = events[0]
+    source, checkpoint = tmp_path / "kafka", str(tmp_path / "checkpoint")
+    stream = spark.readStream.schema(KAFKA_SCHEMA).option("maxFilesPerTrigger", 1).option("recursiveFileLookup", "true")
+    seen: list[int] = []
+
+    def run(frame) -> None:
+        frame.writeStream.foreachBatch(lambda batch, _: seen.append(batch.count())).option(
+            "checkpointLocation", checkpoint).trigger(availableNow=True).start().awaitTermination()
+
+    for number in range(2):
+        row = kafka_row(name, event, number, RecordMetadata.new(name, RECEIVED))
+        spark.createDataFrame([row], KAFKA_SCHEMA).write.parquet(str(source / f"batch={number}"))
+        records = api_records(record_columns(stream.parquet(str(source))))
+        if number == 0:  # as the earlier releases ran
+            run(records.withWatermark("received_at", "10 minutes").dropDuplicatesWithinWatermark(["event_id"]))
+            assert (tmp_path / "checkpoint" / "state").is_dir()
+        else:
+            drop_dedup_state(spark, checkpoint)
+            assert not (tmp_path / "checkpoint" / "state").exists()
+            run(copy_lines(cleaned(records)))
+    assert [count for count in seen if count] == [1, 1]  # the second run read the second file alone
