@@ -4,7 +4,8 @@ One implementation for the batch assets and the streaming job:
 
 - `clean(event_type, df)` (or `clean_pins`, `clean_geo`, `clean_users`) works row by row, so it
   runs on a streaming micro-batch as well as on a batch DataFrame;
-- `dedup` / `latest_per_key` keep the latest received event per key;
+- `dedup` / `latest_per_key` keep the latest received event per key (and can count the rows
+  they leave out);
 - `rule_change_counts` and `null_rates` report what the rules did, each in one aggregation
   (`clean` can count the rule changes on the way, see its `rule_changes`).
 
@@ -102,23 +103,30 @@ def clean_users(df: DataFrame) -> DataFrame:
     return clean(USER.name, df)
 
 
-def latest_per_key(df: DataFrame, key: str) -> DataFrame:
+def latest_per_key(df: DataFrame, key: str, dropped: Observation | None = None) -> DataFrame:
     """One row per non-NULL `key`: the latest `received_at` wins, a tie goes to the greater
-    `event_id`. Rows whose key is NULL are dropped: they identify nothing."""
+    `event_id`. Rows whose key is NULL are dropped: they identify nothing.
+
+    With `dropped`, the first action over the result also fills that Observation with the rows
+    left out: `superseded` (an earlier version of a key) and `without_key`.
+    """
     latest_first = Window.partitionBy(key).orderBy(
         F.col(RECEIVED_AT).desc_nulls_last(), F.col(EVENT_ID).desc_nulls_last()
     )
-    return (
-        df.where(F.col(key).isNotNull())
-        .withColumn(_ROW_NUMBER, F.row_number().over(latest_first))
-        .where(F.col(_ROW_NUMBER) == 1)
-        .drop(_ROW_NUMBER)
-    )
+    if dropped is None:
+        df = df.where(F.col(key).isNotNull())
+    ranked = df.withColumn(_ROW_NUMBER, F.row_number().over(latest_first))
+    if dropped is not None:
+        has_key = F.col(key).isNotNull()
+        ranked = ranked.observe(dropped, F.count_if(has_key & (F.col(_ROW_NUMBER) > 1)).alias("superseded"),
+                                F.count_if(~has_key).alias("without_key"))
+    return ranked.where(F.col(key).isNotNull() & (F.col(_ROW_NUMBER) == 1)).drop(_ROW_NUMBER)
 
 
-def dedup(event_type: str, cleaned_df: DataFrame) -> DataFrame:
-    """The latest cleaned event per key: `unique_id` for pins, `ind` for geo and user events."""
-    return latest_per_key(cleaned_df, EVENT_TYPES[event_type].key_field)
+def dedup(event_type: str, cleaned_df: DataFrame, dropped: Observation | None = None) -> DataFrame:
+    """The latest cleaned event per key: `unique_id` for pins, `ind` for geo and user events
+    (`dropped`: see `latest_per_key`)."""
+    return latest_per_key(cleaned_df, EVENT_TYPES[event_type].key_field, dropped)
 
 
 def rule_change_counts(event_type: str, raw_df: DataFrame) -> dict[str, int]:

@@ -11,8 +11,10 @@ is the reason it is quarantined instead. The checks, first failing one wins:
 3. the field rules, EDGE and CLEANING, in field order: the rule's name (e.g. `latitude_in_range`,
    `age_at_least_13`). Rules named in PINTEREST_RELAXED_RULES are skipped.
 
-The value is parsed once as a VARIANT, which keeps the JSON types (a string "7" and a number 7
-differ, as they do for the API).
+The value is parsed once as a VARIANT (`parse_value`), which keeps the JSON types (a string "7"
+and a number 7 differ, as they do for the API). A clean step that has the variant at hand
+(the batch one) asks `variant_reason` and reads the event's fields as text from the same variant
+(`raw_fields`): one parse of each value for both the triage and the cleaning.
 """
 
 from __future__ import annotations
@@ -71,6 +73,18 @@ def record_problem(value: Column, not_utf8: Column, headers_ok: Column | None = 
     return problem
 
 
+def parse_value(value: Column) -> Column:
+    """The value (JSON text) as a VARIANT; NULL when it is no JSON."""
+    return F.try_parse_json(value)
+
+
+def raw_fields(event_type: EventType, variant: Column) -> list[Column]:
+    """The event's fields as text from its parsed value (`parse_value`), named and ordered as
+    `schema.spark_raw_schema`: what cleaning reads. Meant for values that `variant_reason` lets
+    through (each field a JSON scalar of its type)."""
+    return [F.variant_get(variant, f"$.{name}", "string").alias(name) for name in event_type.field_names]
+
+
 def quarantine_reason(
     event_type: EventType,
     value: Column,
@@ -80,8 +94,19 @@ def quarantine_reason(
 ) -> Column:
     """Why the event `value` (JSON text) received at `received_at` (a timestamp) is quarantined;
     NULL when it is cleaned. `first_problem` (e.g. `lake_line_problem`) is checked first."""
+    return variant_reason(event_type, parse_value(value), received_at, first_problem, relaxed)
+
+
+def variant_reason(
+    event_type: EventType,
+    variant: Column,
+    received_at: Column,
+    first_problem: Column | None = None,
+    relaxed: Iterable[str] = (),
+) -> Column:
+    """`quarantine_reason` for a value already parsed (`parse_value`): pass it as a column of its
+    own so that Spark parses each value once."""
     relaxed = set(relaxed)
-    variant = F.try_parse_json(value)
     checks: list[tuple[Column, Column]] = [
         (variant.isNull(), F.lit(VALUE_NOT_JSON)),
         (~F.schema_of_variant(variant).startswith("OBJECT"), F.lit(VALUE_NOT_OBJECT)),

@@ -10,15 +10,22 @@ first copy wins, found through an index of first copies kept with the table
 with the reason and when (Parquet under curated/quarantined_<type>/, and the PostgreSQL table of
 the same name in `pinterest_analytics`).
 
+One pass: a run reads its new raw objects once (an explicit schema, each value parsed once),
+persists the triaged lines and derives from them the index's new entries, the cleaned rows, the
+quarantine and the counts of its split (pinterest_assets.queries.quality). The accounting check
+reads no raw object again: the state keeps running totals of the lines folded in, which each
+run adds its counts to and the check sets against the tables as written.
+
 Incremental by default: a run folds in only the raw objects not yet processed (see
-pinterest_assets.queries.lake_tables for the versioned layout). Run config:
+pinterest_assets.queries.lake_tables for the versioned layout); a state from before the running
+totals is rebuilt once. Run config:
 `{"ops": {"clean_raw_events": {"config": {"full_rebuild": true}}}}` rebuilds from the whole raw
 lake; `{"recheck_quarantine": true}` (`make requarantine`) checks the quarantined lines again
 under the current rules (after a rule was relaxed with PINTEREST_RELAXED_RULES) and moves those
 that pass into the cleaned tables.
 
 Checks: ERROR (blocking the analytics) only where the pipeline itself would be wrong (raw lines
-not accounted for, a key or event_id twice, a cleaned row breaking a rule cleaning enforces);
+not accounted for exactly once, a key or event_id twice, a cleaned row breaking a rule cleaning enforces);
 WARN for the data (categories outside the known list, the quarantine's share).
 """
 
@@ -31,9 +38,9 @@ from pydantic import Field
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from pinterest_common.cleaning import CLEANED_COLUMNS, clean, dedup, null_rates
+from pinterest_common.cleaning import CLEANED_COLUMNS, dedup
 from pinterest_common.config import ANALYTICS_DB, get_settings
-from pinterest_common.schema import CATEGORIES, EVENT_TYPES
+from pinterest_common.schema import CATEGORIES
 
 from ..queries import quality
 from ..queries.lake_tables import (
@@ -42,7 +49,6 @@ from ..queries.lake_tables import (
     CuratedTable,
     list_raw_objects,
     read_lake_lines,
-    read_raw_events,
     write_parquet,
 )
 from ..queries.publish import replace_quarantine_table
@@ -94,8 +100,9 @@ CHECK_SPECS = [
         for spec in (
             _blocking(UNIQUE_KEY, table, f"One row per {CLEANED_KEYS[event_type]}."),
             _blocking(UNIQUE_EVENT_ID, table, "No event_id twice."),
-            _blocking(RECONCILED, table, f"Every raw {event_type} line is quarantined (once) or the source of a "
-                                         "cleaned row: the raw keys not quarantined equal the cleaned keys."),
+            _blocking(RECONCILED, table, f"Every raw {event_type} line is a cleaned row, superseded by a later version "
+                                         "of its key, quarantined or a later copy, exactly once: the running totals "
+                                         "against the tables' rows; every first copy with an id in the index."),
         )
     ),
     dg.AssetCheckSpec(CATEGORY_KNOWN, asset="cleaned_pins",
@@ -141,21 +148,21 @@ SPECS = [
 def read_cleaned(spark: SparkSession, table: CuratedTable, event_type: str, version: str | None) -> DataFrame:
     """A version of a cleaned table; no version yet: an empty frame with the cleaned columns. A
     version from before client ids gets its event_id as client_event_id."""
+    empty = quality.cleaned_events(quality.triage(spark.createDataFrame([], LAKE_LINE_SCHEMA), event_type), event_type)
     if version is None:
-        return clean(event_type, read_raw_events(spark, table.bucket, EVENT_TYPES[event_type], []))
+        return empty
     stored = spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
     if "client_event_id" not in stored.columns:
         stored = stored.withColumn("client_event_id", F.col("event_id"))
-    columns = clean(event_type, read_raw_events(spark, table.bucket, EVENT_TYPES[event_type], [])).columns
-    return stored.select(*columns)
+    return stored.select(*empty.columns)
 
 
 def read_quarantine(spark: SparkSession, table: CuratedTable, version: str | None) -> DataFrame:
     """A version of a quarantine table; no version yet: an empty frame with its columns. A version
     from before a line column existed (client_event_id) reads it as NULL."""
-    empty = quality.quarantine_rows(
-        quality.triage(spark.createDataFrame([], LAKE_LINE_SCHEMA), "pin"), datetime.now(timezone.utc)
-    )
+    empty = spark.createDataFrame([], LAKE_LINE_SCHEMA).select(
+        *quality.LINE_COLUMNS, F.lit(None).cast("string").alias(quality.REASON),
+        F.lit(None).cast("timestamp").alias(quality.QUARANTINED_AT))
     if version is None:
         return empty
     stored = spark.read.parquet(f"s3a://{table.bucket}/{table.version_key(version)}")
@@ -210,39 +217,48 @@ def cleaned_tables(
             continue
         table, quarantine_table = CuratedTable(client, bucket, cleaned_name), CuratedTable(client, bucket, quarantine_name)
         index_table = first_copies_table(client, bucket, cleaned_name)
-        state = CuratedState() if config.full_rebuild else table.read_state()
+        state = table.read_state()
+        rebuild = config.full_rebuild or (state.version is not None and state.totals is None)
+        if rebuild and not config.full_rebuild:
+            context.log.info(f"{cleaned_name}: a state from before the running totals: rebuilt from the whole raw lake")
+        if rebuild:
+            state = CuratedState()
         raw_keys = list_raw_objects(client, bucket, stream.name)
         new_keys = [key for key in raw_keys if key not in state.raw_objects]
         context.log.info(f"{cleaned_name}: {len(new_keys)} new raw object(s) of {len(raw_keys)}")
-        metadata: dict = {"new_raw_objects": len(new_keys), "raw_objects": len(raw_keys), "full_rebuild": config.full_rebuild}
+        metadata: dict = {"new_raw_objects": len(new_keys), "raw_objects": len(raw_keys), "full_rebuild": rebuild}
 
         version, quarantine_version, index_version = state.version, state.quarantine_version, state.index_version
-        old_quarantine = read_quarantine(spark, quarantine_table, quarantine_version)
+        totals = state.totals or dict.fromkeys(quality.TOTALS, 0)
         if new_keys or config.recheck_quarantine:
-            lines = read_lake_lines(spark, bucket, stream.name, new_keys)
+            old_quarantine = read_quarantine(spark, quarantine_table, quarantine_version)
+            lines = read_lake_lines(spark, bucket, stream.name, new_keys).withColumn(quality.REREAD, F.lit(False))
             kept = old_quarantine
             if config.recheck_quarantine:
-                metadata["rechecked_quarantined_lines"] = old_quarantine.count()
-                lines = lines.unionByName(quality.lines_of(old_quarantine))
+                lines = lines.unionByName(quality.lines_of(old_quarantine).withColumn(quality.REREAD, F.lit(True)))
                 kept = old_quarantine.limit(0)
             old_index = read_index(spark, index_table, index_version)
-            lines, later_copies, new_entries = quality.first_copies(lines, old_index)
-            lines = lines.persist()
-            metadata["later_copies"] = later_copies.count()
-            write_parquet(old_index.unionByName(new_entries).write, client, bucket, index_table.version_key(run_version))
-            triaged = quality.triage(lines, stream.name, settings.relaxed_rules).persist()
-            rule_changes = Observation(f"rule_changes_{stream.name}")
-            merged = quality.cleaned_events(triaged, stream.name, rule_changes)
+            # The one read of the new lines (and one parse of each value): everything below comes from it.
+            staged = quality.stage(lines, stream.name, settings.relaxed_rules).persist()
+            contested = quality.contested_ids(staged, old_index).persist()
+            marked = quality.mark_copies(staged, contested)
+            split = quality.split_counts(marked)
+            metadata["this_run"] = dg.MetadataValue.json(split)
+            write_parquet(old_index.unionByName(quality.index_entries(marked)).write, client, bucket,
+                          index_table.version_key(run_version))
+            rule_changes, folded = Observation(f"rule_changes_{stream.name}"), Observation(f"folded_{stream.name}")
+            merged = quality.cleaned_events(marked, stream.name, rule_changes)
             if version is not None:
                 merged = merged.unionByName(read_cleaned(spark, table, stream.name, version))
-            quarantined = quality.quarantine_rows(triaged, now)
+            write_parquet(dedup(stream.name, merged, folded).write, client, bucket, table.version_key(run_version))
+            quarantined = quality.quarantine_rows(marked, now)
             if config.recheck_quarantine:
                 quarantined = quality.keep_first_quarantined_at(quarantined, old_quarantine)
-            write_parquet(dedup(stream.name, merged).write, client, bucket, table.version_key(run_version))
             write_parquet(kept.unionByName(quarantined).write, client, bucket, quarantine_table.version_key(run_version))
-            triaged.unpersist()
-            lines.unpersist()
-            table.write_state(CuratedState(run_version, state.raw_objects | set(new_keys), run_version, run_version))
+            contested.unpersist()
+            staged.unpersist()
+            totals = quality.add_totals(totals, split, folded.get)
+            table.write_state(CuratedState(run_version, state.raw_objects | set(new_keys), run_version, run_version, totals))
             table.remove_versions_except(run_version, state.version)
             quarantine_table.remove_versions_except(run_version, state.quarantine_version)
             index_table.remove_versions_except(run_version, state.index_version)
@@ -250,17 +266,17 @@ def cleaned_tables(
             metadata["rule_changes"] = dg.MetadataValue.json(rule_changes.get)
 
         cleaned = read_cleaned(spark, table, stream.name, version)
-        quarantine = read_quarantine(spark, quarantine_table, quarantine_version).cache()
-        rows, quarantined_rows = cleaned.count(), quarantine.count()
+        figures = quality.table_figures(cleaned_name, cleaned, CLEANED_KEYS[stream.name], CLEANED_COLUMNS[stream.name])
+        quarantine = read_quarantine(spark, quarantine_table, quarantine_version).collect()
         reasons = quality.reason_counts(quarantine)
         if dg.AssetKey(quarantine_name) in selected:
             connection = postgres.connect_publisher(ANALYTICS_DB)
             try:
-                replace_quarantine_table(connection, quarantine_name, quarantine.collect())
+                replace_quarantine_table(connection, quarantine_name, quarantine)
             finally:
                 connection.close()
             yield dg.MaterializeResult(asset_key=quarantine_name, metadata={
-                "dagster/row_count": quarantined_rows,
+                "dagster/row_count": len(quarantine),
                 "reasons": _examples(reasons),
                 "relaxed_rules": ", ".join(settings.relaxed_rules) or "none",
                 "version": quarantine_version or "none",
@@ -269,32 +285,29 @@ def cleaned_tables(
             })
         if dg.AssetKey(cleaned_name) in selected:
             metadata.update({
-                "dagster/row_count": rows,
-                "null_rates": dg.MetadataValue.json(null_rates(cleaned, CLEANED_COLUMNS[stream.name])),
+                "dagster/row_count": figures["rows"],
+                "null_rates": dg.MetadataValue.json(figures["null_rates"]),
                 "version": version or "none",
                 "dagster/uri": url(table.version_key(version)) if version else url(table.prefix),
             })
             yield dg.MaterializeResult(asset_key=cleaned_name, metadata=metadata)
 
-        for name, bad in quality.violations(cleaned_name, cleaned).items():
+        for name, bad in figures["violations"].items():
             yield from check(cleaned_name, name, bad == 0, {"violating_rows": bad})
-        found = quality.duplicates(cleaned, CLEANED_KEYS[stream.name])
+        found = {name: figures[name] for name in ("duplicate_keys", "duplicate_event_ids")}
         yield from check(cleaned_name, UNIQUE_KEY, found["duplicate_keys"] == 0, found)
         yield from check(cleaned_name, UNIQUE_EVENT_ID, found["duplicate_event_ids"] == 0, found)
         if stream.name == "pin":
-            unknown = quality.unknown_categories(cleaned)
+            unknown = quality.category_counts(cleaned) if figures["unknown_category_rows"] else {}
             yield from check(cleaned_name, CATEGORY_KNOWN, not unknown,
                              {"pins_with_unknown_category": sum(unknown.values()), "unknown_categories": _examples(unknown)},
                              dg.AssetCheckSeverity.WARN)
-        if dg.AssetCheckKey(dg.AssetKey(cleaned_name), RECONCILED) in selected_checks or \
-                dg.AssetCheckKey(dg.AssetKey(quarantine_name), QUARANTINE_SHARE) in selected_checks:
-            counts = quality.accounting(read_lake_lines(spark, bucket, stream.name, raw_keys), quarantine, cleaned,
-                                        read_index(spark, index_table, index_version), stream.name)
-            yield from check(cleaned_name, RECONCILED, quality.balanced(counts), counts)
-            share = counts["quarantined_lines"] / counts["raw_lines"] if counts["raw_lines"] else 0.0
-            yield from check(quarantine_name, QUARANTINE_SHARE, share <= settings.quarantine_warn_share, {
-                "quarantined_lines": counts["quarantined_lines"], "raw_lines": counts["raw_lines"],
-                "share": round(share, 6), "warn_above": settings.quarantine_warn_share, "reasons": _examples(reasons),
-                "examples": dg.MetadataValue.json(quality.examples(quarantine)),
-            }, dg.AssetCheckSeverity.WARN)
-        quarantine.unpersist()
+        index_rows = read_index(spark, index_table, index_version).count()
+        counts = quality.accounting(totals, figures["rows"], quarantine, index_rows)
+        yield from check(cleaned_name, RECONCILED, quality.balanced(counts), counts)
+        share = counts["quarantined_lines"] / counts["raw_lines"] if counts["raw_lines"] else 0.0
+        yield from check(quarantine_name, QUARANTINE_SHARE, share <= settings.quarantine_warn_share, {
+            "quarantined_lines": counts["quarantined_lines"], "raw_lines": counts["raw_lines"],
+            "share": round(share, 6), "warn_above": settings.quarantine_warn_share, "reasons": _examples(reasons),
+            "examples": dg.MetadataValue.json(quality.examples(quarantine)),
+        }, dg.AssetCheckSeverity.WARN)

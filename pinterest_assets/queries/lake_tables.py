@@ -8,11 +8,12 @@ Curated layout, per table (e.g. `cleaned_pins`):
 `_state.json` is written last and names the current version, the version of the table's
 quarantine (e.g. `curated/quarantined_pins/version=<version>/`, same layout, no state of its own),
 the version of its index of first copies (`curated/cleaned_pins_first_copies/version=<version>/`:
-per client id, where its first copy is in Kafka; later copies are set aside)
-and the raw objects already folded into them, so an incremental run reads only the raw objects that are new, merges them with the
-current version, writes a new version and then moves the pointer: a reader never sees a half
-written table, and a run that dies before the pointer moves changes nothing.
-A full rebuild ignores the state and folds in every raw object again.
+per client id, where its first copy is in Kafka; later copies are set aside), the raw objects
+already folded into them and the running totals of their lines (what the accounting check sets
+against the tables, pinterest_assets.queries.quality). So an incremental run reads only the raw
+objects that are new, merges them with the current version, writes a new version and then moves
+the pointer: a reader never sees a half written table, and a run that dies before the pointer
+moves changes nothing. A full rebuild ignores the state and folds in every raw object again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
 
 from pinterest_common.s3 import delete_keys, list_keys, remove_tree
-from pinterest_common.schema import EventType, spark_raw_schema
 
 RAW_PREFIX = "raw"
 CURATED_PREFIX = "curated"
@@ -95,40 +95,23 @@ def read_lake_lines(spark: SparkSession, bucket: str, event_type: str, keys: lis
     )
 
 
-def read_raw_events(spark: SparkSession, bucket: str, event_type: EventType, keys: list[str]) -> DataFrame:
-    """Raw events from the lake objects `keys` (none: an empty frame of the same columns)."""
-    return raw_events_from_lines(read_lake_lines(spark, bucket, event_type.name, keys), event_type)
-
-
 def received_at_timestamp(column: str = "received_at"):
     """The lake line's received_at text as a timestamp (NULL when it does not parse)."""
     return F.try_to_timestamp(column, F.lit(RECEIVED_AT_FORMAT))
 
 
-def raw_events_from_lines(lines: DataFrame, event_type: EventType) -> DataFrame:
-    """The contract fields as text, plus event_id, client_event_id (the event_id for lines from
-    before client ids), received_at (timestamp), kafka_partition and kafka_offset, from lake lines."""
-    event = F.from_json("value", spark_raw_schema(event_type))
-    return lines.select(
-        event.alias("event"),
-        "event_id",
-        F.coalesce("client_event_id", "event_id").alias("client_event_id"),
-        received_at_timestamp().alias("received_at"),
-        "kafka_partition",
-        "kafka_offset",
-    ).select("event.*", "event_id", "client_event_id", "received_at", "kafka_partition", "kafka_offset")
-
-
 @dataclass(frozen=True)
 class CuratedState:
     """A cleaned table's pointer: its version, its quarantine's and its first copies' index's
-    versions, and the raw objects they account for (every line of them is a later copy, or in
-    the cleaned table or the quarantine)."""
+    versions, the raw objects they account for (every line of them is a later copy, or in the
+    cleaned table or the quarantine), and the running totals of those lines
+    (pinterest_assets.queries.quality.TOTALS; None: a state from before them)."""
 
     version: str | None = None
     raw_objects: frozenset[str] = field(default_factory=frozenset)
     quarantine_version: str | None = None
-    index_version: str | None = None  # None: no index yet (a lake from before client ids)
+    index_version: str | None = None
+    totals: dict[str, int] | None = None
 
 
 class CuratedTable:
@@ -152,11 +135,12 @@ class CuratedTable:
             return CuratedState()
         state = json.loads(body)
         return CuratedState(state["version"], frozenset(state["raw_objects"]), state.get("quarantine_version"),
-                            state.get("index_version"))
+                            state.get("index_version"), state.get("totals"))
 
     def write_state(self, state: CuratedState) -> None:
         body = json.dumps({"version": state.version, "quarantine_version": state.quarantine_version,
-                           "index_version": state.index_version, "raw_objects": sorted(state.raw_objects)}, indent=1)
+                           "index_version": state.index_version, "totals": state.totals,
+                           "raw_objects": sorted(state.raw_objects)}, indent=1)
         self.s3.put_object(Bucket=self.bucket, Key=self.state_key, Body=body.encode())
 
     def remove_versions_except(self, *keep: str | None) -> list[str]:

@@ -9,14 +9,13 @@ import json
 from datetime import datetime
 
 import pytest
-from pyspark.sql import Row
+from pyspark.sql import Observation, Row
 from pyspark.sql import functions as F
 
 from ingestion_api.canonical import CANONICAL_TRIPLE
 from pinterest_assets.queries import quality
 from pinterest_assets.queries.lake_tables import LAKE_LINE_SCHEMA
-from pinterest_common.cleaning import clean, dedup
-from pinterest_assets.queries.lake_tables import raw_events_from_lines
+from pinterest_common.cleaning import CLEANED_COLUMNS, dedup
 
 NOW = datetime(2026, 12, 1, 12, 0, 0)
 UUIDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10)]
@@ -82,13 +81,47 @@ def test_a_line_quarantined_again_keeps_its_first_moment(spark):
     assert kept == {1: NOW, 2: datetime(2027, 1, 1)}
 
 
+def test_each_value_is_parsed_once(spark):
+    lines = frame(spark, [line(offset=0, event=pin(0))])
+    staged = quality.cleaned_events(quality.stage(lines, "pin"), "pin")
+    plan = staged._jdf.queryExecution().optimizedPlan().toString()
+    assert plan.count("parseJson(") == 1 and "JsonToStructs" not in plan and "from_json" not in plan, plan
+
+
+def test_stage_keeps_the_whole_line_only_where_it_is_quarantined(spark):
+    staged = quality.stage(frame(spark, [line(offset=0, event=pin(0)), line(offset=1, value="{")]), "pin")
+    rows = {r["kafka_offset"]: r for r in staged.collect()}
+    assert rows[0]["value"] is None and rows[0][quality.EVENT]["unique_id"] == UUIDS[0]
+    assert rows[1]["value"] == "{" and rows[1][quality.REASON] == "value_not_json"
+
+
+def cleaned(spark, event_type, *events):
+    lines = [line(event_type, offset=i, event=event) for i, event in enumerate(events)]
+    return quality.cleaned_events(quality.triage(frame(spark, lines), event_type), event_type)
+
+
 def cleaned_pins(spark, *events):
-    lines = [line(offset=i, event=event) for i, event in enumerate(events)]
-    return clean("pin", raw_events_from_lines(frame(spark, lines), quality.EVENT_TYPES["pin"]))
+    return cleaned(spark, "pin", *events)
+
+
+def figures(table, frame_):
+    key = {"cleaned_pins": "unique_id"}.get(table, "ind")
+    event_type = {"cleaned_pins": "pin", "cleaned_geo": "geo", "cleaned_users": "user"}[table]
+    return quality.table_figures(table, frame_, key, CLEANED_COLUMNS[event_type])
+
+
+def violations(table, frame_):
+    return figures(table, frame_)["violations"]
 
 
 def test_clean_data_breaks_no_rule(spark):
-    assert set(quality.violations("cleaned_pins", cleaned_pins(spark, pin(0), pin(1))).values()) == {0}
+    assert set(violations("cleaned_pins", cleaned_pins(spark, pin(0), pin(1))).values()) == {0}
+
+
+def test_the_cleaned_fields_are_those_of_the_value(spark):
+    row = cleaned_pins(spark, pin(0, follower_count="12k", title="  Hi  ")).first()
+    assert (row["unique_id"], row["follower_count"], row["title"]) == (UUIDS[0], 12000, "  Hi  ")
+    assert row["client_event_id"] == row["event_id"] and row["received_at"] == datetime(2026, 12, 1, 10, 0, 0)
 
 
 @pytest.mark.parametrize("changes,check", [
@@ -100,77 +133,118 @@ def test_a_cleaned_pin_that_breaks_a_rule_fails_its_check(spark, changes, check)
     # Rows as a faulty pipeline would have written them, past the cleaning functions.
     good = cleaned_pins(spark, pin(0)).first().asDict()
     bad = spark.createDataFrame([Row(**{**good, **changes})], cleaned_pins(spark, pin(0)).schema)
-    assert quality.violations("cleaned_pins", bad)[check] == 1
+    assert violations("cleaned_pins", bad)[check] == 1
 
 
 def test_a_geo_row_off_the_globe_fails_coordinates_in_range(spark):
-    geo = clean("geo", raw_events_from_lines(frame(spark, [line("geo")]), quality.EVENT_TYPES["geo"]))
+    geo = cleaned(spark, "geo", CANONICAL_TRIPLE["geo"])
     bad = spark.createDataFrame([Row(**{**geo.first().asDict(), "coordinates": [95.0, 0.0]})], geo.schema)
-    assert quality.violations("cleaned_geo", geo) == {"coordinates_in_range": 0}
-    assert quality.violations("cleaned_geo", bad) == {"coordinates_in_range": 1}
+    assert violations("cleaned_geo", geo) == {"coordinates_in_range": 0}
+    assert violations("cleaned_geo", bad) == {"coordinates_in_range": 1}
 
 
 def test_a_user_of_200_fails_age_in_range(spark):
-    users = clean("user", raw_events_from_lines(frame(spark, [line("user")]), quality.EVENT_TYPES["user"]))
+    users = cleaned(spark, "user", CANONICAL_TRIPLE["user"])
     bad = spark.createDataFrame([Row(**{**users.first().asDict(), "age": 200})], users.schema)
-    assert quality.violations("cleaned_users", users) == {"age_in_range": 0}
-    assert quality.violations("cleaned_users", bad) == {"age_in_range": 1}
+    assert violations("cleaned_users", users) == {"age_in_range": 0}
+    assert violations("cleaned_users", bad) == {"age_in_range": 1}
 
 
 def test_duplicates_count_keys_and_event_ids(spark):
+    def duplicates(pins):
+        found = figures("cleaned_pins", pins)
+        return found["duplicate_keys"], found["duplicate_event_ids"]
+
     pins = cleaned_pins(spark, pin(0), pin(1))
-    assert quality.duplicates(pins, "unique_id") == {"duplicate_keys": 0, "duplicate_event_ids": 0}
+    assert duplicates(pins) == (0, 0)
     rows = [r.asDict() for r in pins.collect()]
     same_key = spark.createDataFrame([Row(**r) for r in [*rows, {**rows[0], "event_id": "other"}]], pins.schema)
     same_id = spark.createDataFrame([Row(**r) for r in [*rows, {**rows[0], "unique_id": UUIDS[5]}]], pins.schema)
-    assert quality.duplicates(same_key, "unique_id") == {"duplicate_keys": 1, "duplicate_event_ids": 0}
-    assert quality.duplicates(same_id, "unique_id") == {"duplicate_keys": 0, "duplicate_event_ids": 1}
+    assert duplicates(same_key) == (1, 0)
+    assert duplicates(same_id) == (0, 1)
+
+
+def test_figures_count_rows_and_null_rates(spark):
+    found = figures("cleaned_pins", cleaned_pins(spark, pin(0, title="Tulips"), pin(1)))  # the canonical title is a sentinel
+    assert found["rows"] == 2 and found["null_rates"]["title"] == 0.5 and found["null_rates"]["unique_id"] == 0.0
 
 
 def test_unknown_categories_are_counted(spark):
     pins = cleaned_pins(spark, pin(0), pin(1, category="gardening"), pin(2, category="gardening"))
-    assert quality.unknown_categories(pins) == {"gardening": 2}
+    assert figures("cleaned_pins", pins)["unknown_category_rows"] == 2
+    assert quality.category_counts(pins) == {"gardening": 2}
 
 
 def no_index(spark):
     return spark.createDataFrame([], quality.INDEX_SCHEMA)
 
 
+def run(spark, lines, index=None, table=None, totals=None):
+    """What one run of the clean step makes of `lines` on top of an earlier run's `index`,
+    cleaned `table` and `totals`: the running totals, the cleaned table, the quarantine's new
+    rows and the index (as the asset does it, without S3)."""
+    index = no_index(spark) if index is None else index
+    lines = lines.withColumn(quality.REREAD, F.lit(False))
+    marked = quality.mark_copies(quality.stage(lines, "pin"), quality.contested_ids(lines, index))
+    split = quality.split_counts(marked)
+    merged = quality.cleaned_events(marked, "pin")
+    folded = Observation()
+    folded_table = dedup("pin", merged if table is None else merged.unionByName(table), folded).cache()
+    folded_table.count()
+    totals = quality.add_totals(totals or dict.fromkeys(quality.TOTALS, 0), split, folded.get)
+    return totals, folded_table, quality.quarantine_rows(marked, NOW).collect(), index.unionByName(quality.index_entries(marked))
+
+
+def account(totals, table, quarantined, index):
+    return quality.accounting(totals, table.count(), quarantined, index.count())
+
+
 @pytest.fixture
 def lake(spark):
-    """Three pin lines: two versions of one pin and a line the contract refuses; and its index."""
+    """A run over three pin lines: two versions of one pin and a line the contract refuses."""
     lines = frame(spark, [line(offset=0, event=pin(0)), line(offset=1, event=pin(0, title="v2")), line(offset=2, value="{")])
-    firsts, copies, index = quality.first_copies(lines, no_index(spark))
-    assert copies.count() == 0
-    triaged = quality.triage(firsts, "pin")
-    return lines, quality.quarantine_rows(triaged, NOW), dedup("pin", quality.cleaned_events(triaged, "pin")), index
+    return run(spark, lines)
 
 
 def test_accounting_balances_for_a_clean_split(lake):
-    lines, quarantined, cleaned, index = lake
-    counts = quality.accounting(lines, quarantined, cleaned, index, "pin")
+    counts = account(*lake)
     assert quality.balanced(counts), counts
-    assert (counts["raw_lines"], counts["quarantined_lines"], counts["cleaned_rows"], counts["later_copies"]) == (3, 1, 1, 0)
+    assert (counts["raw_lines"], counts["quarantined_lines"], counts["cleaned_rows"], counts["superseded"],
+            counts["later_copies"], counts["index_rows"]) == (3, 1, 1, 1, 0, 3)  # each line its own event_id
+    assert lake[1].first()["title"] == "v2"
 
 
-def test_accounting_finds_a_quarantined_row_twice_or_not_in_the_lake(spark, lake):
-    lines, quarantined, cleaned, index = lake
-    twice = quarantined.unionByName(quarantined)
-    foreign = quarantined.unionByName(quarantined.withColumn("kafka_offset", quarantined["kafka_offset"] + 100))
-    assert quality.accounting(lines, twice, cleaned, index, "pin")["quarantined_twice"] == 1
-    assert quality.accounting(lines, foreign, cleaned, index, "pin")["quarantined_not_in_lake"] == 1
-    assert not quality.balanced(quality.accounting(lines, twice, cleaned, index, "pin"))
+def test_accounting_finds_a_quarantined_row_twice_or_missing(lake):
+    totals, table, quarantined, index = lake
+    twice = account(totals, table, quarantined * 2, index)
+    assert twice["quarantined_twice"] == 1 and not quality.balanced(twice)
+    missing = account(totals, table, [], index)
+    assert missing["unaccounted_lines"] == 1 and not quality.balanced(missing)
 
 
-def test_accounting_finds_a_cleaned_key_missing_or_extra(spark, lake):
-    lines, quarantined, cleaned, index = lake
-    extra = cleaned.unionByName(cleaned.limit(1).withColumn("unique_id", cleaned["unique_id"].substr(1, 3)))
-    counts_missing = quality.accounting(lines, quarantined, cleaned.limit(0), index, "pin")
-    counts_extra = quality.accounting(lines, quarantined, extra, index, "pin")
-    assert counts_missing["cleaned_keys_missing"] == 1 and not quality.balanced(counts_missing)
-    assert counts_extra["cleaned_keys_extra"] == 1 and not quality.balanced(counts_extra)
-    dropped = quality.accounting(lines, quarantined.limit(0), cleaned, index, "pin")  # a refused line neither place
-    assert dropped["quarantined_lines"] == 0
+def test_accounting_finds_a_cleaned_row_planted_or_dropped(spark, lake):
+    totals, table, quarantined, index = lake
+    planted = table.unionByName(table.withColumn("unique_id", F.lit(UUIDS[9])))
+    assert account(totals, planted, quarantined, index)["unaccounted_lines"] == -1
+    assert account(totals, table.limit(0), quarantined, index)["unaccounted_lines"] == 1
+    assert not quality.balanced(account(totals, planted, quarantined, index))
+
+
+def test_accounting_finds_a_missing_index_entry_or_a_row_dropped_without_key(lake):
+    totals, table, quarantined, index = lake
+    unindexed = account(totals, table, quarantined, index.limit(1))
+    assert unindexed["index_entries_missing"] == 2 and not quality.balanced(unindexed)
+    keyless = account({**totals, "dropped_without_key": 1}, table, quarantined, index)
+    assert not quality.balanced(keyless)
+
+
+def test_running_totals_add_up_over_runs(spark, lake):
+    totals, table, quarantined, index = lake
+    later = frame(spark, [line(offset=3, event=pin(1)), line(offset=4, event=pin(0, title="v3")), line(offset=5, value="[")])
+    totals, table, more, index = run(spark, later, index, table, totals)
+    counts = account(totals, table, quarantined + more, index)
+    assert quality.balanced(counts), counts
+    assert (counts["raw_lines"], counts["cleaned_rows"], counts["superseded"], counts["quarantined_lines"]) == (6, 2, 2, 2)
 
 
 def retried(offset, client_id, event, minute):
@@ -188,8 +262,8 @@ def test_a_retry_is_a_later_copy_and_never_supersedes_a_newer_version(spark):
     assert sorted((r["dedup_id"], r["kafka_offset"]) for r in index.collect()) == [("a", 0), ("b", 1)]
     cleaned = dedup("pin", quality.cleaned_events(quality.triage(firsts, "pin"), "pin"))
     assert [(r["title"], r["client_event_id"]) for r in cleaned.collect()] == [("B", "b")]
-    counts = quality.accounting(lines, quality.quarantine_rows(quality.triage(firsts, "pin"), NOW), cleaned, index, "pin")
-    assert quality.balanced(counts) and counts["later_copies"] == 1, counts
+    counts = account(*run(spark, lines))
+    assert quality.balanced(counts) and counts["later_copies"] == 1 and counts["cleaned_rows"] == 1, counts
 
 
 def test_a_copy_arriving_in_a_later_run_is_found_through_the_index(spark):
@@ -212,12 +286,3 @@ def test_lines_without_any_id_are_their_own_first_copies_and_old_lines_use_the_e
     assert sorted(r["kafka_offset"] for r in firsts.collect()) == [0, 1, 2]
     assert [r["kafka_offset"] for r in copies.collect()] == [3]  # same event_id, no client id: a Kafka-level copy
     assert index.count() == 1
-
-
-def test_accounting_finds_a_line_the_index_does_not_know_or_a_copy_in_the_quarantine(spark, lake):
-    lines, quarantined, cleaned, index = lake
-    unknown = quality.accounting(lines, quarantined, cleaned, index.limit(0), "pin")
-    assert unknown["lines_not_indexed"] == 3 and not quality.balanced(unknown)
-    moved = index.withColumn("kafka_offset", F.when(F.col("kafka_offset") == 2, 99).otherwise(F.col("kafka_offset")))
-    copy_quarantined = quality.accounting(lines, quarantined, cleaned, moved, "pin")
-    assert copy_quarantined["later_copies_quarantined"] == 1 and not quality.balanced(copy_quarantined)
