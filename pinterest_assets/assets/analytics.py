@@ -1,6 +1,11 @@
 """The analytics assets, one per question (pinterest_assets.queries.analytics), computed in one
 Spark session, written as Parquet under analytics/<name>/ and published to the PostgreSQL
-database `pinterest_analytics` as a table of the same name, replaced atomically."""
+database `pinterest_analytics` as a table of the same name, replaced atomically.
+
+The three-way join of the cleaned tables is built once and persisted, and every question is
+answered from it; each answer (small) is persisted too, so that its one computation feeds the
+Parquet write, the rows published to PostgreSQL (and the previews) and the medians' check.
+"""
 
 
 from collections.abc import Iterator
@@ -58,19 +63,19 @@ def analytics_tables(
 
     def current(event_type: str):
         table = CuratedTable(client, bucket, CLEANED_TABLES[event_type])
-        return read_cleaned(spark, table, event_type, table.read_state().version).cache()
+        return read_cleaned(spark, table, event_type, table.read_state().version)
 
     tables = CleanedTables(*(current(event_type) for event_type in ("pin", "geo", "user")))
+    joined = tables.joined.persist()
     connection = postgres.connect_publisher(ANALYTICS_DB)  # the publisher role: pinterest_analytics alone
     try:
         for question in QUESTIONS:
             if dg.AssetKey(question.name) not in context.selected_asset_keys:
                 continue
-            frame = answer(question, tables)
+            frame = answer(question, tables).persist()
             rows = [tuple(row) for row in frame.collect()]
             location = f"{ANALYTICS_PREFIX}/{question.name}/"
-            write_parquet(spark.createDataFrame(rows, frame.schema).coalesce(1).write.mode("overwrite"), client, bucket,
-                          location)
+            write_parquet(frame.coalesce(1).write.mode("overwrite"), client, bucket, location)
             columns = postgres_columns(frame.schema)
             replace_table(connection, question.name, columns, rows)
             context.log.info(f"{question.name}: {len(rows)} row(s) published")
@@ -90,8 +95,10 @@ def analytics_tables(
                 yield dg.AssetCheckResult(asset_key=question.name, check_name=NON_EMPTY, passed=bool(rows),
                                           metadata={"rows": len(rows)})
             if MEDIANS_IN_RANGE in selected_checks:
-                outside = medians_outside_group_range(question, tables, spark.createDataFrame(rows, frame.schema))
+                outside = medians_outside_group_range(question, tables, frame)
                 yield dg.AssetCheckResult(asset_key=question.name, check_name=MEDIANS_IN_RANGE, passed=outside == 0,
                                           metadata={"medians_outside_range": outside})
+            frame.unpersist()
     finally:
         connection.close()
+        joined.unpersist()
