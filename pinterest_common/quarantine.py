@@ -13,15 +13,17 @@ is the reason it is quarantined instead. The checks, first failing one wins:
 
 The value is parsed once as a VARIANT (`parse_value`), which keeps the JSON types (a string "7"
 and a number 7 differ, as they do for the API). A clean step that has the variant at hand
-(the batch one) asks `variant_reason` and reads the event's fields as text from the same variant
-(`raw_fields`): one parse of each value for both the triage and the cleaning.
+(the batch one) reads each field of it once (`with_value_fields`: its JSON type and its text,
+stripped, as columns), asks `variant_reason` over those and cleans the same texts: one parse of
+each value, one read of each field, for both the triage and the cleaning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from .cleaning import OPTIONAL_RAW_FIELDS, parse_timestamp, strip
@@ -78,11 +80,36 @@ def parse_value(value: Column) -> Column:
     return F.try_parse_json(value)
 
 
-def raw_fields(event_type: EventType, variant: Column) -> list[Column]:
-    """The event's fields as text from its parsed value (`parse_value`), named and ordered as
-    `schema.spark_raw_schema`: what cleaning reads. Meant for values that `variant_reason` lets
-    through (each field a JSON scalar of its type)."""
-    return [F.variant_get(variant, f"$.{name}", "string").alias(name) for name in event_type.field_names]
+@dataclass(frozen=True)
+class ValueFields:
+    """Per field of a parsed value: its JSON type (`schema_of_variant`; NULL when the field is
+    absent), its text (NULL when absent) and that text stripped, as columns."""
+
+    kind: dict[str, Column]
+    text: dict[str, Column]
+    stripped: dict[str, Column]
+
+
+def value_fields(event_type: EventType, variant: Column) -> ValueFields:
+    """The fields of the parsed value `variant` as expressions over it."""
+    texts = {name: F.variant_get(variant, f"$.{name}", "string") for name in event_type.field_names}
+    return ValueFields(
+        {name: F.schema_of_variant(F.variant_get(variant, f"$.{name}", "variant")) for name in event_type.field_names},
+        texts,
+        {name: strip(text) for name, text in texts.items()},
+    )
+
+
+def with_value_fields(frame: DataFrame, event_type: EventType, variant: str) -> tuple[DataFrame, ValueFields]:
+    """`frame` with each field of its parsed value (the column `variant`) as columns of their own,
+    each computed once per row, and the fields as references to them: the text columns are the
+    event's fields as cleaning reads them (`schema.spark_raw_schema`)."""
+    fields = value_fields(event_type, F.col(variant))
+    names = event_type.field_names
+    frame = frame.select("*", *(fields.kind[n].alias(f"_kind__{n}") for n in names),
+                         *(fields.text[n].alias(f"_text__{n}") for n in names))
+    frame = frame.select("*", *(strip(F.col(f"_text__{n}")).alias(f"_stripped__{n}") for n in names))
+    return frame, ValueFields(*({n: F.col(f"_{part}__{n}") for n in names} for part in ("kind", "text", "stripped")))
 
 
 def quarantine_reason(
@@ -103,25 +130,29 @@ def variant_reason(
     received_at: Column,
     first_problem: Column | None = None,
     relaxed: Iterable[str] = (),
+    fields: ValueFields | None = None,
 ) -> Column:
     """`quarantine_reason` for a value already parsed (`parse_value`): pass it as a column of its
-    own so that Spark parses each value once."""
+    own so that Spark parses each value once, and its `fields` from `with_value_fields` so that
+    each field is read once (default: expressions over `variant`)."""
     relaxed = set(relaxed)
+    fields = fields or value_fields(event_type, variant)
     checks: list[tuple[Column, Column]] = [
         (variant.isNull(), F.lit(VALUE_NOT_JSON)),
         (~F.schema_of_variant(variant).startswith("OBJECT"), F.lit(VALUE_NOT_OBJECT)),
     ]
     optional = OPTIONAL_RAW_FIELDS[event_type.name]
     for field in event_type.fields:
-        item = F.variant_get(variant, f"$.{field.name}", "variant")
+        kind = fields.kind[field.name]
         if field.name not in optional:
-            checks.append((item.isNull(), F.lit(f"{MISSING_FIELD}:{field.name}")))
-        checks.append((item.isNotNull() & ~_has_kind(field, item), F.lit(f"{WRONG_TYPE}:{field.name}")))
+            checks.append((kind.isNull(), F.lit(f"{MISSING_FIELD}:{field.name}")))
+        checks.append((kind.isNotNull() & ~_has_kind(field, kind, fields.stripped[field.name]),
+                       F.lit(f"{WRONG_TYPE}:{field.name}")))
     for field in event_type.fields:
-        text = F.variant_get(variant, f"$.{field.name}", "string")
         for rule in field.rules:
             if rule.name not in relaxed:
-                checks.append((F.coalesce(_rule_broken(rule, field, text, received_at), F.lit(False)), F.lit(rule.name)))
+                broken = _rule_broken(rule, field, fields.stripped[field.name], received_at)
+                checks.append((F.coalesce(broken, F.lit(False)), F.lit(rule.name)))
     reason = F.lit(None).cast("string")
     for condition, name in reversed(checks):
         reason = F.when(condition, name).otherwise(reason)
@@ -130,10 +161,9 @@ def variant_reason(
     return reason
 
 
-def _has_kind(field: Field, item: Column) -> Column:
-    """Whether the variant `item` has the JSON type `field` needs (as schema.validate decides)."""
-    json_type = F.schema_of_variant(item)
-    text = strip(F.variant_get(item, "$", "string"))
+def _has_kind(field: Field, json_type: Column, text: Column) -> Column:
+    """Whether a value of `json_type` (`schema_of_variant`) whose text, stripped, is `text` has
+    the JSON type `field` needs (as schema.validate decides)."""
     is_string = json_type == "STRING"
     if field.kind == STRING:
         return is_string
@@ -148,15 +178,15 @@ def _has_kind(field: Field, item: Column) -> Column:
     )
 
 
-def _rule_broken(rule: Rule, field: Field, text: Column, received_at: Column) -> Column:
-    """`schema.rule_broken` for the field's text (already of the right type); NULL counts as kept."""
-    stripped = strip(text)
+def _rule_broken(rule: Rule, field: Field, stripped: Column, received_at: Column) -> Column:
+    """`schema.rule_broken` for the field's stripped text (already of the right type); NULL
+    counts as kept."""
     if field.kind == STRING:
         if rule.not_blank:
             return stripped == ""
         return (stripped != "") & ~stripped.rlike(rule.pattern or "")
     if field.kind == DATETIME:
-        moment = parse_timestamp(text)
+        moment = parse_timestamp(stripped)
         broken = F.lit(False)
         if rule.earliest is not None:
             broken = broken | (moment < F.to_timestamp(F.lit(rule.earliest)))

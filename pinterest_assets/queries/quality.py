@@ -1,8 +1,9 @@
 """The clean step's split and the data-quality figures its checks report (plain PySpark).
 
 The split reads each new raw lake line once. `triage` parses its value once (a VARIANT,
-pinterest_common.quarantine.parse_value) and gives the line its quarantine `reason` (NULL: it is
-cleaned) and its event's fields as text (`event`), both from that one variant; `stage` is
+pinterest_common.quarantine.parse_value), reads each field of it once, and gives the line its
+quarantine `reason` (NULL: it is cleaned) and its event's fields as text (`event`), both from
+those; `stage` is
 `triage` keeping the whole line only where it is quarantined (what the clean step persists).
 `contested_ids` and `mark_copies` set aside the later copies of a client-named event (the same
 (event type, client_event_id) again: a client's retry; the first copy wins, against an index of
@@ -29,7 +30,7 @@ from pyspark.sql import Column, DataFrame, Observation, Row
 from pyspark.sql import functions as F
 
 from pinterest_common.cleaning import clean
-from pinterest_common.quarantine import lake_line_problem, parse_value, raw_fields, variant_reason
+from pinterest_common.quarantine import lake_line_problem, parse_value, variant_reason, with_value_fields
 from pinterest_common.schema import CATEGORIES, EVENT_TYPES, PIN_SENTINELS
 
 from .lake_tables import LAKE_LINE_SCHEMA, received_at_timestamp
@@ -72,8 +73,10 @@ def triage(lines: DataFrame, event_type: str, relaxed: Iterable[str] = ()) -> Da
     et = EVENT_TYPES[event_type]
     variant, stamp = "_variant", "received_at_ts"  # lake_line_problem reads received_at_ts
     parsed = lines.select("*", received_at_timestamp().alias(stamp), parse_value(F.col("value")).alias(variant))
-    reason = variant_reason(et, F.col(variant), F.col(stamp), lake_line_problem(et, LINE_COLUMNS), relaxed)
-    return parsed.select(*lines.columns, reason.alias(REASON), F.struct(*raw_fields(et, F.col(variant))).alias(EVENT))
+    parsed, fields = with_value_fields(parsed, et, variant)
+    reason = variant_reason(et, F.col(variant), F.col(stamp), lake_line_problem(et, LINE_COLUMNS), relaxed, fields)
+    event = F.struct(*(fields.text[name].alias(name) for name in et.field_names))
+    return parsed.select(*lines.columns, reason.alias(REASON), event.alias(EVENT))
 
 
 def stage(lines: DataFrame, event_type: str, relaxed: Iterable[str] = ()) -> DataFrame:
