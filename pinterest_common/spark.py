@@ -39,6 +39,11 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # The committer's cleanup deletes _temporary/ parent first: 10 s a write on S3Proxy.
         # pinterest_assets.queries.lake_tables.write_parquet removes it children first instead.
         "spark.hadoop.mapreduce.fileoutputcommitter.cleanup.skipped": "true",
+        # A task's files are renamed into place when the task commits, not again at the job's
+        # commit: on S3 a rename is a copy, so every table written is copied once, not twice.
+        # A job that fails may leave files behind: the curated tables' pointer then never names
+        # that version, and an analytics answer is overwritten by the next run.
+        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.endpoint.region": settings.s3_region,
     }
