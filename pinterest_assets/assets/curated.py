@@ -38,7 +38,7 @@ from pydantic import Field
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from pinterest_common.cleaning import CLEANED_COLUMNS, dedup
+from pinterest_common.cleaning import CLEANED_COLUMNS
 from pinterest_common.config import ANALYTICS_DB, get_settings
 from pinterest_common.schema import CATEGORIES
 
@@ -60,6 +60,8 @@ CLEANED_TABLES = {"pin": "cleaned_pins", "geo": "cleaned_geo", "user": "cleaned_
 QUARANTINE_TABLES = {"pin": "quarantined_pins", "geo": "quarantined_geo", "user": "quarantined_users"}
 CLEANED_KEYS = {"pin": "unique_id", "geo": "ind", "user": "ind"}
 
+# Up to this many new cleaned events, a run ranks only the table's rows of their keys (broadcast).
+FEW_EVENTS = 100_000
 RECONCILED, UNIQUE_KEY, UNIQUE_EVENT_ID = "raw_keys_reconciled", "unique_key", "unique_event_id"
 CATEGORY_KNOWN, QUARANTINE_SHARE = "category_known", "quarantine_share"
 RULE_CHECKS = {
@@ -247,10 +249,10 @@ def cleaned_tables(
             write_parquet(old_index.unionByName(quality.index_entries(marked)).write, client, bucket,
                           index_table.version_key(run_version))
             rule_changes, folded = Observation(f"rule_changes_{stream.name}"), Observation(f"folded_{stream.name}")
-            merged = quality.cleaned_events(marked, stream.name, rule_changes)
-            if version is not None:
-                merged = merged.unionByName(read_cleaned(spark, table, stream.name, version))
-            write_parquet(dedup(stream.name, merged, folded).write, client, bucket, table.version_key(run_version))
+            events = quality.cleaned_events(marked, stream.name, rule_changes)
+            current = read_cleaned(spark, table, stream.name, version) if version is not None else None
+            merged = quality.fold(current, events, stream.name, folded, few=split["cleaned"] <= FEW_EVENTS)
+            write_parquet(merged.write, client, bucket, table.version_key(run_version))
             quarantined = quality.quarantine_rows(marked, now)
             if config.recheck_quarantine:
                 quarantined = quality.keep_first_quarantined_at(quarantined, old_quarantine)

@@ -9,7 +9,8 @@ those; `stage` is
 (event type, client_event_id) again: a client's retry; the first copy wins, against an index of
 the first copies of earlier runs): ids seen once and unknown to the index, nearly all, need no
 shuffle of the lines. From the marked lines: `cleaned_events`, `quarantine_rows` (the refused
-lines whole, with the reason and when), `index_entries`, and `split_counts` (one aggregation).
+lines whole, with the reason and when), `index_entries`, and `split_counts` (one aggregation);
+`fold` merges the cleaned events into the table (the latest per key).
 `lines_of` turns quarantine rows back into lake lines, so that re-cleaning them after a rule was
 relaxed runs the very same code.
 
@@ -29,7 +30,7 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame, Observation, Row
 from pyspark.sql import functions as F
 
-from pinterest_common.cleaning import clean
+from pinterest_common.cleaning import clean, dedup
 from pinterest_common.quarantine import lake_line_problem, parse_value, variant_reason, with_value_fields
 from pinterest_common.schema import CATEGORIES, EVENT_TYPES, PIN_SENTINELS
 
@@ -170,6 +171,21 @@ def cleaned_events(triaged: DataFrame, event_type: str, rule_changes: Observatio
         "kafka_offset",
     )
     return clean(event_type, events, rule_changes)
+
+
+def fold(table: DataFrame | None, events: DataFrame, event_type: str, dropped: Observation, few: bool) -> DataFrame:
+    """The cleaned `table` (None: none yet) with the cleaned `events` folded in: the latest per
+    key (pinterest_common.cleaning.dedup, counting in `dropped` what it leaves out). With `few`
+    events, only the table's rows of their keys (broadcast) go through the ranking; the others
+    pass as they are, with no shuffle of the table."""
+    if table is None:
+        return dedup(event_type, events, dropped)
+    if not few:
+        return dedup(event_type, events.unionByName(table), dropped)
+    key = EVENT_TYPES[event_type].key_field
+    keys = F.broadcast(events.select(key).where(F.col(key).isNotNull()).distinct())
+    touched = table.join(keys, key, "left_semi")
+    return table.join(keys, key, "left_anti").unionByName(dedup(event_type, events.unionByName(touched), dropped))
 
 
 def examples(quarantined: Sequence[Row], limit: int = EXAMPLES) -> list[dict]:

@@ -247,6 +247,18 @@ def test_running_totals_add_up_over_runs(spark, lake):
     assert (counts["raw_lines"], counts["cleaned_rows"], counts["superseded"], counts["quarantined_lines"]) == (6, 2, 2, 2)
 
 
+def test_folding_few_events_ranks_only_their_keys_with_the_same_outcome(spark, lake):
+    _, table, _, _ = lake
+    events = cleaned_pins(spark, pin(0, title="v3"), pin(1), pin(1, title="again"))
+    outcomes = []
+    for few in (False, True):
+        dropped = Observation()
+        rows = sorted((r["unique_id"], r["title"]) for r in quality.fold(table, events, "pin", dropped, few).collect())
+        outcomes.append((rows, dropped.get))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1] == {"superseded": 2, "without_key": 0} and len(outcomes[0][0]) == 2
+
+
 def retried(offset, client_id, event, minute):
     return line(offset=offset, event=event, client_event_id=client_id, received_at=f"2026-12-01T10:{minute:02d}:00.000000Z")
 
