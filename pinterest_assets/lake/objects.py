@@ -37,7 +37,7 @@ GZIP_LEVEL = 1
 
 @dataclass(frozen=True)
 class RollLimits:
-    max_records: int = 20_000
+    max_records: int = 10_000
     max_bytes: int = 32 * 1024 * 1024
     max_span_seconds: int = 3600
 

@@ -14,7 +14,7 @@ class RawLakeResource(dg.ConfigurableResource):
     """Where and how Kafka lands in S3 (PINTEREST_S3_BUCKET, PINTEREST_LAKE_*)."""
 
     bucket: str
-    roll_max_records: int = Field(default=20_000, description="An object holds at most this many lines.")
+    roll_max_records: int = Field(default=10_000, description="An object holds at most this many lines.")
     roll_max_bytes: int = Field(default=32 * 1024 * 1024, description="... and at most this many uncompressed bytes.")
     roll_max_span_seconds: int = Field(
         default=3600, description="... whose received_at values span at most this long (and one UTC day)."

@@ -53,7 +53,7 @@ def test_resources_come_from_the_shared_configuration():
     assert isinstance(resources["s3"], S3Resource) and resources["s3"].endpoint_url == "http://127.0.0.1:9000"
     assert resources["postgres"].database == "dagster" and resources["postgres"].port == 5432
     lake = resources["raw_lake"]
-    assert (lake.bucket, lake.max_records_per_run, lake.roll_max_records) == ("pinterest-data-lake", 250_000, 20_000)
+    assert (lake.bucket, lake.max_records_per_run, lake.roll_max_records) == ("pinterest-data-lake", 250_000, 10_000)
     assert lake.upload_threads == 2
     spark = resources["pyspark"]
     assert isinstance(spark, PySparkResource)
