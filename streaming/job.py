@@ -44,6 +44,15 @@ RESTART_BACKOFF_S = (5.0, 60.0)  # first and largest pause before restarting a f
 STOP_TIMEOUT_S = 60.0  # longest wait for the running micro-batch on SIGTERM
 
 
+def streaming_session(settings: Settings) -> SparkSession:
+    """The shared Spark configuration (Kafka connector included)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, QUERY_NAME).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
 def drop_dedup_state(spark: SparkSession, checkpoint: str) -> None:
     """Remove `<checkpoint>/state`, the dedup state of the releases before issue 18, with which
     Spark refuses a plan that has no such operator; offsets and commits stay, so the query
