@@ -8,10 +8,11 @@ generated into $PINTEREST_HOME/secrets.env), so sensors and runs resolve the sam
 
 from __future__ import annotations
 
+import functools
 import os
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
+import dagster_aws.s3
 
 from pinterest_common.config import DAGSTER_DB, LOCAL_SECRETS, Settings, get_settings
 
@@ -27,6 +28,19 @@ __all__ = [
 
 PG_PASSWORD, S3_SECRET_KEY = "PINTEREST_PG_PASSWORD", "PINTEREST_S3_SECRET_ACCESS_KEY"
 PUBLISHER_PASSWORD = "PINTEREST_PG_PUBLISHER_PASSWORD"
+
+
+class S3Resource(dagster_aws.s3.S3Resource):
+    """dagster_aws's S3 resource with one client per process and configuration: building a
+    client loads botocore's service models (~0.3 s), which each step of a run paid again."""
+
+    def get_client(self):
+        return _s3_client(tuple(sorted(self.model_dump().items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _s3_client(config: tuple) -> object:
+    return dagster_aws.s3.S3Resource(**dict(config)).get_client()
 
 
 def export_secrets(settings: Settings) -> None:
