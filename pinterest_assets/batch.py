@@ -6,6 +6,14 @@ requests in that instance (tagged with the sensor and run key, so they show in t
 history like sensor runs, and the daemon's run-key check sees them), and evaluate again until
 every topic is drained up to the end offsets seen when its pass began (records arriving during
 the pass are left for the next one). Runs that other processes have in flight are waited for.
+
+The landing runs execute in PINTEREST_BATCH_WORKERS spawned worker processes (each loads the
+Definitions and the instance once), so that ranges of different partitions and topics land at
+once; the ranges of one partition land one after another. A run is tagged with the pid of the
+process executing it (a worker; with PINTEREST_BATCH_WORKERS=1, this process), which a later
+pass checks to fail the runs of a dead `make batch`. Workers die with this process and are
+killed when the pass ends or is interrupted. A topic stops at its first failed run.
+
 Then one `refresh_curated_and_analytics` run folds the new raw objects into the cleaned tables
 and answers every question. Exit status 1 if a run or an error-severity check failed.
 
@@ -14,11 +22,17 @@ and answers every question. Exit status 1 if a run or an error-severity check fa
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import multiprocessing
 import os
+import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -29,7 +43,7 @@ from pinterest_common.config import DAGSTER_DB, Settings
 from .jobs import REFRESH_JOB
 from .lake import kafka_io
 from .lake.progress import ProgressStore
-from .raw_streams import STREAMS, RawStream
+from .raw_streams import PARTITION_TAG, STREAMS, RawStream
 from .sensors.kafka_drain import NOT_FINISHED, runs_in_flight
 
 # Dagster's own run tags (dagster._core.storage.tags), set as a sensor-launched run would have them.
@@ -43,6 +57,7 @@ POLL_S = 2.0
 CONSOLE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 REFRESH_JOB_NAME = REFRESH_JOB.name
 CLEAN_OP = "clean_raw_events"
+STREAMS_BY_NAME = {stream.name: stream for stream in STREAMS}
 
 
 @dataclass
@@ -71,8 +86,8 @@ class BatchSummary:
 
 
 def fail_dead_batch_runs(instance: dg.DagsterInstance, log: Callable[[str], None] = print) -> list[str]:
-    """Mark failed the runs of earlier `make batch` processes on this host that died mid-run
-    (they would otherwise look in flight until their max runtime)."""
+    """Mark failed the runs of earlier `make batch` processes (or their workers) on this host
+    that died mid-run (they would otherwise look in flight until their max runtime)."""
     failed = []
     host = socket.gethostname()
     records = instance.get_run_records(
@@ -182,55 +197,185 @@ def _progress(settings: Settings) -> ProgressStore:
     return ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
 
 
-def drain(
-    defs: dg.Definitions,
-    instance: dg.DagsterInstance,
-    stream: RawStream,
-    summary: BatchSummary,
-    settings: Settings,
-    log: Callable[[str], None] = print,
-) -> bool:
-    """Tick and run until `stream`'s topic has landed up to its end offsets as of now; False
-    if a run failed."""
-    targets = end_offsets(settings, stream.topic)
-    progress = _progress(settings)
+# The worker processes --------------------------------------------------------------------------
+_worker: tuple[dg.Definitions, dg.DagsterInstance] | None = None
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Pool initializer: Definitions and instance loaded once per worker; the worker dies with
+    the batch process (Linux: SIGKILL on its death) and leaves Ctrl-C to it."""
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    from pinterest_common.config import get_settings
+
+    from .definitions import build_definitions
+
+    instance = dg.DagsterInstance.get()
+    # Keep the storage's PostgreSQL connections open (by default each event write connects anew).
+    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
+    _worker = build_definitions(get_settings()), instance
+
+
+def _launch_in_worker(stream_name: str, request: dg.RunRequest) -> RunOutcome | None:
+    assert _worker is not None
+    return launch(*_worker, STREAMS_BY_NAME[stream_name], request)
+
+
+class _InProcess:
+    """The executor of `PINTEREST_BATCH_WORKERS=1`: each run in this process, at its turn."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance):
+        self.defs, self.instance = defs, instance
+
+    def submit(self, stream_name: str, request: dg.RunRequest) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(launch(self.defs, self.instance, STREAMS_BY_NAME[stream_name], request))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+
+@contextlib.contextmanager
+def _executor(workers: int, defs: dg.Definitions, instance: dg.DagsterInstance) -> Iterator:
+    """submit(stream name, request) -> Future[RunOutcome | None]: `workers` spawned processes,
+    all stopped (killed if running) when the batch stops, normally or not."""
+    if workers <= 1:
+        yield _InProcess(defs, instance)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(os.getpid(),))
+    try:
+        yield _Submitter(pool)
+    finally:
+        # Killed, not waited for: at the end they are idle and hold nothing, and a worker's
+        # interpreter took ~7 s to exit (measured); on Ctrl-C or an error, they stop at once.
+        workers_left = list((pool._processes or {}).values())  # Python < 3.14 has no terminate_workers()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_left:
+            process.kill()
+            process.join()
+
+
+@dataclass
+class _Submitter:
+    pool: ProcessPoolExecutor
+
+    def submit(self, stream_name: str, request: dg.RunRequest) -> Future:
+        return self.pool.submit(_launch_in_worker, stream_name, request)
+
+
+# One pass ------------------------------------------------------------------------------------
+@dataclass
+class _TopicPass:
+    """One topic's pass: done when it has landed up to `targets`, the end offsets seen when it
+    began, or a run failed. Ranges of one partition run one after another (the next waits for
+    its predecessor's commit), ranges of different partitions at once."""
+
+    stream: RawStream
+    targets: dict[int, int]
     cursor: str | None = None
-    while True:
-        requests, cursor, skip = evaluate_sensor(defs, instance, stream, cursor)
+    queued: dict[int, deque[dg.RunRequest]] = field(default_factory=dict)  # partition -> ranges not yet submitted
+    running: int = 0
+    launched: bool = False  # a run of this tick executed (not skipped)
+    failed: bool = False
+    done: bool = False
+    waiting_until: float | None = None  # waiting for runs launched elsewhere, until then at most
+
+
+class _Pass:
+    def __init__(self, defs, instance, settings, summary, executor, log):
+        self.defs, self.instance, self.settings, self.summary, self.executor, self.log = (
+            defs, instance, settings, summary, executor, log)
+        self.progress = _progress(settings)
+        self.futures: dict[Future, tuple[_TopicPass, dg.RunRequest]] = {}
+        self.started = time.monotonic()
+
+    def run(self) -> bool:
+        """Every topic's pass (see the module docstring); False if a run failed."""
+        topics = [_TopicPass(stream, end_offsets(self.settings, stream.topic)) for stream in STREAMS]
+        for topic in topics:
+            self.tick(topic)
+        while not all(t.done for t in topics):
+            waiting = [t for t in topics if t.waiting_until is not None]
+            finished, _ = wait(self.futures, timeout=POLL_S if waiting else None, return_when=FIRST_COMPLETED)
+            for future in finished:
+                self.finished(*self.futures.pop(future), future)
+            for topic in waiting:
+                if not runs_in_flight(self.instance, topic.stream.topic, self.settings.lake_run_timeout_seconds) \
+                        or time.monotonic() >= topic.waiting_until:
+                    topic.waiting_until = None
+                    self.tick(topic)
+        return not any(t.failed for t in topics)
+
+    def tick(self, topic: _TopicPass) -> None:
+        """Evaluate the topic's sensor and submit the first range of each partition it requests."""
+        stream = topic.stream
+        requests, topic.cursor, skip = evaluate_sensor(self.defs, self.instance, stream, topic.cursor)
         if not requests:
-            log(f"[batch] {stream.sensor_name}: {skip}")
-        launched = 0
+            self.log(f"[batch] {stream.sensor_name}: {skip}")
+        topic.launched = False
         for request in requests:
-            outcome = launch(defs, instance, stream, request)
-            if outcome is None:
-                summary.skipped_run_keys.append(request.run_key)
-                log(f"[batch] {request.run_key}: the sensor already has a run for this key; skipped")
-                continue
-            launched += 1
-            summary.runs.append(outcome)
-            log(_describe(outcome))
+            topic.queued.setdefault(int(request.tags[PARTITION_TAG]), deque()).append(request)
+        for partition in list(topic.queued):
+            self.submit(topic, partition)
+        if not topic.running:
+            self.idle(topic)
+
+    def idle(self, topic: _TopicPass) -> None:
+        """Nothing launched: wait for runs that other processes have in flight, else done."""
+        timeout_s = self.settings.lake_run_timeout_seconds
+        if runs_in_flight(self.instance, topic.stream.topic, timeout_s):
+            self.log(f"[batch] {topic.stream.topic}: waiting for landing runs launched elsewhere (e.g. by the sensor daemon)")
+            topic.waiting_until = time.monotonic() + timeout_s
+        else:
+            topic.done = True
+
+    def submit(self, topic: _TopicPass, partition: int) -> None:
+        queue = topic.queued[partition]
+        request = queue.popleft()
+        if not queue:
+            del topic.queued[partition]
+        self.futures[self.executor.submit(topic.stream.name, request)] = topic, request
+        topic.running += 1
+
+    def finished(self, topic: _TopicPass, request: dg.RunRequest, future: Future) -> None:
+        topic.running -= 1
+        try:
+            outcome = future.result()
+        except Exception as error:  # the worker died (e.g. killed) or could not start
+            self.log(f"[batch] {request.run_key}: the worker running it failed: {error!r}")
+            outcome = RunOutcome(request.run_key, "-", False)
+        if outcome is None:
+            self.summary.skipped_run_keys.append(request.run_key)
+            self.log(f"[batch] {request.run_key}: the sensor already has a run for this key; skipped")
+        else:
+            topic.launched = True
+            self.summary.runs.append(outcome)
+            seconds = time.monotonic() - self.started
+            self.log(f"{_describe(outcome)}; {self.summary.landed:,} landed in {seconds:.1f}s "
+                     f"({self.summary.landed / seconds:,.0f}/s)")
             if not outcome.success:
-                return False
-        if launched:
-            committed = progress.committed(stream.topic)
-            if all(committed.get(p, 0) >= end for p, end in targets.items()):
-                return True
-            continue
-        if not _wait_for_runs_in_flight(instance, stream, settings.lake_run_timeout_seconds, log):
-            return True
-
-
-def _wait_for_runs_in_flight(
-    instance: dg.DagsterInstance, stream: RawStream, timeout_s: float, log: Callable[[str], None]
-) -> bool:
-    """Wait until no other process has a landing run of the topic in flight; True if it waited."""
-    if not runs_in_flight(instance, stream.topic, timeout_s):
-        return False
-    log(f"[batch] {stream.topic}: waiting for landing runs launched elsewhere (e.g. by the sensor daemon)")
-    deadline = time.monotonic() + timeout_s
-    while runs_in_flight(instance, stream.topic, timeout_s) and time.monotonic() < deadline:
-        time.sleep(POLL_S)
-    return True
+                topic.failed = True
+                topic.queued.clear()
+        partition = int(request.tags[PARTITION_TAG])
+        if partition in topic.queued:
+            self.submit(topic, partition)
+        if topic.running:
+            return
+        if topic.failed:
+            topic.done = True
+            self.log(f"[batch] {topic.stream.topic}: stopped after a failed run; the sensor will request its range again")
+        elif not topic.launched:
+            self.idle(topic)
+        elif all(self.progress.committed(topic.stream.topic).get(p, 0) >= end for p, end in topic.targets.items()):
+            topic.done = True
+        else:
+            self.tick(topic)
 
 
 def _describe(outcome: RunOutcome) -> str:
@@ -270,11 +415,9 @@ def run_batch(
     log(f"[batch] Dagster instance: {instance.root_directory}")
     fail_dead_batch_runs(instance, log)
     summary = BatchSummary()
-    drained = True
-    for stream in STREAMS:
-        if not drain(defs, instance, stream, summary, settings, log):
-            drained = False
-            log(f"[batch] {stream.topic}: stopped after a failed run; the sensor will request its range again")
+    log(f"[batch] landing runs: {settings.batch_workers} at once" + (" (worker processes)" if settings.batch_workers > 1 else ""))
+    with _executor(settings.batch_workers, defs, instance) as executor:
+        drained = _Pass(defs, instance, settings, summary, executor, log).run()
     if drained and refresh_downstream:
         log("[batch] cleaning the new raw objects" + (", re-checking the quarantine under the current rules"
                                                        f" (relaxed: {', '.join(settings.relaxed_rules) or 'none'})"

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_LAKE_ROLL_MAX_SPAN_SECONDS": "3600",
     "PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS": "30",
     "PINTEREST_LAKE_RUN_TIMEOUT_SECONDS": "900",
+    "PINTEREST_BATCH_WORKERS": "2",
     # The ingestion API (ingestion_api) and its Kafka topics.
     "PINTEREST_API_PORT": "8000",
     "PINTEREST_API_KEYS": "",
@@ -216,6 +217,7 @@ class Settings:
     lake_upload_threads: int
     lake_sensor_interval_seconds: int
     lake_run_timeout_seconds: int
+    batch_workers: int
     streaming_database: str
     streaming_checkpoint: str  # a local path or an s3a:// URL
     streaming_trigger_seconds: float
@@ -272,6 +274,7 @@ class Settings:
             lake_upload_threads=int(get("PINTEREST_LAKE_UPLOAD_THREADS")),
             lake_sensor_interval_seconds=int(get("PINTEREST_LAKE_SENSOR_INTERVAL_SECONDS")),
             lake_run_timeout_seconds=int(get("PINTEREST_LAKE_RUN_TIMEOUT_SECONDS")),
+            batch_workers=int(get("PINTEREST_BATCH_WORKERS")),
             streaming_database=get("PINTEREST_STREAMING_DATABASE"),
             streaming_checkpoint=_location(get("PINTEREST_STREAMING_CHECKPOINT"), get("PINTEREST_HOME")),
             streaming_trigger_seconds=float(get("PINTEREST_STREAMING_TRIGGER_SECONDS")),

@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
         print(f"usage: python -m devstack.chaos.killed_drain {{{','.join(MODES)}}} [batch options]", file=sys.stderr)
         return 2
     install(argv[0])
+    os.environ["PINTEREST_BATCH_WORKERS"] = "1"  # the runs execute here, where the patches are
     from pinterest_assets.batch import main as batch_main
 
     return batch_main(argv[1:])

@@ -415,6 +415,28 @@ def test_two_sensor_ticks_over_the_same_offsets_launch_one_run(lake):
     assert_lake_is_exact(lake)
 
 
+def test_ranges_landed_by_concurrent_workers_land_every_offset_exactly_once(lake, monkeypatch):
+    """Small ranges (several per partition, chained), three topics, three worker processes."""
+    drained(lake)
+    monkeypatch.setenv("PINTEREST_LAKE_MAX_RECORDS_PER_RUN", "4")
+    monkeypatch.setenv("PINTEREST_BATCH_WORKERS", "3")
+    accepted = accept_events(lake.settings, triples(30, seed="concurrent"))
+    logs: list[str] = []
+
+    summary = batch.run_batch(build_definitions(get_settings()), lake.instance, log=logs.append, refresh_downstream=False)
+
+    assert summary.ok and summary.landed == len(accepted), "\n".join(logs[-30:])
+    records = [lake.instance.get_run_record_by_id(r.run_id) for r in summary.runs]
+    assert len(records) > 9 and {r.dagster_run.status for r in records} == {dg.DagsterRunStatus.SUCCESS}
+    assert any(a.start_time < b.end_time and b.start_time < a.end_time for a in records for b in records if a is not b), \
+        "no two runs overlapped"
+    assert os.getpid() not in {int(r.dagster_run.tags["pinterest/batch_pid"]) for r in records}  # run by the workers
+    assert sum("landed in" in line for line in logs) == len(records)  # a progress line per finished run
+    ids = Counter(line["event_id"] for stream in STREAMS for _, line in lake.lines(f"raw/{stream.name}/"))
+    assert all(ids[a.event_id] == 1 for a in accepted)
+    assert_lake_is_exact(lake)
+
+
 KILL_BEFORE_COMMIT = """
 import json, os, signal, sys
 import dagster as dg
