@@ -131,6 +131,9 @@ class Kafka(Service):
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # The log cleaner (compaction of the internal topics) holds its dedupe buffer on the
+            # heap for the broker's life: 128 MB by default, 16 MB for a local node.
+            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         }
 
     def _cluster_id(self) -> str:
@@ -217,7 +220,8 @@ class S3Server(Service):
         )
         config.chmod(0o600)
         classpath = str(s.cache_dir / "jars" / "s3proxy" / "*")
-        cmd = [_java(), f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-cp", classpath,
+        # -Xms small: the JVM's default initial heap (1/64 of the RAM) would be the whole -Xmx.
+        cmd = [_java(), f"-Xmx{self.heap}", "-Xms16m", "-XX:+UseSerialGC", "-cp", classpath,
                "org.gaul.s3proxy.Main", "--properties", str(config)]
         spawn(cmd, self.log_file, self.pid_file)
 

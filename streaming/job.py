@@ -44,11 +44,19 @@ RESTART_BACKOFF_S = (5.0, 60.0)  # first and largest pause before restarting a f
 STOP_TIMEOUT_S = 60.0  # longest wait for the running micro-batch on SIGTERM
 
 
+# A long-running driver beside the rest of a small stack: its heap starts small (the JVM's
+# default initial heap, 1/64 of the RAM, would commit the whole driver memory) under the serial
+# collector, with a smaller code cache and thread stacks.
+STREAMING_DRIVER = {
+    "spark.driver.extraJavaOptions": "-Xms64m -XX:+UseSerialGC -XX:ReservedCodeCacheSize=64m -Xss512k",
+}
+
+
 def streaming_session(settings: Settings) -> SparkSession:
     """The shared Spark configuration (Kafka connector included)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, QUERY_NAME).items():
+    for key, value in {**spark_conf(settings, QUERY_NAME), **STREAMING_DRIVER}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
