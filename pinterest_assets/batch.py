@@ -288,6 +288,8 @@ class _TopicPass:
 
 
 class _Pass:
+    """The topics' passes at once: ticks in this process, runs through the executor."""
+
     def __init__(self, defs, instance, settings, summary, executor, log):
         self.defs, self.instance, self.settings, self.summary, self.executor, self.log = (
             defs, instance, settings, summary, executor, log)
