@@ -249,6 +249,8 @@ def _executor(workers: int, defs: dg.Definitions, instance: dg.DagsterInstance) 
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(os.getpid(),))
+    for _ in range(workers):  # start them now: their imports overlap the first sensor ticks
+        pool.submit(os.getpid)
     try:
         yield _Submitter(pool)
     finally:
