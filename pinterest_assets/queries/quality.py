@@ -173,17 +173,19 @@ def cleaned_events(triaged: DataFrame, event_type: str, rule_changes: Observatio
     return clean(event_type, events, rule_changes)
 
 
-def fold(table: DataFrame | None, events: DataFrame, event_type: str, dropped: Observation, few: bool) -> DataFrame:
+def fold(table: DataFrame | None, events: DataFrame, event_type: str, dropped: Observation,
+         few: DataFrame | None = None) -> DataFrame:
     """The cleaned `table` (None: none yet) with the cleaned `events` folded in: the latest per
     key (pinterest_common.cleaning.dedup, counting in `dropped` what it leaves out). With `few`
-    events, only the table's rows of their keys (broadcast) go through the ranking; the others
-    pass as they are, with no shuffle of the table."""
+    (the same events, a few, unobserved: `events` may carry an Observation, which a plan must
+    hold once), only the table's rows of their keys (broadcast) go through the ranking; the
+    others pass as they are, with no shuffle of the table."""
     if table is None:
         return dedup(event_type, events, dropped)
-    if not few:
+    if few is None:
         return dedup(event_type, events.unionByName(table), dropped)
     key = EVENT_TYPES[event_type].key_field
-    keys = F.broadcast(events.select(key).where(F.col(key).isNotNull()).distinct())
+    keys = F.broadcast(few.select(key).where(F.col(key).isNotNull()).distinct())
     touched = table.join(keys, key, "left_semi")
     return table.join(keys, key, "left_anti").unionByName(dedup(event_type, events.unionByName(touched), dropped))
 

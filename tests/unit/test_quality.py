@@ -251,10 +251,12 @@ def test_folding_few_events_ranks_only_their_keys_with_the_same_outcome(spark, l
     _, table, _, _ = lake
     events = cleaned_pins(spark, pin(0, title="v3"), pin(1), pin(1, title="again"))
     outcomes = []
-    for few in (False, True):
-        dropped = Observation()
-        rows = sorted((r["unique_id"], r["title"]) for r in quality.fold(table, events, "pin", dropped, few).collect())
-        outcomes.append((rows, dropped.get))
+    for few in (None, events):
+        dropped, rule_changes = Observation(), Observation()  # the asset observes the events' rule changes too
+        observed = quality.cleaned_events(quality.triage(frame(spark, [line(offset=i, event=e) for i, e in enumerate(
+            [pin(0, title="v3"), pin(1), pin(1, title="again")])]), "pin"), "pin", rule_changes)
+        rows = sorted((r["unique_id"], r["title"]) for r in quality.fold(table, observed, "pin", dropped, few).collect())
+        outcomes.append((rows, dropped.get, rule_changes.get))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1] == {"superseded": 2, "without_key": 0} and len(outcomes[0][0]) == 2
 
