@@ -251,7 +251,8 @@ def cleaned_tables(
             rule_changes, folded = Observation(f"rule_changes_{stream.name}"), Observation(f"folded_{stream.name}")
             events = quality.cleaned_events(marked, stream.name, rule_changes)
             current = read_cleaned(spark, table, stream.name, version) if version is not None else None
-            few = quality.cleaned_events(marked, stream.name) if split["cleaned"] <= FEW_EVENTS else None
+            # Not with none: the keys' join, found empty, drops the events' branch and its Observation.
+            few = quality.cleaned_events(marked, stream.name) if 0 < split["cleaned"] <= FEW_EVENTS else None
             merged = quality.fold(current, events, stream.name, folded, few)
             write_parquet(merged.write, client, bucket, table.version_key(run_version))
             quarantined = quality.quarantine_rows(marked, now)
