@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -190,11 +191,30 @@ class Kafka(Service):
             admin.close()
 
 
+# jclouds' filesystem provider writes a PUT's bytes to `<object path>-<random UUID>` and renames
+# that file into place; a server killed before the rename leaves it behind, and the provider
+# then lists it as an object. S3 itself never shows an interrupted PUT.
+_INTERRUPTED_PUT = re.compile(r"-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 class S3Server(Service):
     """S3Proxy with jclouds' filesystem provider: the S3 API over objects kept on disk."""
 
     name = "s3"
     heap = "256m"
+
+    def remove_interrupted_puts(self) -> list[Path]:
+        """Delete what PUTs interrupted by a crash of the server left on disk (see
+        `_INTERRUPTED_PUT`), so that after a restart the bucket holds only whole objects, as S3's
+        would; called before every start."""
+        removed = [path for path in (self.dir / "objects").rglob("*")
+                   if path.is_file() and _INTERRUPTED_PUT.search(path.name)]
+        for path in removed:
+            path.unlink()
+        if removed:
+            print(f"[devstack] s3: removed {len(removed)} file(s) of PUTs interrupted by a crash "
+                  f"(e.g. {removed[0].relative_to(self.dir / 'objects')})", flush=True)
+        return removed
 
     @property
     def endpoint(self) -> str:
@@ -208,6 +228,7 @@ class S3Server(Service):
         if not (s.s3_access_key_id and s.s3_secret_access_key):
             raise SetupError("the local S3 server needs PINTEREST_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY")
         (self.dir / "objects").mkdir(parents=True, exist_ok=True)
+        self.remove_interrupted_puts()
         config = self.dir / "s3proxy.conf"
         config.write_text(
             f"s3proxy.endpoint={self.endpoint}\n"
