@@ -247,18 +247,20 @@ def _executor(workers: int, defs: dg.Definitions, instance: dg.DagsterInstance) 
     if workers <= 1:
         yield _InProcess(defs, instance)
         return
+    children_before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(os.getpid(),))
     for _ in range(workers):  # start them now: their imports overlap the first sensor ticks
         pool.submit(os.getpid)
+    # The pool's processes: started by those submits (the pool never replaces one).
+    pool_processes = [p for p in multiprocessing.active_children() if p not in children_before]
     try:
         yield _Submitter(pool)
     finally:
         # Killed, not waited for: at the end they are idle and hold nothing, and a worker's
         # interpreter took ~7 s to exit (measured); on Ctrl-C or an error, they stop at once.
-        workers_left = list((pool._processes or {}).values())  # Python < 3.14 has no terminate_workers()
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers_left:
+        for process in pool_processes:
             process.kill()
             process.join()
 
