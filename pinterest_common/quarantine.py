@@ -90,22 +90,23 @@ class ValueFields:
     stripped: dict[str, Column]
 
 
-def value_fields(event_type: EventType, variant: Column) -> ValueFields:
-    """The fields of the parsed value `variant` as expressions over it."""
-    texts = {name: F.variant_get(variant, f"$.{name}", "string") for name in event_type.field_names}
+def value_fields(names: Iterable[str], variant: Column) -> ValueFields:
+    """The fields `names` of the parsed value `variant` as expressions over it."""
+    texts = {name: F.variant_get(variant, f"$.{name}", "string") for name in names}
     return ValueFields(
-        {name: F.schema_of_variant(F.variant_get(variant, f"$.{name}", "variant")) for name in event_type.field_names},
+        {name: F.schema_of_variant(F.variant_get(variant, f"$.{name}", "variant")) for name in names},
         texts,
         {name: strip(text) for name, text in texts.items()},
     )
 
 
-def with_value_fields(frame: DataFrame, event_type: EventType, variant: str) -> tuple[DataFrame, ValueFields]:
-    """`frame` with each field of its parsed value (the column `variant`) as columns of their own,
-    each computed once per row, and the fields as references to them: the text columns are the
-    event's fields as cleaning reads them (`schema.spark_raw_schema`)."""
-    fields = value_fields(event_type, F.col(variant))
-    names = event_type.field_names
+def with_value_fields(frame: DataFrame, names: Iterable[str], variant: str) -> tuple[DataFrame, ValueFields]:
+    """`frame` with each field `names` of its parsed value (the column `variant`) as columns of
+    their own, each computed once per row, and the fields as references to them: the text
+    columns are the event's fields as cleaning reads them (`schema.spark_raw_schema`). `names`:
+    an event type's `field_names`, or those of several (the streaming job reads three topics)."""
+    names = tuple(dict.fromkeys(names))
+    fields = value_fields(names, F.col(variant))
     frame = frame.select("*", *(fields.kind[n].alias(f"_kind__{n}") for n in names),
                          *(fields.text[n].alias(f"_text__{n}") for n in names))
     frame = frame.select("*", *(strip(F.col(f"_text__{n}")).alias(f"_stripped__{n}") for n in names))
@@ -136,7 +137,7 @@ def variant_reason(
     own so that Spark parses each value once, and its `fields` from `with_value_fields` so that
     each field is read once (default: expressions over `variant`)."""
     relaxed = set(relaxed)
-    fields = fields or value_fields(event_type, variant)
+    fields = fields or value_fields(event_type.field_names, variant)
     checks: list[tuple[Column, Column]] = [
         (variant.isNull(), F.lit(VALUE_NOT_JSON)),
         (~F.schema_of_variant(variant).startswith("OBJECT"), F.lit(VALUE_NOT_OBJECT)),

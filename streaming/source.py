@@ -15,9 +15,9 @@ Then, still in the streaming plan (built once, one Spark job per micro-batch), e
 its `quarantine_reason` from the contract's types and rules (pinterest_common.quarantine, the
 batch clean step's check; PINTEREST_RELAXED_RULES relaxed): NULL for an event, else why it is
 quarantined (`no_value`, `value_not_utf8`, `value_not_json`, `wrong_type:<field>`, a rule's name,
-...). Its value is parsed with the shared raw schema (pinterest_common.schema.spark_raw_schema)
-and cleaned by pinterest_common.cleaning.clean into a struct named after its event type (NULL for
-the others). `copy_lines` routes each record by that reason alone: `target` its event type (a
+...). Its value is parsed once (a VARIANT) and each field read once as text, as the batch clean
+step does, and cleaned by pinterest_common.cleaning.clean into a struct named after its event
+type (NULL for the others). `copy_lines` routes each record by that reason alone: `target` its event type (a
 row of ddl.TABLE_COLUMNS) or `quarantined` (a row of ddl.QUARANTINED_COLUMNS with the reason,
 never an event row), and `line` that row in COPY's text format, timestamps as UTC wall-clock. The
 driver only groups the lines by target (`lines_by_target`).
@@ -34,9 +34,9 @@ from pyspark.sql.types import ArrayType, DataType, StringType, TimestampType
 from pinterest_assets.queries.analytics import age_group
 from pinterest_common.cleaning import clean
 from pinterest_common.config import Settings
-from pinterest_common.quarantine import quarantine_reason, record_problem
+from pinterest_common.quarantine import parse_value, record_problem, variant_reason, with_value_fields
 from pinterest_common.records import CLIENT_EVENT_ID, EVENT_ID, RECEIVED_AT
-from pinterest_common.schema import EVENT_TYPES, USER, EventType, spark_raw_schema
+from pinterest_common.schema import EVENT_TYPES, USER, EventType
 
 from .ddl import EVENT_COLUMNS, METADATA_COLUMNS, QUARANTINED_COLUMNS
 
@@ -46,6 +46,7 @@ EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPE
 QUARANTINE_REASON = "quarantine_reason"
 QUARANTINED = "quarantined"  # the target of the records quarantined_events holds
 TARGETS = (*EVENT_TYPES, QUARANTINED)
+_VARIANT = "_variant"  # the value parsed (pinterest_common.quarantine.parse_value)
 COPY_NULL = "\\N"
 # COPY's text format escapes these; PostgreSQL text cannot hold NUL at all: U+FFFD stands in.
 COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\x00", "\ufffd"))
@@ -93,29 +94,30 @@ def api_records(records: DataFrame) -> DataFrame:
 
 def cleaned(records: DataFrame, relaxed_rules: Iterable[str] = ()) -> DataFrame:
     """`topic`, `value`, the metadata columns, `quarantine_reason` (NULL for an event;
-    `relaxed_rules`: PINTEREST_RELAXED_RULES) and one struct of cleaned columns per event type."""
+    `relaxed_rules`: PINTEREST_RELAXED_RULES) and one struct of cleaned columns per event type.
+    Each value is parsed once and each field read once, into columns of their own (as the batch
+    clean step does, pinterest_common.quarantine.with_value_fields), which the checks of every
+    event type and the cleaning share."""
     text = F.col("value").cast("string")
-    reason = reason_of_topic(text, ~F.is_valid_utf8("value"), F.col("received_at"), tuple(relaxed_rules))
-    df = records.select(
+    parsed = records.select("*", parse_value(text).alias(_VARIANT))
+    names = [name for event_type in EVENT_TYPES.values() for name in event_type.field_names]
+    parsed, fields = with_value_fields(parsed, names, _VARIANT)
+    first_problem = record_problem(text, ~F.is_valid_utf8("value"))
+    reason = F.lit(None).cast("string")
+    for event_type in EVENT_TYPES.values():
+        check = variant_reason(event_type, F.col(_VARIANT), F.col("received_at"), first_problem,
+                               tuple(relaxed_rules), fields)
+        reason = F.when(F.col("topic") == event_type.topic, check).otherwise(reason)
+    df = parsed.select(
         "topic", *METADATA_COLUMNS,
         reason.alias(QUARANTINE_REASON),
-        *(F.when(F.col("topic") == et.topic, F.from_json(text, spark_raw_schema(et))).alias(_raw(et))
+        *(F.struct(*(fields.text[name].alias(name) for name in et.field_names)).alias(_raw(et))
           for et in EVENT_TYPES.values()),
         "value",
     )
     for event_type in EVENT_TYPES.values():
         df = _cleaned_into_struct(df, event_type)
     return df.withColumn("received_at", F.col("received_at").cast("timestamp_ntz"))
-
-
-def reason_of_topic(text: Column, not_utf8: Column, received_at: Column, relaxed_rules: tuple[str, ...]) -> Column:
-    """pinterest_common.quarantine.quarantine_reason for the event type of the record's topic."""
-    reason = F.lit(None).cast("string")
-    for event_type in EVENT_TYPES.values():
-        check = quarantine_reason(event_type, text, received_at, first_problem=record_problem(text, not_utf8),
-                                  relaxed=relaxed_rules)
-        reason = F.when(F.col("topic") == event_type.topic, check).otherwise(reason)
-    return reason
 
 
 def copy_lines(df: DataFrame) -> DataFrame:

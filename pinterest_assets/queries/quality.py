@@ -74,7 +74,7 @@ def triage(lines: DataFrame, event_type: str, relaxed: Iterable[str] = ()) -> Da
     et = EVENT_TYPES[event_type]
     variant, stamp = "_variant", "received_at_ts"  # lake_line_problem reads received_at_ts
     parsed = lines.select("*", received_at_timestamp().alias(stamp), parse_value(F.col("value")).alias(variant))
-    parsed, fields = with_value_fields(parsed, et, variant)
+    parsed, fields = with_value_fields(parsed, et.field_names, variant)
     reason = variant_reason(et, F.col(variant), F.col(stamp), lake_line_problem(et, LINE_COLUMNS), relaxed, fields)
     event = F.struct(*(fields.text[name].alias(name) for name in et.field_names))
     return parsed.select(*lines.columns, reason.alias(REASON), event.alias(EVENT))
