@@ -20,7 +20,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg2
@@ -31,21 +30,11 @@ from pyspark.sql.streaming import StreamingQuery
 from pinterest_common import pg_roles
 from pinterest_common.config import PG_STREAMING, Settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
-from pinterest_common.records import RecordMetadata
 from pinterest_common.spark import spark_conf
 
 from .ddl import ensure_database, ensure_schema
 from .sink import MicroBatch, PostgresSink
-from .source import (
-    EVENT_TYPE_OF_TOPIC,
-    QUARANTINED,
-    api_records,
-    cleaned,
-    copy_lines,
-    kafka_records,
-    lines_by_target,
-    record_columns,
-)
+from .source import QUARANTINED, api_records, cleaned, copy_lines, kafka_records, lines_by_target
 from .status import QUERY_NAME, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -70,25 +59,6 @@ def streaming_session(settings: Settings) -> SparkSession:
     for key, value in {**spark_conf(settings, QUERY_NAME), **STREAMING_DRIVER}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
-
-
-# The rows of Spark's Kafka source.
-KAFKA_ROW_SCHEMA = ("key binary, value binary, topic string, partition int, offset long, timestamp timestamp, "
-                    "timestampType int, headers array<struct<key: string, value: binary>>")
-
-
-def warm_up(spark: SparkSession, relaxed_rules) -> float:
-    """Run the job's plan once on one record per topic (an empty JSON object with the API's
-    headers; collected, never written), so that the first micro-batch finds the planner's code
-    and the generated code of the cleaning expressions compiled: without it, the first
-    micro-batches under load took 12-16 s (bench.streaming, 1,000 events/s). The seconds taken."""
-    started = time.monotonic()
-    now = datetime.now(timezone.utc)
-    rows = [(None, b"{}", topic, 0, 0, now, 0, RecordMetadata.new(name, now).headers())
-            for topic, name in EVENT_TYPE_OF_TOPIC.items()]
-    copy_lines(cleaned(api_records(record_columns(spark.createDataFrame(rows, KAFKA_ROW_SCHEMA))),
-                       relaxed_rules)).collect()
-    return time.monotonic() - started
 
 
 def drop_dedup_state(spark: SparkSession, checkpoint: str) -> None:
@@ -162,7 +132,6 @@ class StreamingJob:
         self._spark = streaming_session(self.settings)
         self._spark.sparkContext.setLogLevel("WARN")
         drop_dedup_state(self._spark, self.checkpoint)
-        log.info("plan warmed up in %.1fs", warm_up(self._spark, self.settings.relaxed_rules))
         log.info("streaming %s into database %s, checkpoint %s, trigger %s",
                  ", ".join(EVENT_TOPICS), self.settings.streaming_database, self.checkpoint, self.trigger)
         try:
