@@ -16,14 +16,14 @@ from pathlib import Path
 
 from pinterest_common.config import Settings, get_settings
 
-from .process import free_port
+from .process import free_ports
 from .services import remove_server_dirs
 from .stack import Stack
 
 
 def fresh_environment(state_dir: Path) -> dict[str, str]:
     """The variables that point a stack at free ports, at `state_dir` and at its Dagster instance."""
-    kafka, controller, s3, pg, api = (free_port() for _ in range(5))
+    kafka, controller, s3, pg, api = free_ports(5)
     return {
         "PINTEREST_API_PORT": str(api),
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",

@@ -16,7 +16,7 @@ from pathlib import Path
 from pinterest_common.config import Settings
 
 from . import kafka_ids
-from .process import free_port, port_open, read_pid, wait_until
+from .process import free_ports, port_open, read_pid, wait_until
 from .services import LOCALHOST, Kafka
 
 REPLICATION_FACTOR = 3
@@ -75,7 +75,8 @@ class KafkaCluster:
     def __init__(self, settings: Settings, state_dir: Path, size: int = REPLICATION_FACTOR):
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        ports = {node: (free_port(), free_port()) for node in range(1, size + 1)}
+        free = iter(free_ports(2 * size))
+        ports = {node: (next(free), next(free)) for node in range(1, size + 1)}
         cluster_id = kafka_ids.random_uuid()
         self.nodes = [KafkaNode(settings, state_dir, node, ports, cluster_id) for node in ports]
 

@@ -98,9 +98,21 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports free on loopback now. The sockets are held until all are
+    chosen: one at a time, the kernel may hand out the port it just released again (seen: the
+    S3 server and Kafka of one fresh stack both given 50639)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, log_file: Path | None = None) -> None:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from .jars import require_tool
-from .process import free_port, port_open, spawn, terminate, wait_until
+from .process import free_ports, port_open, spawn, terminate, wait_until
 
 # What Spark's launcher adds for Java 17 (org.apache.spark.launcher.JavaModuleOptions).
 JAVA_MODULE_OPTIONS = [
@@ -46,7 +46,7 @@ class StandaloneCluster:
         self.dir = state_dir / "spark-standalone"
         self.workers, self.worker_cores, self.worker_memory = workers, worker_cores, worker_memory
         self.daemon_memory = daemon_memory
-        self.port, self.ui_port = free_port(), free_port()
+        self.port, self.ui_port = free_ports(2)
         self.pid_files: list[Path] = []
 
     @property
@@ -78,8 +78,9 @@ class StandaloneCluster:
             log = self.dir / "logs" / f"spark-worker-{n}.log"
             work = self.dir / f"worker-{n}"
             work.mkdir(parents=True, exist_ok=True)
+            port, ui_port = free_ports(2)
             spawn(self._java("org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                             "--port", str(free_port()), "--webui-port", str(free_port()),
+                             "--port", str(port), "--webui-port", str(ui_port),
                              "--cores", str(self.worker_cores), "--memory", self.worker_memory,
                              "--work-dir", str(work), self.url), log, pid_file, env=env)
             self.pid_files.append(pid_file)

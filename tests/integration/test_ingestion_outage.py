@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.process import free_port
+from devstack.process import free_ports
 from devstack.services import Kafka
 from ingestion_api.app import create_app
 from ingestion_api.canonical import CANONICAL_TRIPLE
@@ -34,10 +34,11 @@ def own_kafka():
     base = get_settings().home / "tmp"
     base.mkdir(parents=True, exist_ok=True)
     state_dir = Path(tempfile.mkdtemp(prefix="test-outage-", dir=base))
+    port, controller_port = free_ports(2)
     settings = Settings.from_env({
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
-        "PINTEREST_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "PINTEREST_KAFKA_CONTROLLER_PORT": str(controller_port),
     })
     kafka = Kafka(settings, state_dir)
     try:
