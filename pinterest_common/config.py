@@ -32,7 +32,7 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_PG_PORT": "5432",
     "PINTEREST_PG_USER": "pinterest",
     "PINTEREST_PG_PASSWORD": "",
-    # One role per component, least privilege (created by the local stack; see README "Security").
+    # One role per component, least privilege (created by the local stack; see docs/SECURITY.md).
     "PINTEREST_PG_STREAMING_USER": "pinterest_streaming_writer",
     "PINTEREST_PG_STREAMING_PASSWORD": "",
     "PINTEREST_PG_API_USER": "pinterest_api_reader",

@@ -1,12 +1,14 @@
-"""The README states what the code does: its commands, variables, defaults and ports.
+"""The README and the pages of docs/ state what the code does: commands, variables, defaults, ports.
 
-- it starts with exactly the two set-up commands `make demo` and `make test`, in one code block;
-- every `make <target>` it names is a target of the Makefile;
-- every environment variable it names (PINTEREST_*, KAFKA_*, SPARK_*, DEMO_*, DAGSTER_HOME) is a
+- the README starts with exactly the two set-up commands `make demo` and `make test`, in one code
+  block; it is at most 10 KB and links every page of docs/;
+- every relative link of the README and the pages names a file that exists, and a heading of it;
+- every `make <target>` they name is a target of the Makefile;
+- every environment variable they name (PINTEREST_*, KAFKA_*, SPARK_*, DEMO_*, DAGSTER_HOME) is a
   real one: in pinterest_common.config.DEFAULTS, .env.example or the Makefile, or read by the
   project's own code (a string literal naming it, e.g. the test harness's switch);
-- its configuration table lists every variable of DEFAULTS with that default;
-- the local ports it names (127.0.0.1:<port>) are the configured defaults.
+- docs/CONFIGURATION.md's table lists every variable of DEFAULTS with that default;
+- the local ports they name (127.0.0.1:<port>) are the configured defaults.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import pytest
 from pinterest_common.config import DEFAULTS, REPO_ROOT
 
 README = REPO_ROOT / "README.md"
+DOCS = REPO_ROOT / "docs"
+CONFIGURATION = DOCS / "CONFIGURATION.md"
+OPERATIONS = DOCS / "OPERATIONS.md"
+README_MAX_BYTES = 10 * 1024
+# Pages that scripts write (bench.run, bench.scaling): their upper-case names are the scripts'
+# constants, not environment variables.
+GENERATED = ("BENCHMARKS.md", "SCALING.md")
 MAKEFILE = REPO_ROOT / "Makefile"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 
@@ -113,6 +122,31 @@ def readme() -> str:
     return README.read_text()
 
 
+def pages() -> list[Path]:
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+@pytest.fixture(scope="module")
+def documentation() -> str:
+    """The README and every page of docs/ but the generated ones, one text."""
+    return "\n".join(page.read_text() for page in pages() if page.name not in GENERATED)
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown text."""
+    anchors, in_fence = set(), False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and line.startswith("#"):
+            title = re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower())
+            anchors.add(title.replace(" ", "-"))
+    return anchors
+
+
 def code_fragments(text: str) -> list[str]:
     """Fenced blocks and inline code spans (where commands and names are written)."""
     fragments = [m.group(1) for m in FENCE.finditer(text)]
@@ -133,7 +167,7 @@ def configuration_table(text: str) -> dict[str, str]:
                 name, default = (cell.strip() for cell in row.strip().strip("|").split("|")[:2])
                 rows[name.strip("`")] = default
             return rows
-    raise AssertionError("README has no configuration table (header `| variable | default | ... |`)")
+    raise AssertionError("no configuration table (header `| variable | default | ... |`)")
 
 
 # --- the checks -----------------------------------------------------------------------------
@@ -156,21 +190,43 @@ def test_readme_starts_with_make_demo_and_make_test(readme):
         assert "#" in line and line.split("#", 1)[1].strip(), f"no one-line explanation on: {line}"
 
 
-def test_every_make_target_named_exists():
+def test_readme_is_short_and_links_every_page(readme):
+    assert len(README.read_bytes()) <= README_MAX_BYTES, f"README.md is {len(README.read_bytes()):,} bytes"
+    linked = {target.split("#")[0] for target in LINK.findall(readme)}
+    unlinked = [page.name for page in sorted(DOCS.glob("*.md")) if f"docs/{page.name}" not in linked]
+    assert not unlinked, f"pages of docs/ the README does not link: {unlinked}"
+
+
+def test_every_relative_link_names_an_existing_file_and_heading():
+    broken = []
+    for page in pages():
+        for target in LINK.findall(page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and file.suffix == ".md" and anchor not in heading_anchors(file.read_text()):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
+
+
+def test_every_make_target_named_exists(documentation):
     targets = makefile_targets()
     named = {
         match.group(2)
-        for fragment in code_fragments(README.read_text())
+        for fragment in code_fragments(documentation)
         for match in MAKE_COMMAND.finditer(fragment)
     }
     assert {"demo", "test", "up", "down"} <= named, named
-    assert sorted(named - targets) == [], f"README names make targets the Makefile lacks (has: {sorted(targets)})"
+    assert sorted(named - targets) == [], f"the docs name make targets the Makefile lacks (has: {sorted(targets)})"
 
 
-def test_every_variable_named_is_real(readme):
+def test_every_variable_named_is_real(documentation):
     known = known_variables()
     unknown, unknown_prefixes = set(), set()
-    for match in VARIABLE.finditer(readme):
+    for match in VARIABLE.finditer(documentation):
         name, wildcard = match.groups()
         if wildcard:  # PINTEREST_PG_* names a family: some variable must have that prefix
             if not any(variable.startswith(name + "_") for variable in known):
@@ -178,44 +234,45 @@ def test_every_variable_named_is_real(readme):
         elif name not in known:
             unknown.add(name)
     assert not unknown | unknown_prefixes, (
-        f"README names variables that neither config.py, .env.example, the Makefile nor the code "
+        f"the docs name variables that neither config.py, .env.example, the Makefile nor the code "
         f"know: {sorted(unknown | unknown_prefixes)}"
     )
 
 
-def test_configuration_table_lists_every_setting_with_its_default(readme):
-    table = configuration_table(readme)
+def test_configuration_table_lists_every_setting_with_its_default():
+    table = configuration_table(CONFIGURATION.read_text())
     assert sorted(set(DEFAULTS) - set(table)) == [], "variables of config.DEFAULTS missing from the table"
     assert sorted(set(table) - set(DEFAULTS)) == [], "the table lists variables config.DEFAULTS does not have"
     for name in DEFAULTS:
         cell, expected = table[name], readme_default(name)
         if expected == "":
-            assert re.match(r"\((empty|unset)\b", cell), f"{name}: default is empty, README says {cell!r}"
+            assert re.match(r"\((empty|unset)\b", cell), f"{name}: default is empty, the table says {cell!r}"
         else:
             spans = CODE_SPAN.findall(cell)
-            assert spans and spans[0] == expected, f"{name}: default {expected!r}, README says {cell!r}"
+            assert spans and spans[0] == expected, f"{name}: default {expected!r}, the table says {cell!r}"
 
 
-def test_local_ports_named_are_the_configured_defaults(readme):
+def test_local_ports_named_are_the_configured_defaults(documentation):
     ports = default_ports()
-    named = {int(port) for port in LOCAL_PORT.findall(readme)}
+    named = {int(port) for port in LOCAL_PORT.findall(documentation)}
     stray = sorted(named - set(ports.values()))
-    assert not stray, f"README names local ports {stray} that are no default (the defaults: {ports})"
+    assert not stray, f"the docs name local ports {stray} that are no default (the defaults: {ports})"
     missing = {name: port for name, port in ports.items() if port not in named}
-    assert not missing, f"README does not name these default ports as 127.0.0.1:<port>: {missing}"
+    assert not missing, f"the docs do not name these default ports as 127.0.0.1:<port>: {missing}"
 
 
-def test_readme_logs_and_state_paths_are_the_stacks(readme, tmp_path):
-    """The log paths the README gives are where devstack writes them."""
+def test_logs_and_state_paths_are_the_stacks(tmp_path):
+    """The log paths docs/OPERATIONS.md gives are where devstack writes them."""
     from devstack.stack import Stack
     from pinterest_common.config import Settings
 
     settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
     stack = Stack(settings)
+    readme = OPERATIONS.read_text()
     assert "$PINTEREST_HOME/stack/logs/<service>.log" in readme
     for service in stack.services:
         relative = service.log_file.relative_to(settings.home / "stack")
-        assert f"`{relative.as_posix()}`" in readme, f"{service.name}: README does not name its log {relative}"
+        assert f"`{relative.as_posix()}`" in readme, f"{service.name}: docs/OPERATIONS.md does not name its log {relative}"
         assert f"`{service.name}`" in readme
 
 
