@@ -109,3 +109,11 @@ def test_a_ratio_without_a_ceiling_is_none():
     assert ratio(700.0, 1000.0) == 0.7
     assert ratio(700.0, 0.0) is None
     assert not math.isnan(ratio(1.0, 3.0))
+
+
+def test_the_open_loop_run_offers_at_least_half_the_same_run_ceiling():
+    from bench.ingest import open_loop_rate
+
+    for ceiling in (1.0, 999.9, 4694.4, 5000.0, 37123.0):
+        offered = open_loop_rate(ceiling)
+        assert ceiling / 2 <= offered < ceiling / 2 + 100 and offered % 100 == 0
