@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pinterest_common.config import Settings
 from pinterest_common.schema import EVENT_TYPES
-from streaming.ddl import EVENT_TABLES
+from pinterest_common.streaming_contract import EVENT_TABLES
 
 from .common import say, table
 from .streaming_latency import POLL_SQL, latency_run

@@ -27,7 +27,7 @@ from itertools import islice
 from pathlib import Path
 
 from pinterest_common.config import REPO_ROOT, Settings, get_settings
-from streaming.ddl import EVENT_TABLES
+from pinterest_common.streaming_contract import EVENT_TABLES
 
 from .common import percentile
 

@@ -35,7 +35,7 @@ from pinterest_common.config import Settings
 from pinterest_common.records import RecordMetadata
 from pinterest_common.s3 import list_keys
 from pinterest_common.schema import EVENT_TYPES
-from streaming.ddl import EVENT_TABLES
+from pinterest_common.streaming_contract import EVENT_TABLES
 
 ClientKey = tuple[str, str]  # (event type, client_event_id or, without one, the event_id)
 EVENT_TYPE_OF_TOPIC = {event_type.topic: name for name, event_type in EVENT_TYPES.items()}

@@ -1,9 +1,9 @@
 """GET /recommendations/profiles?category=&limit=: the most popular profiles right now.
 
-Reads `profile_popularity` (written by the streaming job, streaming/aggregates.py) for the latest
-rolling-hour window, the one covering the last 45 to 60 minutes, ranked by the metric's order:
-`popularity_score` (distinct_pins * log10(10 + latest_follower_count)), then `pins_posted`, then
-`latest_follower_count`, then `poster_name`. `category` keeps the posters who posted in that
+Reads `profile_popularity` (written by the streaming job; pinterest_common.streaming_contract) for
+the latest rolling-hour window, the one covering the last 45 to 60 minutes, ranked by the metric's
+order: `popularity_score` (POPULARITY_SCORE), then `pins_posted`, then `latest_follower_count`,
+then `poster_name`. `category` keeps the posters who posted in that
 category during the window (the row's `categories`), still ranked by their overall score.
 `limit`: 1 to 100 (10). Registered by the app factory (ingestion_api/app.py).
 """
@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from pinterest_common.config import PG_API, Settings
 from pinterest_common.schema import CATEGORIES
-from streaming.aggregates import ROLLING_HOUR
+from pinterest_common.streaming_contract import POPULARITY_SCORE, ROLLING_HOUR
 
 from .auth import require_api_key
 from .errors import error_response, unavailable_response
@@ -26,7 +26,6 @@ recommendations = Blueprint("recommendations", __name__)
 recommendations.before_request(require_api_key)
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
-SCORE = "distinct_pins * log10(10 + latest_follower_count)"
 
 _TOP_PROFILES = """
 SELECT poster_name, popularity_score, pins_posted, distinct_pins, latest_follower_count, categories
@@ -81,5 +80,5 @@ def top_profiles() -> Response:
     ]
     return jsonify({
         "window": {"name": ROLLING_HOUR.name, "start": start.isoformat(), "end": ROLLING_HOUR.end(start).isoformat()},
-        "category": category, "score": SCORE, "profiles": profiles,
+        "category": category, "score": POPULARITY_SCORE, "profiles": profiles,
     })

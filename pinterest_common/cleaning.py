@@ -258,6 +258,17 @@ def _user_cleaning() -> _Cleaning:
     )
 
 
+def age_group(age: Column) -> Column:
+    """The age groups the questions and the live user table cut by: 18-24, 25-35, 36-50, +50
+    (NULL below 18 or unknown)."""
+    return (
+        F.when(age.between(18, 24), "18-24")
+        .when(age.between(25, 35), "25-35")
+        .when(age.between(36, 50), "36-50")
+        .when(age > 50, "+50")
+    )
+
+
 _CLEANINGS = {PIN.name: _pin_cleaning, GEO.name: _geo_cleaning, USER.name: _user_cleaning}
 
 

@@ -5,12 +5,11 @@ they fall in are recomputed from `experimental_data` itself, in the batch's tran
 upserted. So the aggregate tables always equal a recomputation from `experimental_data`, a late
 pin simply updates its (older) windows, and a replayed batch changes nothing.
 
-Windows are event-time windows on `received_at`, aligned to the Unix epoch (UTC):
+The windows, the media and the popularity formula are the streaming contract's
+(pinterest_common.streaming_contract):
 
 - `profile_popularity`, per `poster_name` (pins without one, the scrape failures, are left out):
-  window `1m` (tumbling minutes) and `1h` (the rolling hour: hour-long windows starting every
-  15 minutes, so every pin is in 4 of them and the latest one covers the last 45 to 60
-  minutes). Columns: `pins_posted` (events), `distinct_pins`
+  windows `1m` and `1h` (rolling hour). Columns: `pins_posted` (events), `distinct_pins`
   (distinct `unique_id`), `latest_follower_count` (of the latest pin in the window that has one,
   by `received_at` then `event_id`), `categories` (distinct, sorted) and
   `popularity_score = distinct_pins * log10(10 + coalesce(latest_follower_count, 0))`: activity
@@ -22,40 +21,7 @@ Windows are event-time windows on `received_at`, aligned to the Unix epoch (UTC)
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-
-IMAGE = "image"
-VIDEO_MEDIA = ("video", "multi-video(story page format)")
-
-
-@dataclass(frozen=True)
-class EventTimeWindow:
-    name: str
-    length_s: int
-    slide_s: int
-
-    def starts(self, moment: datetime) -> list[datetime]:
-        """The starts of every window of this kind that contains `moment`, newest first."""
-        latest = math.floor(moment.timestamp() / self.slide_s) * self.slide_s
-        return [
-            datetime.fromtimestamp(latest - k * self.slide_s, timezone.utc) for k in range(self.length_s // self.slide_s)
-        ]
-
-    def latest_start(self, moment: datetime) -> datetime:
-        """The start of the window that covers the `length_s` up to `moment`, to the slide."""
-        return self.starts(moment)[-1]
-
-    def end(self, start: datetime) -> datetime:
-        return start + timedelta(seconds=self.length_s)
-
-
-MINUTE = EventTimeWindow("1m", 60, 60)
-ROLLING_HOUR = EventTimeWindow("1h", 3600, 900)
-PROFILE_WINDOWS = (MINUTE, ROLLING_HOUR)
-TREND_WINDOW = MINUTE
-
+from pinterest_common.streaming_contract import IMAGE, PROFILE_WINDOWS, TREND_WINDOW, VIDEO_MEDIA
 
 _WINDOW_VALUES = ", ".join(f"('{w.name}', {w.length_s}, {w.slide_s})" for w in PROFILE_WINDOWS)
 

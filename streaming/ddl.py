@@ -41,7 +41,6 @@ EVENT_COLUMNS = {
 }
 METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset", "client_event_id")
 TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
-EVENT_TABLES = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
 # Columns of `quarantined_events` as the sink writes them (`quarantined_at` is the insert's time).
 QUARANTINED_COLUMNS = (
     "kafka_topic", "kafka_partition", "kafka_offset", "event_id", "event_type", "received_at", "reason",

@@ -35,7 +35,9 @@ from pinterest_common.spark import spark_conf
 from .ddl import ensure_database, ensure_schema
 from .sink import MicroBatch, PostgresSink
 from .source import QUARANTINED, api_records, cleaned, copy_lines, kafka_records, lines_by_target
-from .status import QUERY_NAME, Heartbeat
+from pinterest_common.streaming_contract import QUERY_NAME
+
+from .status import Heartbeat
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, TimestampType
 
-from pinterest_assets.queries.analytics import age_group
-from pinterest_common.cleaning import clean
+from pinterest_common.cleaning import age_group, clean
 from pinterest_common.config import Settings
 from pinterest_common.quarantine import parse_value, record_problem, variant_reason, with_value_fields
 from pinterest_common.records import CLIENT_EVENT_ID, EVENT_ID, RECEIVED_AT

@@ -17,9 +17,10 @@ from pathlib import Path
 import psycopg2
 from psycopg2.extras import Json
 
+from pinterest_common.streaming_contract import QUERY_NAME
+
 log = logging.getLogger(__name__)
 
-QUERY_NAME = "pinterest-streaming"  # the streaming query, and its row in `streaming_status`
 
 _UPSERT = """
 INSERT INTO streaming_status AS s (query_name, query_id, active, updated_at, batch_id, end_offsets,

@@ -26,7 +26,12 @@ from psycopg2 import sql
 from pinterest_common.config import get_settings
 from pinterest_common.records import RecordMetadata, parse_received_at
 from pinterest_common.schema import EVENT_TYPES, GEO, PIN, USER
-from streaming.status import QUERY_NAME
+from pinterest_common.streaming_contract import (
+    CATEGORY_TRENDS,
+    EVENT_TABLES as EVENT_TABLE_NAMES,
+    PROFILE_POPULARITY,
+    QUERY_NAME,
+)
 
 from ..raw_streams import STREAMS
 from ..resources import KafkaResource, PostgresResource
@@ -48,19 +53,19 @@ class StreamingTable:
 
 EVENT_TABLE_VERSION = "count(*)::text"  # append-only tables
 TABLES = (
-    StreamingTable("experimental_data", PIN.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[PIN.topic],
+    StreamingTable(EVENT_TABLE_NAMES["pin"], PIN.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[PIN.topic],
                    "One row per pin event accepted by the API (key event_id; client_event_id unique, the first "
                    "copy of a client's retries): cleaned columns, received_at, Kafka partition and offset."),
-    StreamingTable("geo_data", GEO.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[GEO.topic],
+    StreamingTable(EVENT_TABLE_NAMES["geo"], GEO.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[GEO.topic],
                    "One row per geo event (key event_id; client_event_id unique): ind, country, coordinates, timestamp."),
-    StreamingTable("user_data", USER.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[USER.topic],
+    StreamingTable(EVENT_TABLE_NAMES["user"], USER.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[USER.topic],
                    "One row per user event (key event_id; client_event_id unique): ind, user_name, age, age_group, "
                    "date_joined."),
-    StreamingTable("profile_popularity", PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(pins_posted), 0)",
+    StreamingTable(PROFILE_POPULARITY, PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(pins_posted), 0)",
                    "experimental_data",
                    "Per poster and event-time window (1m tumbling, 1h rolling every 15 min): pins posted, distinct "
                    "pins, latest follower count, categories, popularity score (see streaming/aggregates.py)."),
-    StreamingTable("category_trends", PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(events), 0)",
+    StreamingTable(CATEGORY_TRENDS, PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(events), 0)",
                    "experimental_data",
                    "Per category per minute: events, image and video share, average follower count."),
 )

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+
+from pinterest_common.cleaning import age_group
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,6 @@ class CleanedTables:
             .join(users, "ind")
             .withColumn("age_group", age_group(F.col("age")))
         )
-
-
-def age_group(age: Column) -> Column:
-    return (
-        F.when(age.between(18, 24), "18-24")
-        .when(age.between(25, 35), "25-35")
-        .when(age.between(36, 50), "36-50")
-        .when(age > 50, "+50")
-    )
 
 
 def _top_rows(frame: DataFrame, partition: list[str], order_col: str) -> DataFrame:

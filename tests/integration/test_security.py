@@ -15,7 +15,8 @@ from ingestion_api.app import create_app
 from pinterest_common import pg_roles
 from pinterest_common.config import ANALYTICS_DB, DAGSTER_DB, PG_API, PG_PUBLISHER, PG_STREAMING
 from pinterest_assets.queries.publish import replace_table
-from streaming.ddl import EVENT_TABLES, ensure_database, ensure_schema
+from pinterest_common.streaming_contract import EVENT_TABLES
+from streaming.ddl import ensure_database, ensure_schema
 from streaming.job import prepare_database
 from tests.fixtures.streaming import connect, drop_database, new_database
 

@@ -7,7 +7,8 @@ import time
 
 from devstack.streaming_service import SparkStreaming
 from pinterest_common.config import Settings
-from streaming.status import QUERY_NAME, JobStatus
+from pinterest_common.streaming_contract import QUERY_NAME
+from streaming.status import JobStatus
 
 
 def service(tmp_path) -> SparkStreaming:

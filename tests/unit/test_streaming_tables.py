@@ -7,9 +7,10 @@ import re
 from datetime import datetime, timezone
 
 from pinterest_common.cleaning import CLEANED_COLUMNS
-from streaming.aggregates import MINUTE, PROFILE_WINDOWS, ROLLING_HOUR, TREND_WINDOW
+from pinterest_common.streaming_contract import MINUTE, PROFILE_WINDOWS, ROLLING_HOUR, TREND_WINDOW
 from pinterest_common.pg_roles import API_TABLES
-from streaming.ddl import EVENT_COLUMNS, EVENT_TABLES, METADATA_COLUMNS, QUARANTINED_COLUMNS, SCHEMA, TABLE_COLUMNS
+from pinterest_common.streaming_contract import EVENT_TABLES
+from streaming.ddl import EVENT_COLUMNS, METADATA_COLUMNS, QUARANTINED_COLUMNS, SCHEMA, TABLE_COLUMNS
 from streaming.sink import INSERT_QUARANTINED, insert_events_sql, stage_sql
 
 MOMENT = datetime(2024, 5, 1, 10, 37, 42, 500000, tzinfo=timezone.utc)
