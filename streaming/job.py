@@ -31,12 +31,11 @@ from pinterest_common import pg_roles
 from pinterest_common.config import PG_STREAMING, Settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
 from pinterest_common.spark import spark_conf
+from pinterest_common.streaming_contract import QUERY_NAME
 
 from .ddl import ensure_database, ensure_schema
 from .sink import MicroBatch, PostgresSink
 from .source import QUARANTINED, api_records, cleaned, copy_lines, kafka_records, lines_by_target
-from pinterest_common.streaming_contract import QUERY_NAME
-
 from .status import Heartbeat
 
 log = logging.getLogger(__name__)

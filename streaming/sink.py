@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import psycopg2
 
-from .aggregates import NEW_PINS_TABLE, recompute_touched_windows
 from pinterest_common.streaming_contract import EVENT_TABLES
 
+from .aggregates import NEW_PINS_TABLE, recompute_touched_windows
 from .ddl import QUARANTINED_COLUMNS, TABLE_COLUMNS
 
 WRITER_LOCK = 0x5752_4954  # advisory lock key held by each batch transaction

@@ -23,15 +23,10 @@ from datetime import datetime, timezone
 import dagster as dg
 from psycopg2 import sql
 
+from pinterest_common import streaming_contract as contract
 from pinterest_common.config import get_settings
 from pinterest_common.records import RecordMetadata, parse_received_at
 from pinterest_common.schema import EVENT_TYPES, GEO, PIN, USER
-from pinterest_common.streaming_contract import (
-    CATEGORY_TRENDS,
-    EVENT_TABLES as EVENT_TABLE_NAMES,
-    PROFILE_POPULARITY,
-    QUERY_NAME,
-)
 
 from ..raw_streams import STREAMS
 from ..resources import KafkaResource, PostgresResource
@@ -53,19 +48,19 @@ class StreamingTable:
 
 EVENT_TABLE_VERSION = "count(*)::text"  # append-only tables
 TABLES = (
-    StreamingTable(EVENT_TABLE_NAMES["pin"], PIN.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[PIN.topic],
+    StreamingTable(contract.EVENT_TABLES["pin"], PIN.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[PIN.topic],
                    "One row per pin event accepted by the API (key event_id; client_event_id unique, the first "
                    "copy of a client's retries): cleaned columns, received_at, Kafka partition and offset."),
-    StreamingTable(EVENT_TABLE_NAMES["geo"], GEO.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[GEO.topic],
+    StreamingTable(contract.EVENT_TABLES["geo"], GEO.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[GEO.topic],
                    "One row per geo event (key event_id; client_event_id unique): ind, country, coordinates, timestamp."),
-    StreamingTable(EVENT_TABLE_NAMES["user"], USER.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[USER.topic],
+    StreamingTable(contract.EVENT_TABLES["user"], USER.topic, "received_at", EVENT_TABLE_VERSION, _TOPIC_ASSETS[USER.topic],
                    "One row per user event (key event_id; client_event_id unique): ind, user_name, age, age_group, "
                    "date_joined."),
-    StreamingTable(PROFILE_POPULARITY, PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(pins_posted), 0)",
+    StreamingTable(contract.PROFILE_POPULARITY, PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(pins_posted), 0)",
                    "experimental_data",
                    "Per poster and event-time window (1m tumbling, 1h rolling every 15 min): pins posted, distinct "
                    "pins, latest follower count, categories, popularity score (see streaming/aggregates.py)."),
-    StreamingTable(CATEGORY_TRENDS, PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(events), 0)",
+    StreamingTable(contract.CATEGORY_TRENDS, PIN.topic, "window_start", "count(*) || ':' || coalesce(sum(events), 0)",
                    "experimental_data",
                    "Per category per minute: events, image and video share, average follower count."),
 )
@@ -130,7 +125,7 @@ def job_heartbeat(cur) -> JobHeartbeat | None:
     cur.execute(
         "SELECT active, updated_at, coalesce(end_offsets, '{}'), input_rows_per_second, "
         "processed_rows_per_second FROM streaming_status WHERE query_name = %s",
-        (QUERY_NAME,),
+        (contract.QUERY_NAME,),
     )
     row = cur.fetchone()
     return JobHeartbeat(*row) if row else None
