@@ -9,7 +9,7 @@ same gunicorn configuration (workers, threads, logging) as the API, started next
 are measured in turns (ceiling, Kafka, ceiling, Kafka, ...) so that the load of the machine
 weighs on both alike. A third gunicorn serves the real API with four times the threads per
 worker (a variant, to show what the requests wait for). The producer ceiling is
-bench.bare_producer (a child process): a bare kafka-python producer with the API's settings,
+bench.bare_producer (one child process per API worker, their rates summed): a bare kafka-python producer with the API's settings,
 sending the same pins with no HTTP in front, measured in the same turns.
 """
 
@@ -46,14 +46,23 @@ def loadgen(url: str, bodies: Path, duration: float, connections: int, rate: flo
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bare_producer(bodies: Path, duration: float, warmup: float = 2.0) -> dict:
-    """bench.bare_producer in a child process (the stack's settings from the environment)."""
+def bare_producer(bodies: Path, duration: float, processes: int, warmup: float = 2.0) -> dict:
+    """bench.bare_producer in `processes` child processes at once, as many as the API has workers
+    (each worker has a producer of its own), the stack's settings from the environment: their
+    events/s summed."""
     cmd = [sys.executable, "-m", "bench.bare_producer", "--bodies", str(bodies), "--duration", str(duration),
            "--warmup", str(warmup)]
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=duration + warmup + 300)
-    if done.returncode != 0:
-        raise RuntimeError(f"bare producer failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    children = [subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=duration + warmup + 300)
+        if child.returncode != 0:
+            raise RuntimeError(f"bare producer failed: {err[-2000:]}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return {"processes": processes, "events": sum(r["events"] for r in results),
+            "failed": sum(r["failed"] for r in results),
+            "events_per_s": round(sum(r["events_per_s"] for r in results), 1), "settings": results[0]["settings"]}
 
 
 class SideApi:
@@ -150,8 +159,9 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
                 runs[name].append(loadgen(f"{url}/pin/batch", batch, duration, 4, events_per_request=batch_size,
                                           api_key=api_key))
                 say(f"  {runs[name][-1]['events_per_s']:,.0f} events/s")
-            say(f"ingest: bare producer (the API's settings, no HTTP), round {round_ + 1}/{rounds}")
-            runs["bare_producer"].append(bare_producer(single, duration))
+            say(f"ingest: bare producer (the API's settings, no HTTP, {settings.api_workers} processes), "
+                f"round {round_ + 1}/{rounds}")
+            runs["bare_producer"].append(bare_producer(single, duration, settings.api_workers))
             say(f"  {runs['bare_producer'][-1]['events_per_s']:,.0f} events/s")
         if sampler is not None:
             sampler.extra.pop("api-null (bench)", None)
