@@ -17,8 +17,8 @@ batch clean step's check; PINTEREST_RELAXED_RULES relaxed): NULL for an event, e
 quarantined (`no_value`, `value_not_utf8`, `value_not_json`, `wrong_type:<field>`, a rule's name,
 ...). Its value is parsed once (a VARIANT) and each field read once as text, as the batch clean
 step does, and cleaned by pinterest_common.cleaning.clean into a struct named after its event
-type (NULL for the others). `copy_lines` routes each record by that reason alone: `target` its event type (a
-row of ddl.TABLE_COLUMNS) or `quarantined` (a row of ddl.QUARANTINED_COLUMNS with the reason,
+type (NULL for the others). `copy_lines` routes each record by that reason alone: `target` its
+event type (a row of ddl.TABLE_COLUMNS) or `quarantined` (a row of ddl.QUARANTINED_COLUMNS with the reason,
 never an event row), and `line` that row in COPY's text format, timestamps as UTC wall-clock. The
 driver only groups the lines by target (`lines_by_target`).
 """
