@@ -132,6 +132,11 @@ class Kafka(Service):
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # A single node's controller fences its own broker after a pause longer than the
+            # broker session (9 s by default: a long GC, a frozen process, a loaded laptop). With
+            # no other replica to take over, the fence only bumps every leader epoch, after which
+            # kafka-python's idempotent producer was seen stalling on some partitions.
+            "broker.session.timeout.ms": "30000",
             # The log cleaner (compaction of the internal topics) holds its dedupe buffer on the
             # heap for the broker's life: 128 MB by default, 16 MB for a local node.
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
