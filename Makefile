@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 AUDIT_ARGS ?=
 
-.PHONY: help install up down status test clean-state batch requarantine ui demo audit bench chaos
+.PHONY: help install up down status test clean-state batch requarantine ui demo audit lint bench chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,10 +26,10 @@ status: ## what runs, where, healthy or not, and the log paths
 	@$(PY) -m devstack status
 
 batch: up ## one pass of the batch pipeline: drain sensors -> runs landing Kafka in the S3 lake (in the Dagster UI history)
-	@$(PY) -m pinterest_assets.batch
+	@$(PY) -m devstack.batch
 
 requarantine: up ## re-check the quarantined events under the current rules (after PINTEREST_RELAXED_RULES), clean those that pass, answer again
-	@$(PY) -m pinterest_assets.batch --requarantine
+	@$(PY) -m devstack.batch --requarantine
 
 demo: up ## the main job end to end: emulator -> API -> Kafka -> batch + streaming, then a reconciled report (DEMO_TRIPLES=20000)
 	@$(PY) -m devstack.demo --triples $(DEMO_TRIPLES)
@@ -45,6 +45,12 @@ bench: install ## benchmarks on a stack of their own (free ports); writes docs/B
 
 chaos: install ## fault injection under load on a stack of its own, reconciled by client event (CHAOS_ARGS="--scenarios 1,7 --events 90")
 	@$(PY) -m devstack.chaos $(CHAOS_ARGS)
+
+lint: ## ruff (lint and format), the type checker (basedpyright, basic) and the layering contract (import-linter)
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(VENV)/bin/basedpyright
+	@$(VENV)/bin/lint-imports
 
 audit: ## known vulnerabilities of the installed Python packages (PyPI's vulnerability data; AUDIT_ARGS=--strict fails on a package it cannot check)
 	@$(PY) -m devstack.audit $(AUDIT_ARGS)

@@ -80,11 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         producer.close()
     seconds = time.monotonic() - measure_from
-    print(json.dumps({"events": acked[0], "failed": failed[0], "seconds": round(seconds, 3),
-                      "events_per_s": round(acked[0] / seconds, 1),
-                      "settings": {"linger_ms": settings.api_kafka_linger_ms,
-                                   "batch_bytes": settings.api_kafka_batch_bytes,
-                                   "compression": settings.api_kafka_compression}}))
+    print(
+        json.dumps(
+            {
+                "events": acked[0],
+                "failed": failed[0],
+                "seconds": round(seconds, 3),
+                "events_per_s": round(acked[0] / seconds, 1),
+                "settings": {
+                    "linger_ms": settings.api_kafka_linger_ms,
+                    "batch_bytes": settings.api_kafka_batch_bytes,
+                    "compression": settings.api_kafka_compression,
+                },
+            }
+        )
+    )
     return 0
 
 

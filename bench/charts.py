@@ -51,8 +51,10 @@ def markdown(charts: dict[str, Chart] | None, *names: str) -> str:
     """The images of these charts for the report, or why each was not drawn ("" without charts)."""
     if not charts:
         return ""
-    lines = [f"![{c.title}]({c.file})" if c.file else f"*No chart of {c.title}: {c.missing}.*"
-             for c in (charts[name] for name in names)]
+    lines = [
+        f"![{c.title}]({c.file})" if c.file else f"*No chart of {c.title}: {c.missing}.*"
+        for c in (charts[name] for name in names)
+    ]
     return "\n" + "\n\n".join(lines) + "\n"
 
 
@@ -87,17 +89,26 @@ def _bars(ax, labels: list[str], values: list[float], colours: list[str], unit: 
     ax.tick_params(labelsize=8)
 
 
-def _percentile_bars(ax, series: dict[str, dict], percentiles: list[str], colours: list[str], scale: float = 1.0) -> None:
+def _percentile_bars(
+    ax, series: dict[str, dict], percentiles: list[str], colours: list[str], scale: float = 1.0
+) -> None:
     """Grouped bars: one group per percentile, one bar per series; None (a failure) marked, no bar."""
     width = 0.8 / len(series)
     for i, ((label, values), colour) in enumerate(zip(series.items(), colours)):
         xs = [p + (i - (len(series) - 1) / 2) * width for p in range(len(percentiles))]
         heights = [values.get(p) for p in percentiles]
-        ax.bar([x for x, h in zip(xs, heights) if h is not None],
-               [h / scale for h in heights if h is not None], width, label=label, color=colour)
+        ax.bar(
+            [x for x, h in zip(xs, heights) if h is not None],
+            [h / scale for h in heights if h is not None],
+            width,
+            label=label,
+            color=colour,
+        )
         for x, h in zip(xs, heights):
             if h is None:
-                ax.annotate("failures", (x, 0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=7)
+                ax.annotate(
+                    "failures", (x, 0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=7
+                )
             else:
                 ax.text(x, h / scale, _number(h / scale), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(percentiles)), percentiles)
@@ -129,10 +140,18 @@ def _ingest_throughput(r: dict):
     labels, values = ["HTTP batch ceiling"], [batch_ceiling]
     if producer is not None:
         labels, values = labels + ["bare producer"], values + [producer]
-    _bars(bottom, labels + ["batch endpoint"], values + [batch],
-          [COLOURS["ceiling"]] * len(values) + [COLOURS["ours"]], "events/s")
-    bottom.set_title(f"batch endpoint (250 pins) / min(ceilings) = {batch / min(values):.2f}"
-                     + ("" if producer is not None else "; bare producer: not measured"), fontsize=9)
+    _bars(
+        bottom,
+        labels + ["batch endpoint"],
+        values + [batch],
+        [COLOURS["ceiling"]] * len(values) + [COLOURS["ours"]],
+        "events/s",
+    )
+    bottom.set_title(
+        f"batch endpoint (250 pins) / min(ceilings) = {batch / min(values):.2f}"
+        + ("" if producer is not None else "; bare producer: not measured"),
+        fontsize=9,
+    )
     return fig
 
 
@@ -144,8 +163,13 @@ def _drain_throughput(r: dict):
         _bars(ax, ["drain (run_batch)"], [drain], [COLOURS["ours"]], "events/s")
         ax.set_title("Kafka -> S3 drain; bare consume->gzip->PUT loop: not measured", fontsize=9)
     else:
-        _bars(ax, ["bare consume->gzip->PUT", "drain (run_batch)"], [loop, drain],
-              [COLOURS["ceiling"], COLOURS["ours"]], "events/s")
+        _bars(
+            ax,
+            ["bare consume->gzip->PUT", "drain (run_batch)"],
+            [loop, drain],
+            [COLOURS["ceiling"], COLOURS["ours"]],
+            "events/s",
+        )
         ax.set_title(f"Kafka -> S3 drain / bare loop = {drain / loop:.2f}", fontsize=9)
     return fig
 
@@ -154,11 +178,17 @@ def _streaming_latency(r: dict):
     (latency,) = _need(r, "streaming_latency")
     rate = measured(r, "streaming_rate")
     fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
-    _percentile_bars(ax, {"API 2xx -> row visible in PostgreSQL": latency},
-                     [p for p in ("p50", "p95", "p99", "max") if p in latency], [COLOURS["ours"]], scale=1000)
+    _percentile_bars(
+        ax,
+        {"API 2xx -> row visible in PostgreSQL": latency},
+        [p for p in ("p50", "p95", "p99", "max") if p in latency],
+        [COLOURS["ours"]],
+        scale=1000,
+    )
     ax.set_ylabel("seconds")
-    ax.set_title(f"Streaming latency{f' at {rate:,}/s' if rate else ''} "
-                 "(failures count as infinitely late)", fontsize=10)
+    ax.set_title(
+        f"Streaming latency{f' at {rate:,}/s' if rate else ''} (failures count as infinitely late)", fontsize=10
+    )
     return fig
 
 
@@ -174,8 +204,13 @@ def _spark_growth(r: dict):
     fixed = measured(r, "fixed")
     if all(m is not None for m in marginal):
         left.plot(sizes, marginal, "o-", color=COLOURS["ours"], label="marginal (wall - fixed cost)")
-        left.plot(sizes, [marginal[0] * s / sizes[0] for s in sizes], ":", color=COLOURS["ours"],
-                  label="linear from the smallest")
+        left.plot(
+            sizes,
+            [marginal[0] * s / sizes[0] for s in sizes],
+            ":",
+            color=COLOURS["ours"],
+            label="linear from the smallest",
+        )
     if fixed is not None:
         left.axhline(fixed, color=COLOURS["other"], linestyle="--", label="fixed cost (empty lake)")
     left.set_xticks(sizes, [f"{s:,}" for s in sizes], fontsize=8)

@@ -10,7 +10,7 @@ import platform
 import subprocess
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pinterest_common.config import REPO_ROOT, Settings
@@ -68,7 +68,9 @@ def versions() -> dict:
     try:
         from devstack.services import Postgres
 
-        pg = subprocess.run([str(Postgres.bin_dir() / "postgres"), "--version"], capture_output=True, text=True, timeout=30)
+        pg = subprocess.run(
+            [str(Postgres.bin_dir() / "postgres"), "--version"], capture_output=True, text=True, timeout=30
+        )
         out["postgresql"] = pg.stdout.strip()
     except Exception:  # noqa: BLE001
         out["postgresql"] = "?"
@@ -97,8 +99,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence]) -> str:
     rows = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    lines = [title, "  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)),
-             "  " + "  ".join("-" * w for w in widths)]
+    lines = [
+        title,
+        "  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+        "  " + "  ".join("-" * w for w in widths),
+    ]
     lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
     return "\n".join(lines)
 
@@ -201,18 +206,24 @@ def write_section(name: str, section: dict, path: Path = RESULTS_JSON, load_at_s
     """Merge one benchmark's results, run on its own (`python -m bench.<part>`), into the results
     file, keeping the other parts; the section notes when it ran and the load then."""
     results = read_results(path)
-    section = {**section, "run_on_its_own": {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                             "load_average_at_start": load_at_start}}
+    section = {
+        **section,
+        "run_on_its_own": {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average_at_start": load_at_start,
+        },
+    }
     failed = results.get("errors", {}).pop(name, None)
     if failed:
         section["run_on_its_own"]["replaces_failed_part"] = failed.strip().splitlines()[-1]
     results.setdefault("sections", {})[name] = section
-    results["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
 
 
 # --- memory: process-tree RSS per service ------------------------------------------------------
+
 
 def _children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}

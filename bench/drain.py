@@ -1,5 +1,5 @@
 """Kafka -> S3 drain benchmark: events/s and MB/s of `make batch --land-only`'s code
-(pinterest_assets.batch.run_batch(refresh_downstream=False): the drain sensors' planning and
+(devstack.batch.run_batch(refresh_downstream=False): the drain sensors' planning and
 one Dagster landing run per offset range, executed in the Dagster instance) over a backlog of
 at least 1,000,000 events; the same-run ceiling, a bare consume -> gzip -> PUT loop over the
 same backlog (no lake lines, no Dagster, no progress); and a profile of one landing range by
@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 
 from pinterest_common.config import DAGSTER_DB, Settings
+from pinterest_common.s3 import s3_client
 from pinterest_common.schema import EVENT_TYPES
 
 from .common import log_dir, say, table
-from .lakegen import produce, s3_client
+from .lakegen import produce
 
 
 def topic_bytes(state_dir: Path) -> int:
@@ -40,8 +41,8 @@ def topic_bytes(state_dir: Path) -> int:
 def backlog(settings: Settings) -> dict[str, int]:
     import psycopg2
 
-    from pinterest_assets.lake import kafka_io
-    from pinterest_assets.lake.progress import ProgressStore
+    from pinterest_assets.lib.lake.progress import ProgressStore
+    from pinterest_common import kafka_io
 
     consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain")
     progress = ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
@@ -92,8 +93,8 @@ def bare_loop(settings: Settings) -> dict:
     values, one PUT each to a scratch bucket; one thread, nothing else."""
     import gzip
 
-    from pinterest_assets.lake import kafka_io
-    from pinterest_assets.lake.objects import GZIP_LEVEL
+    from pinterest_assets.lib.lake.objects import GZIP_LEVEL
+    from pinterest_common import kafka_io
 
     client = s3_client(settings)
     client.create_bucket(Bucket="bench-drain-bare")
@@ -123,18 +124,23 @@ def bare_loop(settings: Settings) -> dict:
     finally:
         consumer.close()
     seconds = time.monotonic() - start
-    return {"events": events, "objects": objects, "gzip_bytes": gzip_bytes, "seconds": round(seconds, 2),
-            "events_per_s": round(events / seconds, 1) if seconds else None}
+    return {
+        "events": events,
+        "objects": objects,
+        "gzip_bytes": gzip_bytes,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(events / seconds, 1) if seconds else None,
+    }
 
 
 def profile_range(settings: Settings, records: int) -> dict:
     """One landing range's stages, timed apart (read from Kafka, lake lines, roll + gzip + MD5,
     upload), on the first `records` offsets of pinterest.pin; the upload goes to a scratch
     bucket and nothing is committed. A landing run overlaps the last two with the reading
-    (pinterest_assets.lake.landing); here they run one after the other."""
-    from pinterest_assets.lake import kafka_io
-    from pinterest_assets.lake.objects import RollLimits, build_objects
-    from pinterest_assets.lake.records import parse_record
+    (pinterest_assets.lib.lake.landing); here they run one after the other."""
+    from pinterest_assets.lib.lake.objects import RollLimits, build_objects
+    from pinterest_assets.lib.lake.records import parse_record
+    from pinterest_common import kafka_io
 
     pin = EVENT_TYPES["pin"]
     consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain-profile")
@@ -149,7 +155,9 @@ def profile_range(settings: Settings, records: int) -> dict:
         consumer.close()
     lines = [parse_record(record) for record in rows]
     t2 = time.monotonic()
-    limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds)
+    limits = RollLimits(
+        settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds
+    )
     objects = build_objects(lines, pin.topic, partition, "pin", limits)
     t3 = time.monotonic()
     client = s3_client(settings)
@@ -158,11 +166,18 @@ def profile_range(settings: Settings, records: int) -> dict:
         client.put_object(Bucket="bench-drain-profile", Key=obj.key, Body=obj.body)
     t4 = time.monotonic()
     n = len(rows)
-    stages = {"read from Kafka (kafka-python)": t1 - t0, "lake lines (orjson, one serialisation)": t2 - t1,
-              "roll + gzip + MD5": t3 - t2, "upload to S3": t4 - t3}
-    return {"records": n, "stages_s": {k: round(v, 3) for k, v in stages.items()},
-            "stages_us_per_event": {k: round(v / n * 1e6, 1) for k, v in stages.items()},
-            "events_per_s_without_dagster": round(n / sum(stages.values()))}
+    stages = {
+        "read from Kafka (kafka-python)": t1 - t0,
+        "lake lines (orjson, one serialisation)": t2 - t1,
+        "roll + gzip + MD5": t3 - t2,
+        "upload to S3": t4 - t3,
+    }
+    return {
+        "records": n,
+        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "stages_us_per_event": {k: round(v / n * 1e6, 1) for k, v in stages.items()},
+        "events_per_s_without_dagster": round(n / sum(stages.values())),
+    }
 
 
 def truncate_topics(settings: Settings) -> dict[str, int]:
@@ -170,7 +185,7 @@ def truncate_topics(settings: Settings) -> dict[str, int]:
     so that what follows starts from an empty backlog; returns the records deleted per topic."""
     from kafka import KafkaAdminClient, TopicPartition
 
-    from pinterest_assets.lake import kafka_io
+    from pinterest_common import kafka_io
 
     consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-truncate")
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -190,7 +205,7 @@ def truncate_topics(settings: Settings) -> dict[str, int]:
 
 def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, events: int | None = None) -> dict:
     """Drain a backlog of `events` (default 1,000,000; quick 20,000)."""
-    from pinterest_assets.batch import run_batch
+    from devstack.batch import run_batch
     from pinterest_assets.instance import prepare_instance
 
     target = events or (20_000 if quick else 1_000_000)
@@ -215,8 +230,10 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     left = sum(backlog(settings).values())
     objects, object_bytes = lake_bytes(settings)
     landed = summary.landed
-    say(f"  landed {landed:,} events in {seconds:.1f}s ({landed / seconds:,.0f}/s), {len(summary.runs)} runs, "
-        f"ok={summary.ok}, {left:,} left in the backlog")
+    say(
+        f"  landed {landed:,} events in {seconds:.1f}s ({landed / seconds:,.0f}/s), {len(summary.runs)} runs, "
+        f"ok={summary.ok}, {left:,} left in the backlog"
+    )
     say("drain: the ceiling, a bare consume -> gzip -> PUT loop over the same backlog ...")
     loop = bare_loop(settings)
     say(f"  {loop['events']:,} events in {loop['seconds']:.1f}s ({loop['events_per_s']:,.0f}/s)")
@@ -224,11 +241,15 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     say(f"drain: profiling one range of {profile_n:,} pin records by stage ...")
     profile = profile_range(settings, profile_n)
     figures = {
-        "settings": {"max_records_per_run": settings.lake_max_records_per_run,
-                     "max_runs_per_tick": settings.lake_max_runs_per_tick,
-                     "roll_max_records": settings.lake_roll_max_records, "roll_max_bytes": settings.lake_roll_max_bytes,
-                     "upload_threads": settings.lake_upload_threads, "topic_partitions": settings.topic_partitions,
-                     "target_events": target},
+        "settings": {
+            "max_records_per_run": settings.lake_max_records_per_run,
+            "max_runs_per_tick": settings.lake_max_runs_per_tick,
+            "roll_max_records": settings.lake_roll_max_records,
+            "roll_max_bytes": settings.lake_roll_max_bytes,
+            "upload_threads": settings.lake_upload_threads,
+            "topic_partitions": settings.topic_partitions,
+            "target_events": target,
+        },
         "produced": produced,
         "backlog_before": to_drain,
         "events": landed,
@@ -249,8 +270,10 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
         "profile": profile,
     }
     figures["backlog"], figures["backlog_left"] = sum(to_drain.values()), left
-    figures["goals"] = {"drain >= 20,000 events/s, run ok, backlog fully landed": drain_goal(figures),
-                        "drain / bare consume->gzip->PUT loop (same run) >= 0.5": bare_loop_goal(figures)}
+    figures["goals"] = {
+        "drain >= 20,000 events/s, run ok, backlog fully landed": drain_goal(figures),
+        "drain / bare consume->gzip->PUT loop (same run) >= 0.5": bare_loop_goal(figures),
+    }
     return figures
 
 
@@ -258,10 +281,17 @@ def drain_goal(figures: dict, target: float = 20_000) -> dict:
     """Met only when the rate reaches `target` and the drain did its whole job: every run ok and
     every event of the backlog landed (a fast drain that lands part of it flatters)."""
     landed_all = figures["events"] == figures["backlog"] and figures["backlog_left"] == 0
-    return {"value": {"events_per_s": figures["events_per_s"], "ok": figures["ok"], "landed": figures["events"],
-                      "backlog": figures["backlog"], "left": figures["backlog_left"]},
-            "target": f">= {target:g} events/s, ok, landed = backlog, none left",
-            "met": bool(figures["ok"] and landed_all and figures["events_per_s"] >= target)}
+    return {
+        "value": {
+            "events_per_s": figures["events_per_s"],
+            "ok": figures["ok"],
+            "landed": figures["events"],
+            "backlog": figures["backlog"],
+            "left": figures["backlog_left"],
+        },
+        "target": f">= {target:g} events/s, ok, landed = backlog, none left",
+        "met": bool(figures["ok"] and landed_all and figures["events_per_s"] >= target),
+    }
 
 
 def bare_loop_goal(figures: dict, target: float = 0.5) -> dict:
@@ -269,24 +299,49 @@ def bare_loop_goal(figures: dict, target: float = 0.5) -> dict:
     did its whole job (as drain_goal)."""
     share = figures["share_of_bare_loop"]
     landed_all = figures["events"] == figures["backlog"] and figures["backlog_left"] == 0
-    return {"value": {"share": share, "events_per_s": figures["events_per_s"],
-                      "bare_loop_events_per_s": figures["bare_loop"]["events_per_s"]},
-            "target": f">= {target:g} of the bare loop, ok, landed = backlog, none left",
-            "met": bool(share is not None and share >= target and figures["ok"] and landed_all)}
+    return {
+        "value": {
+            "share": share,
+            "events_per_s": figures["events_per_s"],
+            "bare_loop_events_per_s": figures["bare_loop"]["events_per_s"],
+        },
+        "target": f">= {target:g} of the bare loop, ok, landed = backlog, none left",
+        "met": bool(share is not None and share >= target and figures["ok"] and landed_all),
+    }
 
 
 def report(figures: dict) -> str:
     loop = figures["bare_loop"]
-    rows = [("drain (run_batch, land only)", figures["events"], figures["seconds"], figures["events_per_s"],
-             figures["kafka_mb_per_s"], figures["lake_gzip_mb_per_s"], figures["runs"]),
-            ("ceiling: bare consume -> gzip -> PUT loop", loop["events"], loop["seconds"], loop["events_per_s"],
-             "-", round(loop["gzip_bytes"] / loop["seconds"] / 1e6, 2) if loop["seconds"] else "-", "-")]
-    text = table("Kafka -> S3 drain", ["measurement", "events", "seconds", "events/s", "Kafka MB/s", "gzip MB/s", "runs"], rows)
+    rows = [
+        (
+            "drain (run_batch, land only)",
+            figures["events"],
+            figures["seconds"],
+            figures["events_per_s"],
+            figures["kafka_mb_per_s"],
+            figures["lake_gzip_mb_per_s"],
+            figures["runs"],
+        ),
+        (
+            "ceiling: bare consume -> gzip -> PUT loop",
+            loop["events"],
+            loop["seconds"],
+            loop["events_per_s"],
+            "-",
+            round(loop["gzip_bytes"] / loop["seconds"] / 1e6, 2) if loop["seconds"] else "-",
+            "-",
+        ),
+    ]
+    text = table(
+        "Kafka -> S3 drain", ["measurement", "events", "seconds", "events/s", "Kafka MB/s", "gzip MB/s", "runs"], rows
+    )
     text += f"\ndrain / bare loop: {figures['share_of_bare_loop']}\n"
     p = figures["profile"]
-    text += "\n" + table(f"One landing range of {p['records']:,} pin records, by stage (no Dagster)",
-                         ["stage", "seconds", "us/event"],
-                         [(k, v, p["stages_us_per_event"][k]) for k, v in p["stages_s"].items()])
+    text += "\n" + table(
+        f"One landing range of {p['records']:,} pin records, by stage (no Dagster)",
+        ["stage", "seconds", "us/event"],
+        [(k, v, p["stages_us_per_event"][k]) for k, v in p["stages_s"].items()],
+    )
     return text
 
 

@@ -39,9 +39,20 @@ SENTINELS = {
 }
 # Each event type's fields and JSON kinds (s: string, i: integer, n: number, d: datetime).
 FIELDS = {
-    "pin": {"index": "i", "unique_id": "s", "title": "s", "description": "s", "poster_name": "s",
-            "follower_count": "s", "tag_list": "s", "is_image_or_video": "s", "image_src": "s", "downloaded": "i",
-            "save_location": "s", "category": "s"},
+    "pin": {
+        "index": "i",
+        "unique_id": "s",
+        "title": "s",
+        "description": "s",
+        "poster_name": "s",
+        "follower_count": "s",
+        "tag_list": "s",
+        "is_image_or_video": "s",
+        "image_src": "s",
+        "downloaded": "i",
+        "save_location": "s",
+        "category": "s",
+    },
     "geo": {"ind": "i", "timestamp": "d", "latitude": "n", "longitude": "n", "country": "s"},
     "user": {"ind": "i", "first_name": "s", "last_name": "s", "age": "i", "date_joined": "d"},
 }
@@ -53,14 +64,26 @@ _BEFORE_LAUNCH = "{m} < TIMESTAMP '2010-01-01'"
 _AFTER_RECEIPT = "{m} > {received}"
 _ROW_ID = f"{{x}} < 0 OR {{x}} > {MAX_ROW_ID}"
 RULES = {
-    "pin": {"index": [_ROW_ID],
-            "unique_id": ["{t} = ''", "{t} <> '' AND NOT regexp_matches({t}, '" + UUID.replace("{", "{{").replace("}", "}}") + "')"],
-            "downloaded": ["{x} NOT IN (0, 1)"],
-            "save_location": [r"{t} <> '' AND NOT regexp_matches({t}, '^(Local save in\s*)?/data/')"]},
-    "geo": {"ind": [_ROW_ID], "timestamp": [_FUTURE, _BEFORE_LAUNCH, _AFTER_RECEIPT],
-            "latitude": ["{x} < -90 OR {x} > 90"], "longitude": ["{x} < -180 OR {x} > 180"]},
-    "user": {"ind": [_ROW_ID], "age": ["{x} < 0 OR {x} > 120", "{x} < 13"],
-             "date_joined": [_FUTURE, _BEFORE_LAUNCH, _AFTER_RECEIPT]},
+    "pin": {
+        "index": [_ROW_ID],
+        "unique_id": [
+            "{t} = ''",
+            "{t} <> '' AND NOT regexp_matches({t}, '" + UUID.replace("{", "{{").replace("}", "}}") + "')",
+        ],
+        "downloaded": ["{x} NOT IN (0, 1)"],
+        "save_location": [r"{t} <> '' AND NOT regexp_matches({t}, '^(Local save in\s*)?/data/')"],
+    },
+    "geo": {
+        "ind": [_ROW_ID],
+        "timestamp": [_FUTURE, _BEFORE_LAUNCH, _AFTER_RECEIPT],
+        "latitude": ["{x} < -90 OR {x} > 90"],
+        "longitude": ["{x} < -180 OR {x} > 180"],
+    },
+    "user": {
+        "ind": [_ROW_ID],
+        "age": ["{x} < 0 OR {x} > 120", "{x} < 13"],
+        "date_joined": [_FUTURE, _BEFORE_LAUNCH, _AFTER_RECEIPT],
+    },
 }
 
 
@@ -76,8 +99,10 @@ def _kind_ok(kind: str, name: str) -> str:
         return f"({json_type} = 'VARCHAR' AND when_datetime({text}) IS NOT NULL)"
     if kind == "i":
         return f"({json_type} IN ('BIGINT', 'UBIGINT') OR ({json_type} = 'VARCHAR' AND regexp_matches({text}, '{INTEGER_TEXT}')))"
-    return (f"({json_type} IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR "
-            f"({json_type} = 'VARCHAR' AND regexp_matches({text}, '{NUMBER_TEXT}')))")
+    return (
+        f"({json_type} IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR "
+        f"({json_type} = 'VARCHAR' AND regexp_matches({text}, '{NUMBER_TEXT}')))"
+    )
 
 
 def _rule_broken(rule: str, name: str) -> str:
@@ -89,9 +114,15 @@ def _rule_broken(rule: str, name: str) -> str:
 def _refused(event_type: str) -> str:
     """SQL true when a line of `event_type` is quarantined."""
     fields = FIELDS[event_type]
-    checks = ["NOT coalesce(regexp_matches(event_id, '" + UUID + "'), false)", f"event_type IS DISTINCT FROM '{event_type}'",
-              "received_ts IS NULL", "schema_version IS DISTINCT FROM 1", "value IS NULL",
-              "NOT coalesce(json_valid(value), false)", "json_type(value) <> 'OBJECT'"]
+    checks = [
+        "NOT coalesce(regexp_matches(event_id, '" + UUID + "'), false)",
+        f"event_type IS DISTINCT FROM '{event_type}'",
+        "received_ts IS NULL",
+        "schema_version IS DISTINCT FROM 1",
+        "value IS NULL",
+        "NOT coalesce(json_valid(value), false)",
+        "json_type(value) <> 'OBJECT'",
+    ]
     for name, kind in fields.items():
         if name not in OPTIONAL:
             checks.append(f"json_type(value, '$.{name}') IS NULL")
@@ -187,14 +218,22 @@ FROM pins p JOIN geo g USING (ind) JOIN users u USING (ind);
 def raw_sql(root: Path | str) -> str:
     """The SQL that reads the raw objects under `root` and builds the cleaned tables."""
     parts = {f"pin_{name}": _text(name) for name in FIELDS["pin"] if name not in ("index", "downloaded")}
-    parts |= {"pin_index": _int("index"), "pin_downloaded": _int("downloaded"),
-              "pin_follower_count": _text("follower_count"),
-              "geo_ind": _int("ind"), "geo_country": _text("country"), "geo_timestamp": _when("timestamp"),
-              "latitude": "TRY_CAST(strip(json_extract_string(value, '$.latitude')) AS DOUBLE)",
-              "longitude": "TRY_CAST(strip(json_extract_string(value, '$.longitude')) AS DOUBLE)",
-              "user_ind": _int("ind"), "first_name": _text("first_name"), "last_name": _text("last_name"),
-              "age": _int("age"), "date_joined": _when("date_joined"),
-              **{f"{t}_refused": _refused(t) for t in FIELDS}}
+    parts |= {
+        "pin_index": _int("index"),
+        "pin_downloaded": _int("downloaded"),
+        "pin_follower_count": _text("follower_count"),
+        "geo_ind": _int("ind"),
+        "geo_country": _text("country"),
+        "geo_timestamp": _when("timestamp"),
+        "latitude": "TRY_CAST(strip(json_extract_string(value, '$.latitude')) AS DOUBLE)",
+        "longitude": "TRY_CAST(strip(json_extract_string(value, '$.longitude')) AS DOUBLE)",
+        "user_ind": _int("ind"),
+        "first_name": _text("first_name"),
+        "last_name": _text("last_name"),
+        "age": _int("age"),
+        "date_joined": _when("date_joined"),
+        **{f"{t}_refused": _refused(t) for t in FIELDS},
+    }
     return RAW.format(root=root, whitespace=_literal(WHITESPACE), **parts)
 
 
@@ -211,7 +250,7 @@ def _top_category(by: str, where: str = "TRUE") -> str:
 def _median(groups: str, source: str = "joined") -> str:
     return f"""
         SELECT {groups}, quantile_cont(follower_count, 0.5) AS median_follower_count
-        FROM {source} WHERE follower_count IS NOT NULL AND {' AND '.join(g.strip() + ' IS NOT NULL' for g in groups.split(','))}
+        FROM {source} WHERE follower_count IS NOT NULL AND {" AND ".join(g.strip() + " IS NOT NULL" for g in groups.split(","))}
         GROUP BY {groups}"""
 
 
@@ -240,7 +279,6 @@ QUERIES = {
 }
 
 
-
 def load_raw(db, root: Path | str) -> int:
     """Create the cleaned tables from the raw objects under `root` (root/raw/<type>/dt=*/...);
     returns the number of raw lines."""
@@ -250,8 +288,9 @@ def load_raw(db, root: Path | str) -> int:
 
 def answers(db, columns: dict[str, tuple[str, ...]]) -> dict[str, list[tuple]]:
     """Each question's rows (with `columns[name]`), after load_raw."""
-    return {name: db.execute(f"SELECT {', '.join(columns[name])} FROM ({sql})").fetchall()
-            for name, sql in QUERIES.items()}
+    return {
+        name: db.execute(f"SELECT {', '.join(columns[name])} FROM ({sql})").fetchall() for name, sql in QUERIES.items()
+    }
 
 
 def normalised(rows) -> list[tuple]:

@@ -23,15 +23,16 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pinterest_common.records import RecordMetadata, format_received_at
+from pinterest_common.s3 import s3_client
 from pinterest_common.schema import EVENT_TYPES, record_key
 
 POOL = 20_000
 EVENT_ORDER = ("pin", "geo", "user")
-BASE_TIME = datetime(2025, 1, 6, 0, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
 
 
 def _pool(size: int, seed: int) -> list[tuple[dict, dict, dict]]:
@@ -86,17 +87,41 @@ def _dirty_cases() -> list[tuple[dict, dict, dict]]:
     """(pin, geo, user) changes over a pool triple, one dirty case each; `index`/`ind` are kept."""
     uid = "f0e1d2c3-b4a5-4c6d-8e7f-{:012d}"
     return [
-        ({"title": " No Title Data Available ", "description": "No description available Story format",
-          "poster_name": f"User Info Error{NBSP}", "follower_count": " User Info Error", "image_src": "Image src error.",
-          "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e", "category": " art "},
-         {"timestamp": "2020-8-2 3:5:7", "country": "  "}, {"first_name": "", "age": "31"}),
-        ({"description": "No description available", "follower_count": "1.2k", "poster_name": "Dirty Poster A",
-          "category": f"travel{NBSP}", "index": "{index}"},
-         {"timestamp": "2021-03-04T05:06:07", "latitude": " -12.5 ", "longitude": "45"},
-         {"date_joined": "2016:01:02 03:04:05", "last_name": "\t"}),
-        ({"description": "Untitled", "follower_count": "3B", "poster_name": " Dirty Poster B ", "downloaded": "1",
-          "save_location": "/data/quotes"},
-         {"timestamp": "2019:12:31 23:59:59", "country": " Dirtyland "}, {"age": " 44 "}),
+        (
+            {
+                "title": " No Title Data Available ",
+                "description": "No description available Story format",
+                "poster_name": f"User Info Error{NBSP}",
+                "follower_count": " User Info Error",
+                "image_src": "Image src error.",
+                "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
+                "category": " art ",
+            },
+            {"timestamp": "2020-8-2 3:5:7", "country": "  "},
+            {"first_name": "", "age": "31"},
+        ),
+        (
+            {
+                "description": "No description available",
+                "follower_count": "1.2k",
+                "poster_name": "Dirty Poster A",
+                "category": f"travel{NBSP}",
+                "index": "{index}",
+            },
+            {"timestamp": "2021-03-04T05:06:07", "latitude": " -12.5 ", "longitude": "45"},
+            {"date_joined": "2016:01:02 03:04:05", "last_name": "\t"},
+        ),
+        (
+            {
+                "description": "Untitled",
+                "follower_count": "3B",
+                "poster_name": " Dirty Poster B ",
+                "downloaded": "1",
+                "save_location": "/data/quotes",
+            },
+            {"timestamp": "2019:12:31 23:59:59", "country": " Dirtyland "},
+            {"age": " 44 "},
+        ),
         ({"follower_count": " 12K ", "save_location": "Local save in/data/art", "category": ""}, {}, {}),
         ({"follower_count": "1.2345k", "poster_name": "Dirty Poster C"}, {}, {"date_joined": "2015-1-2T3:4:5"}),
         ({"follower_count": "8m", "poster_name": "   "}, {"timestamp": " 2022-06-30 12:00:00 "}, {}),
@@ -137,6 +162,7 @@ def padded_pins(count: int, size: int = 1024, seed: int = 7) -> list[bytes]:
 
 # --- Kafka -------------------------------------------------------------------------------------
 
+
 def produce(settings, count_events: int, seed: int = 2024, log=print) -> dict:
     """Produce `count_events` events (whole triples, pin/geo/user in turn) straight into the event
     topics with the API's key and headers, as fast as kafka-python batches them."""
@@ -148,8 +174,11 @@ def produce(settings, count_events: int, seed: int = 2024, log=print) -> dict:
 
     ensure_topics(settings, settings.topic_partitions)
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20,
-        batch_size=512 * 1024, max_request_size=4 * 1024 * 1024,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
     )
     _pool(min(POOL, (count_events + 2) // 3), seed)  # generated (or read) before the clock starts
     start = time.monotonic()
@@ -178,9 +207,10 @@ def produce(settings, count_events: int, seed: int = 2024, log=print) -> dict:
 
 # --- the raw lake ------------------------------------------------------------------------------
 
+
 @dataclass
 class FakeRecord:
-    """A kafka-python ConsumerRecord as far as the lake reads one (pinterest_assets.lake.records)."""
+    """A kafka-python ConsumerRecord as far as the lake reads one (pinterest_assets.lib.lake.records)."""
 
     topic: str
     partition: int
@@ -191,18 +221,27 @@ class FakeRecord:
     headers: list
 
 
-def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool = False,
-                 chunk_triples: int | None = None, log=print, source=None, dirty: bool = False):
+def lake_objects(
+    count: int,
+    seed: int,
+    partitions: int,
+    limits,
+    per_event: bool = False,
+    chunk_triples: int | None = None,
+    log=print,
+    source=None,
+    dirty: bool = False,
+):
     """The raw lake objects for `count` triples as the drain would roll them (or one object per
-    event when `per_event`): yields (chunk number, pinterest_assets.lake.objects.LakeObject).
+    event when `per_event`): yields (chunk number, pinterest_assets.lib.lake.objects.LakeObject).
 
     Every `chunk_triples` triples all partitions are flushed, as a landing run ends at its range
     end, so the first k chunks are a lake of their own (for the growth figures). The lines are
-    built as pinterest_assets.lake.records builds them, without re-validating each event (these
+    built as pinterest_assets.lib.lake.records builds them, without re-validating each event (these
     are valid emulator events); every 500th is checked against `parse_record` itself. With
     `dirty`, each chunk starts with the DIRTY cases (see the module docstring)."""
-    from pinterest_assets.lake.objects import RollLimits, build_objects
-    from pinterest_assets.lake.records import LakeLine, parse_record
+    from pinterest_assets.lib.lake.objects import RollLimits, build_objects
+    from pinterest_assets.lib.lake.records import LakeLine, parse_record
     from pinterest_common.schema import SCHEMA_VERSION
 
     if per_event:
@@ -241,12 +280,23 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
             received_at = format_received_at(received)
             timestamp = int(received.timestamp() * 1000)
             value = json.dumps(event, ensure_ascii=False)
-            line = LakeLine.of(offset, received, {
-                "event_id": event_id, "event_type": name, "received_at": received_at,
-                "schema_version": SCHEMA_VERSION, "client_event_id": client_event_id, "kafka_topic": event_type.topic,
-                "kafka_partition": partition, "kafka_offset": offset, "kafka_timestamp": timestamp,
-                "key": key.decode() if key is not None else None, "value": value,
-            })
+            line = LakeLine.of(
+                offset,
+                received,
+                {
+                    "event_id": event_id,
+                    "event_type": name,
+                    "received_at": received_at,
+                    "schema_version": SCHEMA_VERSION,
+                    "client_event_id": client_event_id,
+                    "kafka_topic": event_type.topic,
+                    "kafka_partition": partition,
+                    "kafka_offset": offset,
+                    "kafka_timestamp": timestamp,
+                    "key": key.decode() if key is not None else None,
+                    "value": value,
+                },
+            )
             if serial % 500 == 0 or client:
                 meta = RecordMetadata(event_id, name, received_at, client_event_id=client_event_id)
                 record = FakeRecord(event_type.topic, partition, offset, timestamp, key, value.encode(), meta.headers())
@@ -265,14 +315,24 @@ def lake_objects(count: int, seed: int, partitions: int, limits, per_event: bool
             log(f"built lake objects for {n:,} triples")
 
 
-def cached_lake(count: int, seed: int, partitions: int, limits, per_event: bool = False,
-                chunk_triples: int | None = None, log=print, dirty: bool = True) -> Path:
+def cached_lake(
+    count: int,
+    seed: int,
+    partitions: int,
+    limits,
+    per_event: bool = False,
+    chunk_triples: int | None = None,
+    log=print,
+    dirty: bool = True,
+) -> Path:
     """The lake objects for these parameters as files, `chunk-NNN/<key>`, under the cache
     directory, built once: later runs upload the same bytes."""
     from pinterest_common.config import get_settings
 
-    name = (f"lake-{'per-event' if per_event else 'rolled'}-{count}-c{chunk_triples or count}-s{seed}"
-            f"-p{partitions}-r{limits.max_records}-v3{'-dirty' if dirty else ''}")
+    name = (
+        f"lake-{'per-event' if per_event else 'rolled'}-{count}-c{chunk_triples or count}-s{seed}"
+        f"-p{partitions}-r{limits.max_records}-v3{'-dirty' if dirty else ''}"
+    )
     root = get_settings().cache_dir / "bench" / name
     if (root / "_complete").exists():
         return root
@@ -302,7 +362,7 @@ def upload(settings, root: Path, bucket: str, chunks: int | None = None, threads
     """Create `bucket` and upload the cached objects under their keys."""
     import time
 
-    client = s3_client(settings, threads)
+    client = upload_client(settings, threads)
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if bucket not in existing:
         client.create_bucket(Bucket=bucket)
@@ -320,26 +380,22 @@ def upload(settings, root: Path, bucket: str, chunks: int | None = None, threads
     return {"objects": len(files), "bytes": total, "seconds": round(time.monotonic() - start, 2)}
 
 
-def s3_client(settings, threads: int = 16):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
-        config=Config(max_pool_connections=threads * 2, retries={"max_attempts": 5}),
-    )
+def upload_client(settings, threads: int = 16):
+    """The lake's client with a connection pool for `threads` uploading at once."""
+    return s3_client(settings, max_pool_connections=threads * 2, retries={"max_attempts": 5})
 
 
 def write_triples(settings, bucket: str, source: list, seed: int = 1) -> int:
     """Land `source` (pin, geo, user triples) in `bucket`'s raw lake as the drain would (one
     record per event, partition = position modulo the topic partitions); returns the objects."""
-    from pinterest_assets.lake.objects import RollLimits
+    from pinterest_assets.lib.lake.objects import RollLimits
 
     client = s3_client(settings)
     if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
         client.create_bucket(Bucket=bucket)
-    limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds)
+    limits = RollLimits(
+        settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds
+    )
     written = 0
     for _, obj in lake_objects(len(source), seed, settings.topic_partitions, limits, source=source, log=lambda m: None):
         client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType="application/gzip")

@@ -38,8 +38,9 @@ class Client:
         self.bodies = bodies
         self.next_body = 0
         extra = f"X-API-Key: {api_key}\r\n" if api_key else ""
-        self.head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                     f"Content-Type: application/json\r\n{extra}").encode()
+        self.head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n{extra}"
+        ).encode()
         self.idempotency_prefix = idempotency_prefix
         self.sent = 0
         self.answers: list[tuple[int, int, float]] = []  # (request number, status, answered at)
@@ -196,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         "events_per_s": round(ok * args.events_per_request / seconds, 1),
         "requests_per_s": round(client.requests / seconds, 1),
         "mb_per_s": round(client.bytes_sent / seconds / 1e6, 3),
-        "latency_ms": {name: (round(_percentile(latencies, share) * 1000, 2) if latencies else None)
-                       for name, share in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))},
+        "latency_ms": {
+            name: (round(_percentile(latencies, share) * 1000, 2) if latencies else None)
+            for name, share in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        },
     }
     json.dump(result, sys.stdout)
     print()

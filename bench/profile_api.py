@@ -71,24 +71,61 @@ def main(argv: list[str] | None = None) -> int:
         workers = worker_pids(int(api.pid_file.read_text()))
         say(f"profiling API workers {workers} at {args.rate:,} pins/s offered for {args.seconds:.0f}s")
         load = subprocess.Popen(
-            [sys.executable, "-m", "bench.loadgen", "--url", f"http://127.0.0.1:{settings.api_port}/pin/",
-             "--bodies", str(bodies), "--duration", str(args.seconds + 2 * WARMUP_S), "--warmup", str(WARMUP_S),
-             "--rate", str(args.rate), "--connections", "32"],
-            stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "bench.loadgen",
+                "--url",
+                f"http://127.0.0.1:{settings.api_port}/pin/",
+                "--bodies",
+                str(bodies),
+                "--duration",
+                str(args.seconds + 2 * WARMUP_S),
+                "--warmup",
+                str(WARMUP_S),
+                "--rate",
+                str(args.rate),
+                "--connections",
+                "32",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             time.sleep(WARMUP_S)
             raw = [work / f"worker-{pid}.txt" for pid in workers]
-            spies = [subprocess.Popen([py_spy, "record", "-r", str(SAMPLES_PER_S), "-d", str(int(args.seconds)),
-                                       "-p", str(pid), "--format", "raw", "-o", str(out), "--nonblocking", "--threads"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for pid, out in zip(workers, raw, strict=True)]
+            spies = [
+                subprocess.Popen(
+                    [
+                        py_spy,
+                        "record",
+                        "-r",
+                        str(SAMPLES_PER_S),
+                        "-d",
+                        str(int(args.seconds)),
+                        "-p",
+                        str(pid),
+                        "--format",
+                        "raw",
+                        "-o",
+                        str(out),
+                        "--nonblocking",
+                        "--threads",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for pid, out in zip(workers, raw, strict=True)
+            ]
             for spy in spies:
                 spy.wait()
         finally:
             answered, _ = load.communicate()
     result = json.loads(answered.strip().splitlines()[-1])
-    say(f"load: {result['requests_per_s']:,} requests/s answered, p50 {result['latency_ms']['p50']} ms, "
-        f"p99 {result['latency_ms']['p99']} ms")
+    say(
+        f"load: {result['requests_per_s']:,} requests/s answered, p50 {result['latency_ms']['p50']} ms, "
+        f"p99 {result['latency_ms']['p99']} ms"
+    )
     print(summarise([path for path in raw if path.exists()], args.top))
     return 0
 

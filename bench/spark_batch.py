@@ -24,8 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-from pinterest_assets.lake.objects import RollLimits
+from pinterest_assets.lib.lake.objects import RollLimits
 from pinterest_common.config import REPO_ROOT, Settings
+from pinterest_common.s3 import s3_client
 from pinterest_common.spark import spark_conf
 
 from .common import home_relative, log_dir, say, table
@@ -48,8 +49,9 @@ def refresh_in_child(settings: Settings, bucket: str, log_dir: Path, master: str
     log = log_dir / f"spark-refresh-{bucket}-{'standalone' if master else 'local'}.log"
     start = time.monotonic()
     with open(log, "w") as out:
-        child = subprocess.Popen([sys.executable, "-m", "bench.spark_refresh"], cwd=REPO_ROOT, env=env, stdout=out,
-                                 stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench.spark_refresh"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         if sampler is not None:
             sampler.extra["spark batch driver (bench child)"] = child.pid
         try:
@@ -63,8 +65,10 @@ def refresh_in_child(settings: Settings, bucket: str, log_dir: Path, master: str
     wall = time.monotonic() - start
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("BENCH-RESULT ")]
     if not lines:
-        raise RuntimeError(f"the refresh run on {bucket} printed no result (exit {child.returncode}); see {home_relative(settings, log)}")
-    result = json.loads(lines[-1][len("BENCH-RESULT "):])
+        raise RuntimeError(
+            f"the refresh run on {bucket} printed no result (exit {child.returncode}); see {home_relative(settings, log)}"
+        )
+    result = json.loads(lines[-1][len("BENCH-RESULT ") :])
     result["wall_s"] = round(wall, 2)
     result["timeline"] = timeline(log.read_text(errors="replace"))
     result["log"] = home_relative(settings, log)
@@ -86,21 +90,22 @@ def timeline(text: str) -> dict:
     steps = {name: (later - at).total_seconds() for (at, name), (later, _) in zip(marks, marks[1:])}
     published = [(at, name) for at, name in marks if not name.startswith("cleaned_")]
     per_question = [(later - at).total_seconds() for (at, _), (later, _) in zip(published, published[1:])]
-    return {"between_marks_s": steps,
-            "seconds_per_question_after_the_first": round(sum(per_question) / len(per_question), 1) if per_question else None}
+    return {
+        "between_marks_s": steps,
+        "seconds_per_question_after_the_first": round(sum(per_question) / len(per_question), 1)
+        if per_question
+        else None,
+    }
 
 
 def duckdb_run(settings: Settings, bucket: str, workdir: Path) -> dict:
     """Download the bucket's raw objects and answer every question with DuckDB, timed."""
-    import boto3
     import duckdb
 
-    from pinterest_assets.queries.analytics import QUESTIONS
     from bench.duckdb_recompute import answers, load_raw
+    from pinterest_assets.lib.queries.analytics import QUESTIONS
 
-    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-                          aws_access_key_id=settings.s3_access_key_id,
-                          aws_secret_access_key=settings.s3_secret_access_key)
+    client = s3_client(settings)
     root = workdir / bucket
     start = time.monotonic()
     keys = []
@@ -123,9 +128,15 @@ def duckdb_run(settings: Settings, bucket: str, workdir: Path) -> dict:
     threads = db.execute("SELECT current_setting('threads')").fetchone()[0]
     db.close()
     shutil.rmtree(root, ignore_errors=True)
-    return {"objects": len(keys), "raw_lines": lines, "download_s": round(downloaded - start, 2),
-            "query_s": round(finished - downloaded, 2), "total_s": round(finished - start, 2),
-            "threads": threads, "answers": rows}
+    return {
+        "objects": len(keys),
+        "raw_lines": lines,
+        "download_s": round(downloaded - start, 2),
+        "query_s": round(finished - downloaded, 2),
+        "total_s": round(finished - start, 2),
+        "threads": threads,
+        "answers": rows,
+    }
 
 
 def empty_lake_ok(result: dict) -> bool:
@@ -138,10 +149,14 @@ def marginal_growth(growth: list[tuple[int, float | None]], fixed_s: float | Non
     """Each size's marginal time (wall - `fixed_s`, the run on an empty lake) and its ratio per
     doubling; None where a run failed or a marginal time is not positive (nothing to compare)."""
     marginal = [None if wall is None or fixed_s is None else round(wall - fixed_s, 2) for _, wall in growth]
-    ratios = [round(b / a, 2) if a is not None and b is not None and a > 0 and b > 0 else None
-              for a, b in zip(marginal, marginal[1:])]
-    return {"growth": [{"triples": t, "wall_s": w, "marginal_s": m} for (t, w), m in zip(growth, marginal)],
-            "x2_ratios": ratios}
+    ratios = [
+        round(b / a, 2) if a is not None and b is not None and a > 0 and b > 0 else None
+        for a, b in zip(marginal, marginal[1:])
+    ]
+    return {
+        "growth": [{"triples": t, "wall_s": w, "marginal_s": m} for (t, w), m in zip(growth, marginal)],
+        "x2_ratios": ratios,
+    }
 
 
 def same_answers(a: dict, b: dict) -> dict[str, bool]:
@@ -150,8 +165,14 @@ def same_answers(a: dict, b: dict) -> dict[str, bool]:
     return {name: normalised(a.get(name, [])) == normalised(b.get(name, [])) and bool(a.get(name)) for name in b}
 
 
-def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, triples: int | None = None,
-        small_triples: int | None = None) -> dict:
+def run(
+    settings: Settings,
+    state_dir: Path,
+    quick: bool = False,
+    sampler=None,
+    triples: int | None = None,
+    small_triples: int | None = None,
+) -> dict:
     """`triples`: the largest data set instead of the default (1,000,000; quick 8,000), grown in
     quarters (1/4 -> 1/2 -> all); `small_triples`: the small-files data set (default 16,667
     triples = 50,001 events; quick 500)."""
@@ -160,8 +181,9 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
         sizes["chunk"] = triples // sizes["chunks"]
     if small_triples:
         sizes["small_triples"] = small_triples
-    limits = RollLimits(settings.lake_roll_max_records, settings.lake_roll_max_bytes,
-                        settings.lake_roll_max_span_seconds)
+    limits = RollLimits(
+        settings.lake_roll_max_records, settings.lake_roll_max_bytes, settings.lake_roll_max_span_seconds
+    )
     partitions = settings.topic_partitions
     logs = log_dir(settings, state_dir, "spark")
     total = sizes["chunk"] * sizes["chunks"]
@@ -173,11 +195,19 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     small_per_event = cached_lake(sizes["small_triples"], SEED, partitions, limits, per_event=True, log=say)
     generation_s = time.monotonic() - started
 
-    figures: dict = {"settings": {
-        "spark_master": settings.spark_master, "driver_memory": settings.spark_driver_memory,
-        "shuffle_partitions": int(spark_conf(settings, "bench")["spark.sql.shuffle.partitions"]), "roll_max_records": limits.max_records, "topic_partitions": partitions,
-        "triples_per_chunk": sizes["chunk"], "seed": SEED, "data_generation_s": round(generation_s, 1),
-    }, "runs": {}}
+    figures: dict = {
+        "settings": {
+            "spark_master": settings.spark_master,
+            "driver_memory": settings.spark_driver_memory,
+            "shuffle_partitions": int(spark_conf(settings, "bench")["spark.sql.shuffle.partitions"]),
+            "roll_max_records": limits.max_records,
+            "topic_partitions": partitions,
+            "triples_per_chunk": sizes["chunk"],
+            "seed": SEED,
+            "data_generation_s": round(generation_s, 1),
+        },
+        "runs": {},
+    }
     datasets = [("empty", rolled, 0)]  # the fixed cost: the bucket with no raw object
     datasets += [(f"growth-{k * sizes['chunk']}", rolled, k) for k in (1, 2, 4)]
     datasets += [("small-rolled", small_rolled, None), ("small-per-event", small_per_event, None)]
@@ -195,8 +225,10 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
         result = refresh_in_child(settings, f"bench-{name}", logs, master, sampler)
         if name == "empty":
             result["success"] = empty_lake_ok(result)
-        say(f"  {'ok' if result['success'] else 'FAILED'}: wall {result['wall_s']:.1f}s "
-            f"(python+dagster import {result['import_s']:.1f}s, run {result['run_s']:.1f}s)")
+        say(
+            f"  {'ok' if result['success'] else 'FAILED'}: wall {result['wall_s']:.1f}s "
+            f"(python+dagster import {result['import_s']:.1f}s, run {result['run_s']:.1f}s)"
+        )
         return result
 
     answers_local = {}
@@ -212,10 +244,15 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     duck = duckdb_run(settings, f"bench-{largest}", state_dir / "bench")
     duck_answers = duck.pop("answers")
     figures["runs"][largest]["events"] = duck["raw_lines"]
-    figures["duckdb"] = {**duck, "dataset": largest,
-                         "answers_equal_spark": same_answers(answers_local[largest], duck_answers)}
-    say(f"  DuckDB: download {duck['download_s']:.1f}s + queries {duck['query_s']:.1f}s; answers equal: "
-        f"{all(figures['duckdb']['answers_equal_spark'].values())}")
+    figures["duckdb"] = {
+        **duck,
+        "dataset": largest,
+        "answers_equal_spark": same_answers(answers_local[largest], duck_answers),
+    }
+    say(
+        f"  DuckDB: download {duck['download_s']:.1f}s + queries {duck['query_s']:.1f}s; answers equal: "
+        f"{all(figures['duckdb']['answers_equal_spark'].values())}"
+    )
 
     say(f"spark: a small increment ({INCREMENT} triples) lands on {largest} ...")
     up = upload(settings, rolled, f"bench-{largest}")  # every chunk: only the increment's objects are new
@@ -237,11 +274,17 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
                 for key in cluster.pids():
                     sampler.extra.pop(key, None)
     standalone_answers = result.pop("answers")
-    figures["standalone"] = {**result, "dataset": standalone_set, "workers": 2, "worker_cores": 1,
-                             "worker_memory": "1g", "local_twin": local_twin,
-                             "local_twin_wall_s": figures["runs"][local_twin]["spark"]["wall_s"],
-                             "upload": figures["runs"].pop(standalone_set)["upload"],
-                             "answers_equal_local": same_answers(answers_local[local_twin], standalone_answers)}
+    figures["standalone"] = {
+        **result,
+        "dataset": standalone_set,
+        "workers": 2,
+        "worker_cores": 1,
+        "worker_memory": "1g",
+        "local_twin": local_twin,
+        "local_twin_wall_s": figures["runs"][local_twin]["spark"]["wall_s"],
+        "upload": figures["runs"].pop(standalone_set)["upload"],
+        "answers_equal_local": same_answers(answers_local[local_twin], standalone_answers),
+    }
 
     runs = figures["runs"]
 
@@ -255,12 +298,17 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     spark_1m = wall(largest)
     duck_total = duck["total_s"]
     per_event, rolled_small = wall("small-per-event"), wall("small-rolled")
-    growth = [(runs[f"growth-{k * sizes['chunk']}"]["triples"], wall(f"growth-{k * sizes['chunk']}")) for k in (1, 2, 4)]
+    growth = [
+        (runs[f"growth-{k * sizes['chunk']}"]["triples"], wall(f"growth-{k * sizes['chunk']}")) for k in (1, 2, 4)
+    ]
     marginal = marginal_growth(growth, wall("empty"))
     figures["summary"] = {
-        "triples": total, "spark_wall_s": spark_1m, "duckdb_total_s": duck_total,
+        "triples": total,
+        "spark_wall_s": spark_1m,
+        "duckdb_total_s": duck_total,
         "spark_over_duckdb": ratio(spark_1m, duck_total),
-        "per_event_wall_s": per_event, "rolled_wall_s": rolled_small,
+        "per_event_wall_s": per_event,
+        "rolled_wall_s": rolled_small,
         "per_event_over_rolled": ratio(per_event, rolled_small),
         "failed_runs": [name for name in runs if not runs[name]["spark"]["success"]],
         "fixed_s": wall("empty"),
@@ -277,16 +325,25 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None, 
     met = lambda value, test: value is not None and test(value)  # noqa: E731
     figures["goals"] = {
         f"Spark {total:,} triples / DuckDB same data": {
-            "value": s["spark_over_duckdb"], "target": f"<= {DUCKDB_LIMIT:g}",
-            "met": met(s["spark_over_duckdb"], lambda v: v <= DUCKDB_LIMIT)},
+            "value": s["spark_over_duckdb"],
+            "target": f"<= {DUCKDB_LIMIT:g}",
+            "met": met(s["spark_over_duckdb"], lambda v: v <= DUCKDB_LIMIT),
+        },
         f"one refresh of a small increment ({INCREMENT} triples), wall": {
-            "value": s["increment_wall_s"], "target": f"<= {INCREMENT_LIMIT_S:g} s",
-            "met": met(s["increment_wall_s"], lambda v: v <= INCREMENT_LIMIT_S)},
-        ">= 20x faster than one object per event": {"value": s["per_event_over_rolled"], "target": ">= 20",
-                                                    "met": met(s["per_event_over_rolled"], lambda v: v >= 20)},
+            "value": s["increment_wall_s"],
+            "target": f"<= {INCREMENT_LIMIT_S:g} s",
+            "met": met(s["increment_wall_s"], lambda v: v <= INCREMENT_LIMIT_S),
+        },
+        ">= 20x faster than one object per event": {
+            "value": s["per_event_over_rolled"],
+            "target": ">= 20",
+            "met": met(s["per_event_over_rolled"], lambda v: v >= 20),
+        },
         "marginal growth no worse than linear": {
-            "value": s["marginal_x2_ratios"], "target": f"each doubling <= {GROWTH_LIMIT}x (wall - fixed cost)",
-            "met": all(met(r, lambda v: v <= GROWTH_LIMIT) for r in s["marginal_x2_ratios"])},
+            "value": s["marginal_x2_ratios"],
+            "target": f"each doubling <= {GROWTH_LIMIT}x (wall - fixed cost)",
+            "met": all(met(r, lambda v: v <= GROWTH_LIMIT) for r in s["marginal_x2_ratios"]),
+        },
     }
     return figures
 
@@ -296,27 +353,67 @@ def report(figures: dict) -> str:
     rows = []
     for name, run_ in runs.items():
         sp = run_["spark"]
-        rows.append((name, run_.get("triples"), run_["upload"]["objects"], sp["wall_s"], sp["run_s"],
-                     sp["steps_s"].get("clean_raw_events", float("nan")), sp["steps_s"].get("answer_questions", float("nan")),
-                     "ok" if sp["success"] else "FAILED"))
+        rows.append(
+            (
+                name,
+                run_.get("triples"),
+                run_["upload"]["objects"],
+                sp["wall_s"],
+                sp["run_s"],
+                sp["steps_s"].get("clean_raw_events", float("nan")),
+                sp["steps_s"].get("answer_questions", float("nan")),
+                "ok" if sp["success"] else "FAILED",
+            )
+        )
     st = figures["standalone"]
-    rows.append((f"{st['local_twin']} on standalone", None, None, st["wall_s"], st["run_s"],
-                 st["steps_s"].get("clean_raw_events", float("nan")), st["steps_s"].get("answer_questions", float("nan")),
-                 "answers equal" if s["standalone_answers_equal"] else "ANSWERS DIFFER"))
+    rows.append(
+        (
+            f"{st['local_twin']} on standalone",
+            None,
+            None,
+            st["wall_s"],
+            st["run_s"],
+            st["steps_s"].get("clean_raw_events", float("nan")),
+            st["steps_s"].get("answer_questions", float("nan")),
+            "answers equal" if s["standalone_answers_equal"] else "ANSWERS DIFFER",
+        )
+    )
     inc = figures["increment"]
-    rows.append((f"+{inc['triples']} triples on {inc['on']}", inc["triples"], None, inc["spark"]["wall_s"],
-                 inc["spark"]["run_s"], inc["spark"]["steps_s"].get("clean_raw_events", float("nan")),
-                 inc["spark"]["steps_s"].get("answer_questions", float("nan")),
-                 "ok" if inc["spark"]["success"] else "FAILED"))
+    rows.append(
+        (
+            f"+{inc['triples']} triples on {inc['on']}",
+            inc["triples"],
+            None,
+            inc["spark"]["wall_s"],
+            inc["spark"]["run_s"],
+            inc["spark"]["steps_s"].get("clean_raw_events", float("nan")),
+            inc["spark"]["steps_s"].get("answer_questions", float("nan")),
+            "ok" if inc["spark"]["success"] else "FAILED",
+        )
+    )
     d = figures["duckdb"]
-    rows.append((f"{d['dataset']} DuckDB", None, d["objects"], d["total_s"], d["query_s"], float("nan"), float("nan"),
-                 "answers equal" if s["duckdb_answers_equal"] else "ANSWERS DIFFER"))
-    text = table("Spark batch (wall = process start to exit; run = the Dagster run; steps in s)",
-                 ["data set", "triples", "objects", "wall s", "run s", "clean s", "answer s", ""],
-                 [[("" if v is None else v) for v in row] for row in rows])
-    text += (f"\n  Spark/DuckDB {s['spark_over_duckdb']}x; one-object-per-event/rolled {s['per_event_over_rolled']}x; "
-             f"fixed cost (empty lake) {s['fixed_s']} s; marginal growth per doubling {s['marginal_x2_ratios']} "
-             f"(wall: {s['growth_x2_ratios']})")
+    rows.append(
+        (
+            f"{d['dataset']} DuckDB",
+            None,
+            d["objects"],
+            d["total_s"],
+            d["query_s"],
+            float("nan"),
+            float("nan"),
+            "answers equal" if s["duckdb_answers_equal"] else "ANSWERS DIFFER",
+        )
+    )
+    text = table(
+        "Spark batch (wall = process start to exit; run = the Dagster run; steps in s)",
+        ["data set", "triples", "objects", "wall s", "run s", "clean s", "answer s", ""],
+        [[("" if v is None else v) for v in row] for row in rows],
+    )
+    text += (
+        f"\n  Spark/DuckDB {s['spark_over_duckdb']}x; one-object-per-event/rolled {s['per_event_over_rolled']}x; "
+        f"fixed cost (empty lake) {s['fixed_s']} s; marginal growth per doubling {s['marginal_x2_ratios']} "
+        f"(wall: {s['growth_x2_ratios']})"
+    )
     return text
 
 
@@ -330,12 +427,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data sets, for development")
     parser.add_argument("--triples", type=int, default=None, help="the largest data set (default 1,000,000)")
-    parser.add_argument("--small-triples", type=int, default=None,
-                        help="the small-files data set (default 16,667 triples = 50,001 events)")
+    parser.add_argument(
+        "--small-triples",
+        type=int,
+        default=None,
+        help="the small-files data set (default 16,667 triples = 50,001 events)",
+    )
     args = parser.parse_args(argv)
     with fresh_stack("bench-spark-", services=("postgres", "s3")) as settings:
-        figures = run(settings, settings_stack(settings).state_dir, args.quick, triples=args.triples,
-                      small_triples=args.small_triples)
+        figures = run(
+            settings,
+            settings_stack(settings).state_dir,
+            args.quick,
+            triples=args.triples,
+            small_triples=args.small_triples,
+        )
     print(report(figures))
     write_section("spark", {"quick": args.quick, **figures}, load_at_start=load_at_start)
     return 0

@@ -1,4 +1,4 @@
-"""One run of the batch assets `refresh_curated_and_analytics` (clean every new raw object,
+"""One run of the batch assets `refresh_cleaned_and_analytics` (clean every new raw object,
 answer every question, publish), in a process of its own so that its time includes starting
 Python, Dagster and the Spark session. Reads the settings from the environment (the bucket:
 PINTEREST_S3_BUCKET, the master: SPARK_MASTER) and prints one JSON line: the run's outcome, its
@@ -20,7 +20,7 @@ import sys  # noqa: E402
 def published_answers(settings) -> dict[str, list]:
     import psycopg2
 
-    from pinterest_assets.queries.analytics import QUESTIONS
+    from pinterest_assets.lib.queries.analytics import QUESTIONS
     from pinterest_common.config import ANALYTICS_DB
 
     conn = psycopg2.connect(settings.pg_dsn(ANALYTICS_DB))
@@ -38,7 +38,7 @@ def published_answers(settings) -> dict[str, list]:
 def main() -> int:
     import dagster as dg
 
-    from pinterest_assets.batch import refresh
+    from devstack.batch import refresh
     from pinterest_assets.definitions import build_definitions
     from pinterest_assets.instance import prepare_instance
     from pinterest_common.config import get_settings
@@ -51,8 +51,10 @@ def main() -> int:
         run_started = time.monotonic()
         outcome = refresh(defs, instance)
         run_s = time.monotonic() - run_started
-        steps = {stat.step_key: round((stat.end_time or 0) - (stat.start_time or 0), 2)
-                 for stat in instance.get_run_step_stats(outcome.run_id)}
+        steps = {
+            stat.step_key: round((stat.end_time or 0) - (stat.start_time or 0), 2)
+            for stat in instance.get_run_step_stats(outcome.run_id)
+        }
     from pyspark.sql import SparkSession
 
     session = SparkSession.getActiveSession()

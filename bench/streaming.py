@@ -43,9 +43,11 @@ def batch_stats(dsn: str, since_epoch: float) -> dict:
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT extract(epoch FROM committed_at), pin_events + geo_events + user_events "
-                        "FROM streaming_batches WHERE committed_at >= to_timestamp(%s) ORDER BY committed_at",
-                        (since_epoch,))
+            cur.execute(
+                "SELECT extract(epoch FROM committed_at), pin_events + geo_events + user_events "
+                "FROM streaming_batches WHERE committed_at >= to_timestamp(%s) ORDER BY committed_at",
+                (since_epoch,),
+            )
             rows = [(float(t), int(n)) for t, n in cur.fetchall()]
     finally:
         conn.close()
@@ -54,17 +56,22 @@ def batch_stats(dsn: str, since_epoch: float) -> dict:
     gaps = [b[0] - a[0] for a, b in zip(rows, rows[1:])]
     events = sum(n for _, n in rows[1:])
     span = rows[-1][0] - rows[0][0]
-    return {"batches": len(rows), "seconds_between_batches_mean": round(sum(gaps) / len(gaps), 2),
-            "seconds_between_batches_max": round(max(gaps), 2),
-            "events_per_batch_mean": round(sum(n for _, n in rows) / len(rows), 1),
-            "events_per_batch_max": max(n for _, n in rows),
-            "applied_events_per_s": round(events / span, 1) if span else None}
+    return {
+        "batches": len(rows),
+        "seconds_between_batches_mean": round(sum(gaps) / len(gaps), 2),
+        "seconds_between_batches_max": round(max(gaps), 2),
+        "events_per_batch_mean": round(sum(n for _, n in rows) / len(rows), 1),
+        "events_per_batch_max": max(n for _, n in rows),
+        "applied_events_per_s": round(events / span, 1) if span else None,
+    }
 
 
 # The index POLL_SQL needs, which the job's tables no longer have (no query of theirs needs it):
 # created by the sweep, at the cost of the job's inserts during it.
-OFFSET_INDEXES = [f"CREATE INDEX IF NOT EXISTS bench_{table}_offset ON {table} (kafka_partition, kafka_offset)"
-                  for table in EVENT_TABLES.values()]
+OFFSET_INDEXES = [
+    f"CREATE INDEX IF NOT EXISTS bench_{table}_offset ON {table} (kafka_partition, kafka_offset)"
+    for table in EVENT_TABLES.values()
+]
 
 
 def _visible(cur, partitions: int) -> dict[tuple[str, int], int]:
@@ -73,7 +80,7 @@ def _visible(cur, partitions: int) -> dict[tuple[str, int], int]:
 
 
 def _ends(consumer) -> dict[tuple[str, int], int]:
-    from pinterest_assets.lake import kafka_io
+    from pinterest_common import kafka_io
 
     out = {}
     for name, event_type in EVENT_TYPES.items():
@@ -115,10 +122,13 @@ def goals(latency: dict, sweep: list[dict]) -> dict:
         f"streaming p99 < {LATENCY_GOAL_MS / 1000:g} s at 1,000 events/s, per event, none unseen": {
             "value": {"p99_ms": p99, "unseen": latency["unseen"], "failures": latency["failures"]},
             "target": f"p99 < {LATENCY_GOAL_MS} ms (failures count as infinitely late), 0 unseen",
-            "met": p99 is not None and p99 < LATENCY_GOAL_MS and latency["unseen"] == 0},
+            "met": p99 is not None and p99 < LATENCY_GOAL_MS and latency["unseen"] == 0,
+        },
         f"bounded lag at >= {LAG_GOAL_RATE:,} events/s produced": {
-            "value": highest, "target": f">= {LAG_GOAL_RATE} produced/s bounded",
-            "met": highest is not None and highest >= LAG_GOAL_RATE},
+            "value": highest,
+            "target": f">= {LAG_GOAL_RATE} produced/s bounded",
+            "met": highest is not None and highest >= LAG_GOAL_RATE,
+        },
     }
 
 
@@ -131,8 +141,11 @@ def _produce_paced(bootstrap: str, rate: float, duration: float, start_at: float
 
     from .lakegen import EVENT_ORDER, encode, triples
 
-    pool = [(EVENT_TYPES[name].topic, name, encode(event), record_key(EVENT_TYPES[name], event))
-            for triple in triples(3000, seed=77, pool=3000) for name, event in zip(EVENT_ORDER, triple)]
+    pool = [
+        (EVENT_TYPES[name].topic, name, encode(event), record_key(EVENT_TYPES[name], event))
+        for triple in triples(3000, seed=77, pool=3000)
+        for name, event in zip(EVENT_ORDER, triple)
+    ]
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024)
     total = int(rate * duration)
     sent = 0
@@ -161,7 +174,7 @@ def lag_run(settings: Settings, rate: float, duration: float, catch_up_s: float 
 
     import psycopg2
 
-    from pinterest_assets.lake import kafka_io
+    from pinterest_common import kafka_io
 
     from .lakegen import _pool
 
@@ -170,9 +183,14 @@ def lag_run(settings: Settings, rate: float, duration: float, catch_up_s: float 
     start_at = time.time() + 3.0
     context = multiprocessing.get_context("spawn")
     counters = [context.Value("q", 0) for _ in range(processes)]
-    workers = [context.Process(target=_produce_paced, args=(settings.kafka_bootstrap_servers, rate / processes,
-                                                            duration, start_at, counter), daemon=True)
-               for counter in counters]
+    workers = [
+        context.Process(
+            target=_produce_paced,
+            args=(settings.kafka_bootstrap_servers, rate / processes, duration, start_at, counter),
+            daemon=True,
+        )
+        for counter in counters
+    ]
     consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-streaming-lag")
     conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
     conn.autocommit = True
@@ -190,7 +208,9 @@ def lag_run(settings: Settings, rate: float, duration: float, catch_up_s: float 
         while any(worker.is_alive() for worker in workers):
             time.sleep(max(0.0, 1.0 - (time.monotonic() - start) % 1.0))
             try:
-                samples.append((round(time.monotonic() - start, 1), lag(consumer, cur, settings.topic_partitions, floor)))
+                samples.append(
+                    (round(time.monotonic() - start, 1), lag(consumer, cur, settings.topic_partitions, floor))
+                )
             except Exception:  # noqa: BLE001 - a missed sample is not a failure
                 pass
         sent_s = time.monotonic() - start
@@ -214,12 +234,16 @@ def lag_run(settings: Settings, rate: float, duration: float, catch_up_s: float 
     slope = _slope(second_half)
     produced_rate = round(sent / sent_s, 1)
     return {
-        "offered_events_per_s": rate, "producer_processes": processes, "seconds": round(sent_s, 1), "produced": sent,
+        "offered_events_per_s": rate,
+        "producer_processes": processes,
+        "seconds": round(sent_s, 1),
+        "produced": sent,
         "produced_events_per_s": produced_rate,
         "lag_max": max((v for _, v in during), default=0),
         "lag_last": during[-1][1] if during else None,
         "lag_trend_events_per_s": round(slope, 1),
-        "caught_up_after_s": caught_up_s, "bounded": lag_bounded(slope, produced_rate, caught_up_s),
+        "caught_up_after_s": caught_up_s,
+        "bounded": lag_bounded(slope, produced_rate, caught_up_s),
         "micro_batches": batch_stats(settings.pg_dsn(settings.streaming_database), started_epoch),
         "lag_samples": during,
     }
@@ -231,22 +255,30 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
     rates = RATES[:2] if quick else RATES
     say(f"streaming: latency per event at 1,000 events/s through the API for {latency_s:.0f}s ...")
     latency = latency_run(settings, 1000, latency_s)
-    say(f"  p50 {latency['latency_ms']['p50']} ms, p95 {latency['latency_ms']['p95']} ms, "
+    say(
+        f"  p50 {latency['latency_ms']['p50']} ms, p95 {latency['latency_ms']['p95']} ms, "
         f"p99 {latency['latency_ms']['p99']} ms ({latency['sent']:,} sent, {latency['acknowledged']:,} acknowledged, "
-        f"{latency['seen']:,} seen, {latency['unseen']:,} acknowledged but unseen)")
+        f"{latency['seen']:,} seen, {latency['unseen']:,} acknowledged but unseen)"
+    )
     sweep = []
     for rate in rates:
         say(f"streaming: lag at {rate:,} events/s produced straight into Kafka for {sweep_s:.0f}s ...")
         result = lag_run(settings, rate, sweep_s)
         sweep.append(result)
-        say(f"  produced {result['produced_events_per_s']:,.0f}/s; lag max {result['lag_max']:,}, trend "
+        say(
+            f"  produced {result['produced_events_per_s']:,.0f}/s; lag max {result['lag_max']:,}, trend "
             f"{result['lag_trend_events_per_s']:+,.0f}/s, caught up after {result['caught_up_after_s']}s: "
-            f"{'bounded' if result['bounded'] else 'NOT bounded'}")
+            f"{'bounded' if result['bounded'] else 'NOT bounded'}"
+        )
     figures = {
-        "settings": {"trigger_seconds": settings.streaming_trigger_seconds,
-                     "max_offsets_per_trigger": settings.streaming_max_offsets_per_trigger,
-                     "spark_master": settings.spark_master, "driver_memory": "512m (the stack's streaming job)",
-                     "latency_seconds": latency_s, "sweep_seconds": sweep_s},
+        "settings": {
+            "trigger_seconds": settings.streaming_trigger_seconds,
+            "max_offsets_per_trigger": settings.streaming_max_offsets_per_trigger,
+            "spark_master": settings.spark_master,
+            "driver_memory": "512m (the stack's streaming job)",
+            "latency_seconds": latency_s,
+            "sweep_seconds": sweep_s,
+        },
         "latency_1000": latency,
         "lag_sweep": sweep,
         "highest_bounded_rate": highest_bounded_rate(sweep),
@@ -257,18 +289,52 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
 
 def report(figures: dict) -> str:
     lat = figures["latency_1000"]
-    text = table("Streaming: each event's own 2xx -> its row visible in PostgreSQL (failures: infinitely late, '-')",
-                 ["offered/s", "acknowledged/s", "seconds", "sent", "acknowledged", "seen", "unseen", "p50 ms", "p95 ms",
-                  "p99 ms", "max ms"],
-                 [(lat["offered_events_per_s"], lat["achieved_events_per_s"], lat["seconds"], lat["sent"],
-                   lat["acknowledged"], lat["seen"], lat["unseen"],
-                   *(float("nan") if lat["latency_ms"][p] is None else lat["latency_ms"][p]
-                     for p in ("p50", "p95", "p99", "max")))])
-    text += "\n" + table("Streaming: consumer lag by rate (events produced straight into Kafka)",
-                         ["offered/s", "produced/s", "lag max", "lag trend /s", "caught up s", "bounded"],
-                         [(r["offered_events_per_s"], r["produced_events_per_s"], r["lag_max"], r["lag_trend_events_per_s"],
-                           "-" if r["caught_up_after_s"] is None else r["caught_up_after_s"], "yes" if r["bounded"] else "NO")
-                          for r in figures["lag_sweep"]])
+    text = table(
+        "Streaming: each event's own 2xx -> its row visible in PostgreSQL (failures: infinitely late, '-')",
+        [
+            "offered/s",
+            "acknowledged/s",
+            "seconds",
+            "sent",
+            "acknowledged",
+            "seen",
+            "unseen",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+        ],
+        [
+            (
+                lat["offered_events_per_s"],
+                lat["achieved_events_per_s"],
+                lat["seconds"],
+                lat["sent"],
+                lat["acknowledged"],
+                lat["seen"],
+                lat["unseen"],
+                *(
+                    float("nan") if lat["latency_ms"][p] is None else lat["latency_ms"][p]
+                    for p in ("p50", "p95", "p99", "max")
+                ),
+            )
+        ],
+    )
+    text += "\n" + table(
+        "Streaming: consumer lag by rate (events produced straight into Kafka)",
+        ["offered/s", "produced/s", "lag max", "lag trend /s", "caught up s", "bounded"],
+        [
+            (
+                r["offered_events_per_s"],
+                r["produced_events_per_s"],
+                r["lag_max"],
+                r["lag_trend_events_per_s"],
+                "-" if r["caught_up_after_s"] is None else r["caught_up_after_s"],
+                "yes" if r["bounded"] else "NO",
+            )
+            for r in figures["lag_sweep"]
+        ],
+    )
     return text
 
 

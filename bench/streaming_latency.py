@@ -52,8 +52,14 @@ def per_event_latency(sent: int, acknowledged_at: dict[str, float], seen_at: dic
         return None if value == float("inf") else round(value * 1000, 1)
 
     unseen = sum(key not in seen_at for key in acknowledged_at)
-    return {"sent": sent, "acknowledged": len(acknowledged_at), "seen": len(latencies), "unseen": unseen,
-            "failures": sent - len(latencies), "latency_ms": {name: ms(share) for name, share in PERCENTILES}}
+    return {
+        "sent": sent,
+        "acknowledged": len(acknowledged_at),
+        "seen": len(latencies),
+        "unseen": unseen,
+        "failures": sent - len(latencies),
+        "latency_ms": {name: ms(share) for name, share in PERCENTILES},
+    }
 
 
 def read_answers(path: Path, prefix: str) -> tuple[dict[str, float], int]:
@@ -71,8 +77,15 @@ def read_answers(path: Path, prefix: str) -> tuple[dict[str, float], int]:
 class Watcher:
     """Polls PostgreSQL for the rows of events sent and not yet seen, noting when each appears."""
 
-    def __init__(self, dsn: str, prefixes: dict[str, str], rate_each: float, total_each: int, interval_s: float,
-                 batch: int = 20_000):
+    def __init__(
+        self,
+        dsn: str,
+        prefixes: dict[str, str],
+        rate_each: float,
+        total_each: int,
+        interval_s: float,
+        batch: int = 20_000,
+    ):
         self.dsn, self.prefixes, self.rate_each, self.total_each = dsn, prefixes, rate_each, total_each
         self.interval_s, self.batch = interval_s, batch
         self.unseen: dict[str, dict[str, None]] = {t: {} for t in prefixes}  # insertion-ordered sets
@@ -121,8 +134,10 @@ class Watcher:
                         wanted = self._wanted(event_type)
                         if not wanted:
                             continue
-                        cur.execute(f"SELECT client_event_id FROM {EVENT_TABLES[event_type]} "
-                                    "WHERE client_event_id = ANY(%s)", (wanted,))
+                        cur.execute(
+                            f"SELECT client_event_id FROM {EVENT_TABLES[event_type]} WHERE client_event_id = ANY(%s)",
+                            (wanted,),
+                        )
                         now = time.monotonic()
                         with self.lock:
                             for (key,) in cur.fetchall():
@@ -151,16 +166,31 @@ def _bodies(directory: Path, count: int = 3000) -> dict[str, Path]:
     return paths
 
 
-def latency_run(settings: Settings, rate: float, duration: float, url: str | None = None, poll_ms: float = 50.0,
-                connections: int = 32, drain_timeout: float = 180.0) -> dict:
+def latency_run(
+    settings: Settings,
+    rate: float,
+    duration: float,
+    url: str | None = None,
+    poll_ms: float = 50.0,
+    connections: int = 32,
+    drain_timeout: float = 180.0,
+) -> dict:
     """`rate` events/s for `duration` s (a third of each type), each on its own request."""
     url = url or f"http://127.0.0.1:{settings.api_port}"
     with tempfile.TemporaryDirectory(prefix="streaming-latency-") as scratch:
         return _latency_run(settings, rate, duration, url, poll_ms, connections, drain_timeout, Path(scratch))
 
 
-def _latency_run(settings: Settings, rate: float, duration: float, url: str, poll_ms: float, connections: int,
-                 drain_timeout: float, work: Path) -> dict:
+def _latency_run(
+    settings: Settings,
+    rate: float,
+    duration: float,
+    url: str,
+    poll_ms: float,
+    connections: int,
+    drain_timeout: float,
+    work: Path,
+) -> dict:
     run_id = uuid.uuid4().hex[:12]
     prefixes = {event_type: f"lat-{run_id}-{event_type}" for event_type in EVENT_ORDER}
     rate_each = rate / len(EVENT_ORDER)
@@ -169,17 +199,37 @@ def _latency_run(settings: Settings, rate: float, duration: float, url: str, pol
     api_key = settings.api_keys[0] if settings.api_keys else None
     children, outputs = {}, {}
     started_epoch = time.time()
-    with Watcher(settings.pg_dsn(settings.streaming_database), prefixes, rate_each, total_each, poll_ms / 1000) as watcher:
+    with Watcher(
+        settings.pg_dsn(settings.streaming_database), prefixes, rate_each, total_each, poll_ms / 1000
+    ) as watcher:
         try:
             for event_type, prefix in prefixes.items():
-                cmd = [sys.executable, "-m", "bench.loadgen", "--url", f"{url}/{event_type}/", "--bodies",
-                       str(bodies[event_type]), "--duration", str(duration), "--warmup", "0", "--rate", str(rate_each),
-                       "--connections", str(connections), "--idempotency-prefix", prefix,
-                       "--record", str(work / f"{event_type}.answers")]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "bench.loadgen",
+                    "--url",
+                    f"{url}/{event_type}/",
+                    "--bodies",
+                    str(bodies[event_type]),
+                    "--duration",
+                    str(duration),
+                    "--warmup",
+                    "0",
+                    "--rate",
+                    str(rate_each),
+                    "--connections",
+                    str(connections),
+                    "--idempotency-prefix",
+                    prefix,
+                    "--record",
+                    str(work / f"{event_type}.answers"),
+                ]
                 if api_key:
                     cmd += ["--api-key", api_key]
-                children[event_type] = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                                        stderr=subprocess.PIPE, text=True)
+                children[event_type] = subprocess.Popen(
+                    cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
             for event_type, child in children.items():
                 out, err = child.communicate(timeout=duration + 300)
                 if child.returncode != 0:
@@ -196,8 +246,9 @@ def _latency_run(settings: Settings, rate: float, duration: float, url: str, pol
             answers, other = read_answers(work / f"{event_type}.answers", prefix)
             acknowledged_at.update(answers)
             not_acknowledged += other
-        watcher.forget([f"{p}-{n}" for p in prefixes.values() for n in range(total_each)
-                        if f"{p}-{n}" not in acknowledged_at])
+        watcher.forget(
+            [f"{p}-{n}" for p in prefixes.values() for n in range(total_each) if f"{p}-{n}" not in acknowledged_at]
+        )
         deadline = time.monotonic() + drain_timeout
         while watcher.pending() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -205,12 +256,16 @@ def _latency_run(settings: Settings, rate: float, duration: float, url: str, pol
     from .streaming import batch_stats
 
     return {
-        "offered_events_per_s": rate, "seconds": round(sent_s, 1),
+        "offered_events_per_s": rate,
+        "seconds": round(sent_s, 1),
         "achieved_events_per_s": round(len(acknowledged_at) / sent_s, 1) if sent_s else None,
         **per_event_latency(sent, acknowledged_at, watcher.seen_at),
-        "not_acknowledged": sent - len(acknowledged_at), "answered_otherwise": not_acknowledged,
+        "not_acknowledged": sent - len(acknowledged_at),
+        "answered_otherwise": not_acknowledged,
         "statuses": {t: o["statuses"] for t, o in outputs.items()},
-        "poll_ms": poll_ms, "connections_per_type": connections, "drain_timeout_s": drain_timeout,
+        "poll_ms": poll_ms,
+        "connections_per_type": connections,
+        "drain_timeout_s": drain_timeout,
         "micro_batches": batch_stats(settings.pg_dsn(settings.streaming_database), started_epoch),
     }
 
@@ -222,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-ms", type=float, default=50.0, help="PostgreSQL poll interval (default: %(default)s)")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="longest wait for the last rows (s)")
     args = parser.parse_args(argv)
-    result = latency_run(get_settings(), args.rate, args.duration, poll_ms=args.poll_ms, drain_timeout=args.drain_timeout)
+    result = latency_run(
+        get_settings(), args.rate, args.duration, poll_ms=args.poll_ms, drain_timeout=args.drain_timeout
+    )
     print(json.dumps({k: v for k, v in result.items() if k != "micro_batches"}, indent=1))
     return 0 if result["failures"] == 0 else 1
 

@@ -11,6 +11,7 @@ import sys
 
 from pinterest_common.config import get_settings
 
+from .dotenv import DOTENV, write_dotenv
 from .jars import SetupError
 from .services import remove_server_dirs
 from .stack import Stack
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "up":
             stack.up()
             print("[devstack] all services are up")
+            if write_dotenv(stack.settings):
+                print(f"[devstack] {DOTENV.name}: the settings, instance and secrets for a plain `dagster dev` here")
+            else:
+                print(f"[devstack] {DOTENV} is not ours: left as it is (plain `dagster dev` may not see this stack)")
             return _print_status(stack)
         elif args.command == "down":
             stopped = stack.down()

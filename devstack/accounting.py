@@ -22,15 +22,20 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pinterest_assets.assets.curated import CLEANED_KEYS, CLEANED_TABLES, QUARANTINE_TABLES, read_cleaned, read_quarantine
-from pinterest_assets.queries.lake_tables import CuratedTable, list_raw_objects, read_lake_lines
-from pinterest_assets.queries.quality import dedup_id
+from pinterest_assets.defs.cleaned.assets import (
+    CLEANED_KEYS,
+    CLEANED_TABLES,
+    QUARANTINE_TABLES,
+    read_cleaned,
+    read_quarantine,
+)
+from pinterest_assets.lib.queries.lake_tables import CleanedTable, list_raw_objects, read_lake_lines
+from pinterest_assets.lib.queries.quality import dedup_id
 from pinterest_common.config import Settings
 from pinterest_common.s3 import s3_client
 from pinterest_common.schema import EVENT_TYPES
 
 from .reconcile import ClientKey
-
 
 ID = "client_event_id"
 
@@ -51,10 +56,12 @@ class Accounting:
 
     def line(self) -> str:
         reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(self.reasons.items())) or "none"
-        return (f"cleaned + quarantined: {self.acknowledged:,} acknowledged = {self.cleaned:,} cleaned "
-                f"(+ {self.superseded:,} superseded by a later version of their key) + {self.quarantined:,} "
-                f"quarantined; {self.unaccounted:,} unaccounted, {self.twice:,} twice  "
-                f"{'ok' if self.ok else 'MISMATCH'}\n      quarantine reasons: {reasons}")
+        return (
+            f"cleaned + quarantined: {self.acknowledged:,} acknowledged = {self.cleaned:,} cleaned "
+            f"(+ {self.superseded:,} superseded by a later version of their key) + {self.quarantined:,} "
+            f"quarantined; {self.unaccounted:,} unaccounted, {self.twice:,} twice  "
+            f"{'ok' if self.ok else 'MISMATCH'}\n      quarantine reasons: {reasons}"
+        )
 
 
 def _key_of_value(event_type: str) -> F.Column:
@@ -74,12 +81,13 @@ def account(spark: SparkSession, settings: Settings, acknowledged: Iterable[Clie
         if not ids:
             continue
         ledger = spark.createDataFrame([(i,) for i in ids], f"{ID} string")
-        table = CuratedTable(client, bucket, CLEANED_TABLES[event_type])
+        table = CleanedTable(client, bucket, CLEANED_TABLES[event_type])
         state = table.read_state()
         key = CLEANED_KEYS[event_type]
         cleaned = read_cleaned(spark, table, event_type, state.version).select(F.col("client_event_id").alias(ID), key)
-        quarantine = read_quarantine(spark, CuratedTable(client, bucket, QUARANTINE_TABLES[event_type]),
-                                     state.quarantine_version).select(dedup_id().alias(ID), "reason")
+        quarantine = read_quarantine(
+            spark, CleanedTable(client, bucket, QUARANTINE_TABLES[event_type]), state.quarantine_version
+        ).select(dedup_id().alias(ID), "reason")
         lines = read_lake_lines(spark, bucket, event_type, list_raw_objects(client, bucket, event_type))
         keys = lines.withColumn(ID, dedup_id()).join(ledger, ID).select(ID, _key_of_value(event_type).alias(key))
         keys = keys.distinct()

@@ -50,18 +50,30 @@ class IngestionApi(Service):
         if port_open(LOCALHOST, port):
             raise SetupError(f"port {port} is already in use by another process: set PINTEREST_API_PORT to a free port")
         cmd = [
-            sys.executable, "-m", "gunicorn", "--config", "python:ingestion_api.gunicorn_config",
-            "--bind", f"{LOCALHOST}:{port}", "--name", "pinterest-api",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:ingestion_api.gunicorn_config",
+            "--bind",
+            f"{LOCALHOST}:{port}",
+            "--name",
+            "pinterest-api",
             # One control socket per stack, not gunicorn's shared default under $HOME.
-            "--control-socket", str(self.pid_file.with_suffix(".ctl")),
+            "--control-socket",
+            str(self.pid_file.with_suffix(".ctl")),
             "ingestion_api.app:create_app()",
         ]
         spawn(cmd, self.log_file, self.pid_file, env=self._environment())
 
     def provision(self) -> None:
         """Wait until every worker reaches Kafka: answers in a row, as connections spread over workers."""
-        wait_until(lambda: all(self.healthy() for _ in range(2 * self.settings.api_workers)),
-                   self.start_timeout, self.name, self.log_file)
+        wait_until(
+            lambda: all(self.healthy() for _ in range(2 * self.settings.api_workers)),
+            self.start_timeout,
+            self.name,
+            self.log_file,
+        )
 
     def healthy(self) -> bool:
         import requests

@@ -67,7 +67,9 @@ def audit(name: str, version: str, index: str = PYPI_JSON) -> Audit:
         return Audit(name, version, not_audited="not on the index")
     latest = project["info"]["version"]
     if latest != version:
-        return Audit(name, version, not_audited=f"the index serves no data for this release, only for the latest ({latest})")
+        return Audit(
+            name, version, not_audited=f"the index serves no data for this release, only for the latest ({latest})"
+        )
     return Audit(name, version, project.get("vulnerabilities") or [])
 
 
@@ -83,16 +85,22 @@ def report(audits: list[Audit]) -> str:
     for a in sorted(not_audited, key=lambda a: a.name):
         lines.append(f"not audited {a.name} {a.version}: {a.not_audited}")
     vulnerable = sum(len(a.vulnerabilities) for a in audits)
-    lines.append(f"[audit] {len(audits)} distributions: {len(audits) - len(not_audited)} audited, "
-                 f"{len(not_audited)} not audited; {vulnerable} known vulnerabilit{'y' if vulnerable == 1 else 'ies'}")
+    lines.append(
+        f"[audit] {len(audits)} distributions: {len(audits) - len(not_audited)} audited, "
+        f"{len(not_audited)} not audited; {vulnerable} known vulnerabilit{'y' if vulnerable == 1 else 'ies'}"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack.audit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--strict", action="store_true", help="fail (exit 2) when a distribution could not be audited")
-    parser.add_argument("--skip", action="append", default=["pinterest-pipeline"],
-                        help="a distribution not to audit (default: this project itself)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=["pinterest-pipeline"],
+        help="a distribution not to audit (default: this project itself)",
+    )
     args = parser.parse_args(argv)
     distributions = installed(set(args.skip))
     with ThreadPoolExecutor(8) as pool:

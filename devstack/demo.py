@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -69,18 +69,27 @@ class Progress:
 def require_healthy_stack(settings: Settings) -> None:
     unhealthy = [row.name for row in Stack(settings).status() if not row.healthy]
     if unhealthy:
-        raise SystemExit(f"[demo] not running: {', '.join(unhealthy)}. Start the stack with `make up` "
-                         "(`make demo` does), see `make status` and the logs it lists.")
+        raise SystemExit(
+            f"[demo] not running: {', '.join(unhealthy)}. Start the stack with `make up` "
+            "(`make demo` does), see `make status` and the logs it lists."
+        )
 
 
 def emulate(settings: Settings, triples: int, seed: int, ledger: Path, say: Progress):
-    say(f"posting {triples:,} triples ({3 * triples:,} events, about 5% deliberately invalid, {QUARANTINE_SHARE:.0%} "
+    say(
+        f"posting {triples:,} triples ({3 * triples:,} events, about 5% deliberately invalid, {QUARANTINE_SHARE:.0%} "
         "accepted but breaking a cleaning rule, 10% replays) "
-        f"to the API at 127.0.0.1:{settings.api_port}; ledger {ledger}")
+        f"to the API at 127.0.0.1:{settings.api_port}; ledger {ledger}"
+    )
     options = EmulatorOptions(
-        url=f"http://127.0.0.1:{settings.api_port}", count=triples, batch_size=100, concurrency=4, seed=seed,
+        url=f"http://127.0.0.1:{settings.api_port}",
+        count=triples,
+        batch_size=100,
+        concurrency=4,
+        seed=seed,
         quarantine_share=QUARANTINE_SHARE,
-        api_key=settings.api_keys[0] if settings.api_keys else None, ledger=ledger,
+        api_key=settings.api_keys[0] if settings.api_keys else None,
+        ledger=ledger,
     )
     summary = Emulator(options, progress=sys.stdout).run()
     say(f"emulator: {summary.line()}")
@@ -88,7 +97,7 @@ def emulate(settings: Settings, triples: int, seed: int, ledger: Path, say: Prog
 
 
 def run_batch_pipeline(say: Progress) -> bool:
-    from pinterest_assets.batch import run_batch
+    from devstack.batch import run_batch
 
     say("batch: draining Kafka into the raw lake, then cleaning and answering (Spark), in the Dagster instance")
     return run_batch(log=say).ok
@@ -103,17 +112,19 @@ def wait_for_streaming(settings: Settings, ledger: list[ClientKey], say: Progres
             say(f"streaming: all {len(ledger):,} acknowledged events are in {settings.streaming_database}")
             return
         if time.monotonic() > deadline:
-            say(f"streaming: {missing:,} acknowledged events still missing after {timeout_s:.0f}s "
-                "(see `make status` and the streaming log)")
+            say(
+                f"streaming: {missing:,} acknowledged events still missing after {timeout_s:.0f}s "
+                "(see `make status` and the streaming log)"
+            )
             return
         say(f"streaming: waiting for {missing:,} of {len(ledger):,} events to reach PostgreSQL ...")
         time.sleep(5)
 
 
 def observe_streaming_tables(say: Progress) -> bool:
-    from pinterest_assets.batch import CONSOLE_LOGS
+    from devstack.batch import CONSOLE_LOGS
     from pinterest_assets.definitions import build_definitions
-    from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
+    from pinterest_assets.defs.streaming_tables.jobs import OBSERVE_STREAMING_JOB
 
     with dg.DagsterInstance.get() as instance:
         job = build_definitions().resolve_job_def(OBSERVE_STREAMING_JOB.name)
@@ -126,8 +137,10 @@ def check_results() -> list[tuple[str, str]]:
     """(check, outcome) of the latest execution of every asset check in the code location."""
     from pinterest_assets.definitions import build_definitions
 
-    keys = sorted(build_definitions().get_repository_def().asset_graph.asset_check_keys,
-                  key=lambda k: (k.asset_key.to_user_string(), k.name))
+    keys = sorted(
+        build_definitions().get_repository_def().asset_graph.asset_check_keys,
+        key=lambda k: (k.asset_key.to_user_string(), k.name),
+    )
     with dg.DagsterInstance.get() as instance:
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     results = []
@@ -156,8 +169,12 @@ def first_rows(settings: Settings, table: str, limit: int = 5) -> tuple[list[str
 
 def live_profiles(settings: Settings, limit: int = 5) -> list[dict]:
     headers = {"X-API-Key": settings.api_keys[0]} if settings.api_keys else {}
-    answer = requests.get(f"http://127.0.0.1:{settings.api_port}/recommendations/profiles",
-                          params={"limit": limit}, headers=headers, timeout=30)
+    answer = requests.get(
+        f"http://127.0.0.1:{settings.api_port}/recommendations/profiles",
+        params={"limit": limit},
+        headers=headers,
+        timeout=30,
+    )
     answer.raise_for_status()
     return answer.json()["profiles"]
 
@@ -174,15 +191,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--triples", type=int, default=DEFAULT_TRIPLES, help="triples to post (default %(default)s)")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000, help="emulator seed")
-    parser.add_argument("--catch-up-timeout", type=float, default=CATCH_UP_TIMEOUT_S,
-                        help="seconds to wait for the streaming tables (default %(default)s)")
+    parser.add_argument(
+        "--catch-up-timeout",
+        type=float,
+        default=CATCH_UP_TIMEOUT_S,
+        help="seconds to wait for the streaming tables (default %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     settings = get_settings()
     say = Progress()
     require_healthy_stack(settings)
     prepare_instance(settings)  # DAGSTER_HOME: the instance `make ui` shows
-    ledger_path = settings.home / "demo" / f"ledger-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.jsonl"
+    ledger_path = settings.home / "demo" / f"ledger-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl"
     ledger_path.parent.mkdir(parents=True, exist_ok=True)
 
     emulator = emulate(settings, args.triples, args.seed, ledger_path, say)
@@ -208,13 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     checks = check_results()
 
     print("\n================ demo report ================")
-    print(f"  events sent {emulator.sent:,}: accepted {emulator.accepted:,} ({emulator.intended_quarantine:,} built "
-          f"to break a cleaning rule), rejected {emulator.rejected:,} "
-          f"({emulator.intended_invalid:,} deliberately invalid, dead-lettered to pinterest.dlq), "
-          f"unexpected {emulator.unexpected:,}, failed {emulator.failed:,}")
-    print("\n  reconciliation by client event (this run's ledger: every event the emulator tried, retries "
-          "under the same client id)")
-    print(f"    ledger: {ledger.tried:,} events tried, {ledger.acknowledged:,} acknowledged, {ledger.retried:,} retried")
+    print(
+        f"  events sent {emulator.sent:,}: accepted {emulator.accepted:,} ({emulator.intended_quarantine:,} built "
+        f"to break a cleaning rule), rejected {emulator.rejected:,} "
+        f"({emulator.intended_invalid:,} deliberately invalid, dead-lettered to pinterest.dlq), "
+        f"unexpected {emulator.unexpected:,}, failed {emulator.failed:,}"
+    )
+    print(
+        "\n  reconciliation by client event (this run's ledger: every event the emulator tried, retries "
+        "under the same client id)"
+    )
+    print(
+        f"    ledger: {ledger.tried:,} events tried, {ledger.acknowledged:,} acknowledged, {ledger.retried:,} retried"
+    )
     for stage in stages:
         print("    " + stage.line())
     print("    " + accounting.line())
@@ -224,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     for table in MAIN_ANSWERS:
         print_table(f"{table} (PostgreSQL {ANALYTICS_DB})", *first_rows(settings, table))
     profiles = live_profiles(settings)
-    print_table("top live profiles: GET /recommendations/profiles?limit=5",
-                ["rank", "poster_name", "popularity_score", "pins_posted"],
-                [(p["rank"], p["poster_name"], round(p["popularity_score"], 2), p["pins_posted"]) for p in profiles])
+    print_table(
+        "top live profiles: GET /recommendations/profiles?limit=5",
+        ["rank", "poster_name", "popularity_score", "pins_posted"],
+        [(p["rank"], p["poster_name"], round(p["popularity_score"], 2), p["pins_posted"]) for p in profiles],
+    )
     print(f"\n  Dagster UI: `make ui`, then open {UI_URL} (runs, materialisations, observations, checks)")
     print("  services stay up: `make status`; stop them with `make down`\n")
 
@@ -235,15 +264,23 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"cleaned + quarantined: {accounting.unaccounted} unaccounted, {accounting.twice} twice")
     # A WARN check reports the data (a new category, a large quarantine); only ERROR ones mean a fault.
     problems += [f"check {name} {outcome}" for name, outcome in checks if outcome.startswith("FAILED")]
-    problems += [what for what, ok in (("the batch pipeline failed", batch_ok),
-                                       ("observing the streaming tables failed", observed),
-                                       ("the emulator saw unexpected answers", not emulator.unexpected),
-                                       ("the emulator gave up on events", not emulator.failed)) if not ok]
+    problems += [
+        what
+        for what, ok in (
+            ("the batch pipeline failed", batch_ok),
+            ("observing the streaming tables failed", observed),
+            ("the emulator saw unexpected answers", not emulator.unexpected),
+            ("the emulator gave up on events", not emulator.failed),
+        )
+        if not ok
+    ]
     if problems:
         print("[demo] FAILED: " + "; ".join(problems))
         return 1
-    print("[demo] ok: every acknowledged event is in Kafka and the raw lake (with any retried copies), in the "
-          "streaming tables exactly once, cleaned or quarantined exactly once, and no error-severity asset check failed")
+    print(
+        "[demo] ok: every acknowledged event is in Kafka and the raw lake (with any retried copies), in the "
+        "streaming tables exactly once, cleaned or quarantined exactly once, and no error-severity asset check failed"
+    )
     return 0
 
 

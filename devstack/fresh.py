@@ -38,7 +38,9 @@ def fresh_environment(state_dir: Path) -> dict[str, str]:
 
 @contextmanager
 def fresh_stack(
-    prefix: str = "test-stack-", services: Sequence[str] | None = None, keep_state: bool = False,
+    prefix: str = "test-stack-",
+    services: Sequence[str] | None = None,
+    keep_state: bool = False,
 ) -> Iterator[Settings]:
     """A new stack of real services on free ports in a temporary state directory under
     `$PINTEREST_HOME/tmp`, with its settings exported to os.environ until it is stopped.

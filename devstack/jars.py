@@ -37,7 +37,11 @@ def resolve_classpath(service: str, cache_dir: Path) -> list[Path]:
         print(f"[devstack] resolving {service} jars from Maven Central into {jar_dir} ...", flush=True)
         result = subprocess.run(
             [
-                mvn, "-q", "-B", "-f", str(pom),
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
                 f"-Dmaven.repo.local={cache_dir / 'm2'}",
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={jar_dir}",

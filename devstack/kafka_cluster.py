@@ -28,8 +28,9 @@ class KafkaNode(Kafka):
 
     heap = "384m"
 
-    def __init__(self, settings: Settings, state_dir: Path, node_id: int,
-                 ports: dict[int, tuple[int, int]], cluster_id: str):
+    def __init__(
+        self, settings: Settings, state_dir: Path, node_id: int, ports: dict[int, tuple[int, int]], cluster_id: str
+    ):
         self.name = f"kafka-{node_id}"
         super().__init__(settings, state_dir)
         self.node_id = node_id
@@ -123,8 +124,12 @@ class KafkaCluster:
 
     def under_replicated(self, topics: Iterable[str]) -> list[str]:
         """`topic/partition` of every partition whose in-sync replicas are fewer than its replicas."""
-        return [f"{info['name']}/{p['partition_index']}" for info in self.describe(topics) for p in info["partitions"]
-                if len(p["isr_nodes"]) < len(p["replica_nodes"])]
+        return [
+            f"{info['name']}/{p['partition_index']}"
+            for info in self.describe(topics)
+            for p in info["partitions"]
+            if len(p["isr_nodes"]) < len(p["replica_nodes"])
+        ]
 
     def wait_in_sync(self, topics: Iterable[str], timeout_s: float = 300.0) -> float:
         """Until every replica of `topics` is in sync again; the seconds it took."""

@@ -7,8 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def pid_alive(pid: int) -> bool:
@@ -123,7 +123,10 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log_file: P
         time.sleep(0.5)
     tail = ""
     if log_file is not None and log_file.exists():
-        tail = "\n--- last lines of " + str(log_file) + " ---\n" + "\n".join(
-            log_file.read_text(errors="replace").splitlines()[-30:]
+        tail = (
+            "\n--- last lines of "
+            + str(log_file)
+            + " ---\n"
+            + "\n".join(log_file.read_text(errors="replace").splitlines()[-30:])
         )
     raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s{tail}")

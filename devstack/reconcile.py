@@ -24,16 +24,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import psycopg2
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from pinterest_assets.lake import RAW_PREFIX
-from pinterest_assets.lake.objects import decode_lines
+from pinterest_assets.lib.lake.objects import decode_lines
+from pinterest_common import kafka_io
 from pinterest_common.config import Settings
+from pinterest_common.lake_layout import RAW_PREFIX
 from pinterest_common.records import RecordMetadata
-from pinterest_common.s3 import list_keys
+from pinterest_common.s3 import list_keys, s3_client
 from pinterest_common.schema import EVENT_TYPES
 from pinterest_common.streaming_contract import EVENT_TABLES
 
@@ -110,7 +110,9 @@ class ClientCount:
         if self.exact and self.duplicated:
             problems.append(f"{self.stage}: {self.duplicated:,} acknowledged events held more than once")
         if self.exact and self.unacknowledged_duplicated:
-            problems.append(f"{self.stage}: {self.unacknowledged_duplicated:,} unacknowledged events held more than once")
+            problems.append(
+                f"{self.stage}: {self.unacknowledged_duplicated:,} unacknowledged events held more than once"
+            )
         if self.rejected_found:
             problems.append(f"{self.stage}: {self.rejected_found:,} events the API rejected are held")
         if self.beyond_upstream:
@@ -123,20 +125,28 @@ class ClientCount:
 
     def line(self) -> str:
         rule = "exactly once" if self.exact else "at least once"
-        extra = (f", {self.duplicated:,} duplicated" if self.exact
-                 else f", {self.copies:,} extra copies ({self.duplicated:,} events)")
-        return (f"{self.stage:<22} {self.found:>7,} of {self.acknowledged:,} acknowledged, {self.lost:,} lost{extra}; "
-                f"{self.unacknowledged_found:,} unacknowledged held ({self.unacknowledged_duplicated:,} twice or more); "
-                f"{rule}  {'ok' if self.ok else 'MISMATCH'}")
+        extra = (
+            f", {self.duplicated:,} duplicated"
+            if self.exact
+            else f", {self.copies:,} extra copies ({self.duplicated:,} events)"
+        )
+        return (
+            f"{self.stage:<22} {self.found:>7,} of {self.acknowledged:,} acknowledged, {self.lost:,} lost{extra}; "
+            f"{self.unacknowledged_found:,} unacknowledged held ({self.unacknowledged_duplicated:,} twice or more); "
+            f"{rule}  {'ok' if self.ok else 'MISMATCH'}"
+        )
 
 
-def count_clients(stage: str, ledger: ClientLedger, store: Counter[ClientKey], exact: bool,
-                  upstream: Counter[ClientKey] | None = None) -> ClientCount:
+def count_clients(
+    stage: str, ledger: ClientLedger, store: Counter[ClientKey], exact: bool, upstream: Counter[ClientKey] | None = None
+) -> ClientCount:
     """`ledger` against the copies per client event that `store` holds; `upstream`: the copies
     of the store it mirrors (the raw lake mirrors Kafka record for record), which it may not exceed."""
     acknowledged, failed = ledger.keys(ACKNOWLEDGED), ledger.keys(FAILED)
     return ClientCount(
-        stage, exact, len(acknowledged),
+        stage,
+        exact,
+        len(acknowledged),
         found=sum(1 for key in acknowledged if store[key] > 0),
         duplicated=sum(1 for key in acknowledged if store[key] > 1),
         copies=sum(store[key] - 1 for key in acknowledged if store[key] > 1),
@@ -151,21 +161,18 @@ def api_records(settings: Settings) -> Iterator[tuple[ConsumerRecord, RecordMeta
     """Every record of the three event topics, from the first offset to the end, that carries the
     API's headers, with them parsed. Records from other writers are skipped, as the streaming job
     skips them (the raw lake holds them too, without an event_id)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
-                             max_partition_fetch_bytes=8 * 1024 * 1024)
+    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="pinterest-reconcile")
     try:
-        partitions = [TopicPartition(event_type.topic, p) for event_type in EVENT_TYPES.values()
-                      for p in consumer.partitions_for_topic(event_type.topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
-                for record in records:
-                    try:
-                        yield record, RecordMetadata.from_headers(record.headers)
-                    except ValueError:
-                        continue
+        start, end = {}, {}
+        for event_type in EVENT_TYPES.values():
+            for partition, offsets in (kafka_io.partition_offsets(consumer, event_type.topic) or {}).items():
+                tp = TopicPartition(event_type.topic, partition)
+                start[tp], end[tp] = offsets.earliest, offsets.end
+        for record in kafka_io.read_partitions(consumer, start, end):
+            try:
+                yield record, RecordMetadata.from_headers(record.headers)
+            except ValueError:
+                continue
     finally:
         consumer.close()
 
@@ -178,10 +185,7 @@ def kafka_clients(settings: Settings) -> Counter[ClientKey]:
 
 def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
     """Every line of every object under `prefix/` in the lake's bucket, parsed."""
-    s3 = boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
-    )
+    s3 = s3_client(settings)
     for key in list_keys(s3, settings.s3_bucket, f"{prefix}/"):
         body = s3.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
         for line in decode_lines(body):
@@ -191,8 +195,11 @@ def _lake_lines(settings: Settings, prefix: str) -> Iterator[dict]:
 def raw_lake_clients(settings: Settings) -> Counter[ClientKey]:
     """The copies of every client event in the raw lake: lines with an event_id, by the line's
     client_event_id (else the event_id)."""
-    return Counter((EVENT_TYPE_OF_TOPIC[line["kafka_topic"]], line.get("client_event_id") or line["event_id"])
-                   for line in _lake_lines(settings, RAW_PREFIX) if line.get("event_id") is not None)
+    return Counter(
+        (EVENT_TYPE_OF_TOPIC[line["kafka_topic"]], line.get("client_event_id") or line["event_id"])
+        for line in _lake_lines(settings, RAW_PREFIX)
+        if line.get("event_id") is not None
+    )
 
 
 def raw_lines_by_position(
@@ -249,4 +256,3 @@ def streaming_quarantine(settings: Settings) -> dict[tuple[str, int, int], str]:
             return {(topic, partition, offset): reason for topic, partition, offset, reason in cur.fetchall()}
     finally:
         conn.close()
-

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pinterest_common import pg_roles
 from pinterest_common.config import DATABASES, Settings
+from pinterest_common.s3 import s3_client
 
 from . import kafka_ids
 from .jars import SetupError, require_tool, resolve_classpath
@@ -162,10 +163,16 @@ class Kafka(Service):
     def _java_cmd(self, main: str, *args: str) -> list[str]:
         classpath = str(self.settings.cache_dir / "jars" / "kafka" / "*")
         return [
-            _java(), f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            _java(),
+            f"-Xmx{self.heap}",
+            f"-Xms{self.heap}",
+            "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
-            "-cp", classpath, main, *args,
+            "-cp",
+            classpath,
+            main,
+            *args,
         ]
 
     def _launch(self) -> None:
@@ -174,7 +181,8 @@ class Kafka(Service):
         if not (self.dir / "data" / "meta.properties").exists():
             subprocess.run(
                 self._java_cmd("kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(config)),
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
         spawn(self._java_cmd("kafka.Kafka", str(config)), self.log_file, self.pid_file)
 
@@ -212,13 +220,17 @@ class S3Server(Service):
         """Delete what PUTs interrupted by a crash of the server left on disk (see
         `_INTERRUPTED_PUT`), so that after a restart the bucket holds only whole objects, as S3's
         would; called before every start."""
-        removed = [path for path in (self.dir / "objects").rglob("*")
-                   if path.is_file() and _INTERRUPTED_PUT.search(path.name)]
+        removed = [
+            path for path in (self.dir / "objects").rglob("*") if path.is_file() and _INTERRUPTED_PUT.search(path.name)
+        ]
         for path in removed:
             path.unlink()
         if removed:
-            print(f"[devstack] s3: removed {len(removed)} file(s) of PUTs interrupted by a crash "
-                  f"(e.g. {removed[0].relative_to(self.dir / 'objects')})", flush=True)
+            print(
+                f"[devstack] s3: removed {len(removed)} file(s) of PUTs interrupted by a crash "
+                f"(e.g. {removed[0].relative_to(self.dir / 'objects')})",
+                flush=True,
+            )
         return removed
 
     @property
@@ -247,20 +259,21 @@ class S3Server(Service):
         config.chmod(0o600)
         classpath = str(s.cache_dir / "jars" / "s3proxy" / "*")
         # -Xms small: the JVM's default initial heap (1/64 of the RAM) would be the whole -Xmx.
-        cmd = [_java(), f"-Xmx{self.heap}", "-Xms16m", "-XX:+UseSerialGC", "-cp", classpath,
-               "org.gaul.s3proxy.Main", "--properties", str(config)]
+        cmd = [
+            _java(),
+            f"-Xmx{self.heap}",
+            "-Xms16m",
+            "-XX:+UseSerialGC",
+            "-cp",
+            classpath,
+            "org.gaul.s3proxy.Main",
+            "--properties",
+            str(config),
+        ]
         spawn(cmd, self.log_file, self.pid_file)
 
     def _client(self):
-        import boto3
-        from botocore.config import Config
-
-        s = self.settings
-        return boto3.client(
-            "s3", endpoint_url=s.s3_endpoint_url, region_name=s.s3_region,
-            aws_access_key_id=s.s3_access_key_id, aws_secret_access_key=s.s3_secret_access_key,
-            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
-        )
+        return s3_client(self.settings, connect_timeout=2, read_timeout=5, retries={"max_attempts": 1})
 
     def healthy(self) -> bool:
         if not port_open(LOCALHOST, self.settings.s3_port):
@@ -462,20 +475,43 @@ class Postgres(Service):
             pwfile.chmod(0o600)
             self._chown_to_server_user(pwfile)
             try:
-                self._run_server_tool("initdb", [
-                    str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.settings.pg_user,
-                    f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
-                ])
+                self._run_server_tool(
+                    "initdb",
+                    [
+                        str(bin_dir / "initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        self.settings.pg_user,
+                        f"--pwfile={pwfile}",
+                        "--auth=scram-sha-256",
+                        "-E",
+                        "UTF8",
+                        "--no-locale",
+                    ],
+                )
             finally:
                 pwfile.unlink()
         options = (
             f"-c listen_addresses={self.settings.pg_host} -p {self.settings.pg_port} "
             f"-c unix_socket_directories={server_dir} -c shared_buffers=64MB -c max_connections=200"
         )
-        self._run_server_tool("pg_ctl start", [
-            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(server_log),
-            "-o", options, "-w", "-t", "60", "start",
-        ])
+        self._run_server_tool(
+            "pg_ctl start",
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(server_log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
 
@@ -521,7 +557,9 @@ class Postgres(Service):
             self.pid_file.unlink(missing_ok=True)
             return False
         subprocess.run(
-            self._as_server_user([str(self.bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+            self._as_server_user(
+                [str(self.bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+            ),
             capture_output=True,
         )
         terminate(self.pid_file)

@@ -68,10 +68,15 @@ class SparkStreaming(Service):
     def _launch(self) -> None:
         self.status_file.unlink(missing_ok=True)
         cmd = [
-            sys.executable, "-m", "streaming",
-            "--checkpoint", str(self.checkpoint),
-            "--trigger-seconds", str(self.settings.streaming_trigger_seconds),
-            "--status-file", str(self.status_file),
+            sys.executable,
+            "-m",
+            "streaming",
+            "--checkpoint",
+            str(self.checkpoint),
+            "--trigger-seconds",
+            str(self.settings.streaming_trigger_seconds),
+            "--status-file",
+            str(self.status_file),
         ]
         spawn(cmd, self.log_file, self.pid_file, env=self._environment())
 
@@ -79,7 +84,10 @@ class SparkStreaming(Service):
         pid = read_pid(self.pid_file)
         status = JobStatus.read(self.status_file)
         return (
-            pid is not None and status is not None and status.pid == pid and status.active
+            pid is not None
+            and status is not None
+            and status.pid == pid
+            and status.active
             and time.time() - status.updated_at < HEARTBEAT_MAX_AGE_S
         )
 
@@ -93,4 +101,3 @@ class SparkStreaming(Service):
                 _reap(pid)
                 time.sleep(0.2)
         return terminate(self.pid_file) or pid is not None
-

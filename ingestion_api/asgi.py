@@ -20,8 +20,8 @@ import asyncio
 import io
 import json
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
@@ -61,9 +61,17 @@ class WsgiToAsgi:
             return
         except _TooSlow:
             answer = problem(408, "request timeout", [f"the request was not received within {self.read_timeout_s:g} s"])
-            await send({"type": "http.response.start", "status": 408, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode()),
-                (b"connection", b"close")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 408,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(answer)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": answer})
             return
         loop = asyncio.get_running_loop()
@@ -103,7 +111,7 @@ class WsgiToAsgi:
                 raise _Disconnected()
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                return bytes(body[:self.max_bytes + 1]), False
+                return bytes(body[: self.max_bytes + 1]), False
             if not message.get("more_body", False):
                 return bytes(body), True
 
@@ -124,18 +132,25 @@ class WsgiToAsgi:
         server = scope.get("server") or ("localhost", 80)
         client = scope.get("client") or ("", 0)
         root = scope.get("root_path", "")
-        path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]
+        path = scope["path"][len(root) :] if root and scope["path"].startswith(root) else scope["path"]
         environ = {
             "REQUEST_METHOD": scope["method"],
             "SCRIPT_NAME": root.encode().decode("latin-1"),
             "PATH_INFO": path.encode().decode("latin-1"),
             "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-            "SERVER_NAME": str(server[0]), "SERVER_PORT": str(server[1]),
+            "SERVER_NAME": str(server[0]),
+            "SERVER_PORT": str(server[1]),
             "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-            "REMOTE_ADDR": str(client[0]), "REMOTE_PORT": str(client[1]),
-            "wsgi.version": (1, 0), "wsgi.url_scheme": scope.get("scheme", "http"),
-            "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True, "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+            "REMOTE_ADDR": str(client[0]),
+            "REMOTE_PORT": str(client[1]),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scope.get("scheme", "http"),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.input_terminated": True,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
         }
         for raw_name, raw_value in scope["headers"]:
             name, value = raw_name.decode("latin-1").upper().replace("-", "_"), raw_value.decode("latin-1")

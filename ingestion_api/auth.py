@@ -30,7 +30,8 @@ def require_api_key() -> Response | None:
     # Compare against every key, so the time taken does not tell which one nearly matched.
     if presented is not None and any([hmac.compare_digest(presented, key.encode()) for key in keys]):
         return None
-    response = error_response(401, "missing or invalid API key",
-                              ["send a valid key as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"])
+    response = error_response(
+        401, "missing or invalid API key", ["send a valid key as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"]
+    )
     response.headers["WWW-Authenticate"] = 'Bearer realm="pinterest-ingestion"'
     return response

@@ -34,21 +34,40 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     emulate = commands.add_parser("emulate", help="post synthetic pin/geo/user triples to the API")
-    emulate.add_argument("--url", default=f"http://127.0.0.1:{settings.api_port}", help="the API (default: %(default)s)")
-    emulate.add_argument("--count", type=_positive_int, help="triples to send (default 100, or unlimited with --duration)")
+    emulate.add_argument(
+        "--url", default=f"http://127.0.0.1:{settings.api_port}", help="the API (default: %(default)s)"
+    )
+    emulate.add_argument(
+        "--count", type=_positive_int, help="triples to send (default 100, or unlimited with --duration)"
+    )
     emulate.add_argument("--duration", type=float, help="stop after this many seconds")
     emulate.add_argument("--rate", type=float, help="events per second (default: as fast as the API answers)")
-    emulate.add_argument("--concurrency", type=_positive_int, default=4, help="parallel requests (default: %(default)s)")
-    emulate.add_argument("--batch-size", type=_positive_int, default=1,
-                         help="events per request; above 1 the batch endpoints are used (default: %(default)s)")
-    emulate.add_argument("--seed", type=int, default=100, help="the same seed sends the same events (default: %(default)s)")
+    emulate.add_argument(
+        "--concurrency", type=_positive_int, default=4, help="parallel requests (default: %(default)s)"
+    )
+    emulate.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1,
+        help="events per request; above 1 the batch endpoints are used (default: %(default)s)",
+    )
+    emulate.add_argument(
+        "--seed", type=int, default=100, help="the same seed sends the same events (default: %(default)s)"
+    )
     emulate.add_argument("--replay-share", type=_share, default=0.1, help="share of triples that repeat an earlier pin")
     emulate.add_argument("--invalid-share", type=_share, default=0.05, help="share of events broken on purpose")
-    emulate.add_argument("--quarantine-share", type=_share, default=0.0,
-                         help="share of events the API accepts but that break a cleaning rule (quarantined later)")
+    emulate.add_argument(
+        "--quarantine-share",
+        type=_share,
+        default=0.0,
+        help="share of events the API accepts but that break a cleaning rule (quarantined later)",
+    )
     emulate.add_argument("--max-retries", type=int, default=8, help="retries of a 503 or connection error per request")
-    emulate.add_argument("--api-key", default=settings.api_keys[0] if settings.api_keys else None,
-                         help="API key (default: the first of PINTEREST_API_KEYS)")
+    emulate.add_argument(
+        "--api-key",
+        default=settings.api_keys[0] if settings.api_keys else None,
+        help="API key (default: the first of PINTEREST_API_KEYS)",
+    )
     emulate.add_argument("--ledger", type=Path, help="append every acknowledged event_id as JSON lines to this file")
     emulate.add_argument("--output", type=Path, help="write the events as JSON lines to this file instead of posting")
 
@@ -59,9 +78,19 @@ def _parser() -> argparse.ArgumentParser:
 def _emulate(args: argparse.Namespace) -> int:
     count = args.count if args.count is not None else (None if args.duration else 100)
     options = EmulatorOptions(
-        url=args.url, count=count, duration=args.duration, rate=args.rate, concurrency=args.concurrency,
-        batch_size=args.batch_size, seed=args.seed, replay_share=args.replay_share,
-        invalid_share=args.invalid_share, quarantine_share=args.quarantine_share, max_retries=args.max_retries, api_key=args.api_key, ledger=args.ledger,
+        url=args.url,
+        count=count,
+        duration=args.duration,
+        rate=args.rate,
+        concurrency=args.concurrency,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        replay_share=args.replay_share,
+        invalid_share=args.invalid_share,
+        quarantine_share=args.quarantine_share,
+        max_retries=args.max_retries,
+        api_key=args.api_key,
+        ledger=args.ledger,
     )
     if args.output:
         if count is None:

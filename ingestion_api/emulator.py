@@ -23,19 +23,19 @@ import itertools
 import random
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from faker import Faker
 
 from pinterest_common.schema import CATEGORIES, DATETIME_FORMATS, PIN_SENTINELS
 
-NO_TITLE, = PIN_SENTINELS["title"]
+(NO_TITLE,) = PIN_SENTINELS["title"]
 STORY_DESCRIPTION, NO_DESCRIPTION, UNTITLED = PIN_SENTINELS["description"]
-USER_INFO_ERROR, = PIN_SENTINELS["poster_name"]
-NO_TAGS, = PIN_SENTINELS["tag_list"]
-IMAGE_SRC_ERROR, = PIN_SENTINELS["image_src"]
+(USER_INFO_ERROR,) = PIN_SENTINELS["poster_name"]
+(NO_TAGS,) = PIN_SENTINELS["tag_list"]
+(IMAGE_SRC_ERROR,) = PIN_SENTINELS["image_src"]
 IMAGE, VIDEO, STORY = "image", "video", "multi-video(story page format)"
 
 SCRAPE_FAILURE_SHARE = 0.02
@@ -55,12 +55,18 @@ REPLAY_WINDOW = 11_000  # the original emulator sampled from a table of about 11
 POSTER_POOL = 5_000
 EMOJI = ("✨", "💕", "🎄", "🌸", "🔥", "😍", "🏡", "✈️", "💄", "🎨")
 CATEGORY_WORDS = {
-    "art": ("Art", "Painting", "Drawing", "Watercolor"), "beauty": ("Makeup", "Skin Care", "Nails", "Hair"),
-    "christmas": ("Christmas", "Holiday", "Ornaments", "Xmas"), "diy-and-crafts": ("Diy", "Crafts", "Kids", "Paper"),
-    "education": ("Teaching", "Classroom", "Learning", "School"), "event-planning": ("Wedding", "Party", "Event", "Birthday"),
-    "finance": ("Budget", "Money", "Saving", "Finance"), "home-decor": ("Home Decor", "Living Room", "Farmhouse", "Interior"),
-    "mens-fashion": ("Mens Fashion", "Style", "Outfits", "Streetwear"), "quotes": ("Quotes", "Life", "Motivation", "Words"),
-    "tattoos": ("Tattoo", "Ink", "Sleeve", "Small Tattoos"), "travel": ("Travel", "Bucket List", "Vacation", "Beach"),
+    "art": ("Art", "Painting", "Drawing", "Watercolor"),
+    "beauty": ("Makeup", "Skin Care", "Nails", "Hair"),
+    "christmas": ("Christmas", "Holiday", "Ornaments", "Xmas"),
+    "diy-and-crafts": ("Diy", "Crafts", "Kids", "Paper"),
+    "education": ("Teaching", "Classroom", "Learning", "School"),
+    "event-planning": ("Wedding", "Party", "Event", "Birthday"),
+    "finance": ("Budget", "Money", "Saving", "Finance"),
+    "home-decor": ("Home Decor", "Living Room", "Farmhouse", "Interior"),
+    "mens-fashion": ("Mens Fashion", "Style", "Outfits", "Streetwear"),
+    "quotes": ("Quotes", "Life", "Motivation", "Words"),
+    "tattoos": ("Tattoo", "Ink", "Sleeve", "Small Tattoos"),
+    "travel": ("Travel", "Bucket List", "Vacation", "Beach"),
     "vehicles": ("Cars", "Trucks", "Motorcycle", "Classic Cars"),
 }
 
@@ -143,7 +149,8 @@ def _vocabulary() -> _Vocabulary:
     person, company = fake.provider("faker.providers.person"), fake.provider("faker.providers.company")
 
     return _Vocabulary(
-        first_names=_Weighted.of(person.first_names), last_names=_Weighted.of(person.last_names),
+        first_names=_Weighted.of(person.first_names),
+        last_names=_Weighted.of(person.last_names),
         countries=tuple(fake.provider("faker.providers.address").countries),
         words=tuple(fake.provider("faker.providers.lorem").word_list),
         catch_phrase_words=tuple(tuple(words) for words in company.catch_phrase_words),
@@ -252,9 +259,17 @@ class _TripleFactory:
             image_src = IMAGE_SRC_ERROR if rng.random() < IMAGE_SRC_ERROR_SHARE else self._image_src()
             downloaded = 0 if rng.random() < NOT_DOWNLOADED_SHARE else 1
         return {
-            "index": index, "unique_id": unique_id, "title": title, "description": self._description(media),
-            "poster_name": poster, "follower_count": follower, "tag_list": tags, "is_image_or_video": media,
-            "image_src": image_src, "downloaded": downloaded, "save_location": f"Local save in /data/{category}",
+            "index": index,
+            "unique_id": unique_id,
+            "title": title,
+            "description": self._description(media),
+            "poster_name": poster,
+            "follower_count": follower,
+            "tag_list": tags,
+            "is_image_or_video": media,
+            "image_src": image_src,
+            "downloaded": downloaded,
+            "save_location": f"Local save in /data/{category}",
             "category": category,
         }
 
@@ -262,8 +277,11 @@ class _TripleFactory:
         return moment.strftime(_DATETIME_FORMATS.draw(self.rng))
 
     def _numbers_as_strings(self, triple: dict[str, dict]) -> None:
-        for event, names in ((triple["pin"], ("index", "downloaded")),
-                             (triple["geo"], ("ind", "latitude", "longitude")), (triple["user"], ("ind", "age"))):
+        for event, names in (
+            (triple["pin"], ("index", "downloaded")),
+            (triple["geo"], ("ind", "latitude", "longitude")),
+            (triple["user"], ("ind", "age")),
+        ):
             for name in names:
                 event[name] = str(event[name])
 
@@ -277,10 +295,20 @@ class _TripleFactory:
         low, high = _AGE_BANDS.draw(rng)
         events = {
             "pin": self._pin(index),
-            "geo": {"ind": index, "timestamp": self._format(posted), "latitude": round(rng.uniform(-90, 90), 4),
-                    "longitude": round(rng.uniform(-180, 180), 4), "country": rng.choice(self.vocabulary.countries)},
-            "user": {"ind": index, "first_name": self.first_name(), "last_name": self.last_name(),
-                     "age": rng.randint(low, high), "date_joined": self._format(joined)},
+            "geo": {
+                "ind": index,
+                "timestamp": self._format(posted),
+                "latitude": round(rng.uniform(-90, 90), 4),
+                "longitude": round(rng.uniform(-180, 180), 4),
+                "country": rng.choice(self.vocabulary.countries),
+            },
+            "user": {
+                "ind": index,
+                "first_name": self.first_name(),
+                "last_name": self.last_name(),
+                "age": rng.randint(low, high),
+                "date_joined": self._format(joined),
+            },
         }
         if rng.random() < self.numeric_string_share:
             self._numbers_as_strings(events)
@@ -288,7 +316,11 @@ class _TripleFactory:
 
 
 def generate_triples(
-    count: int | None, seed: int, *, replay_share: float = 0.1, numeric_string_share: float = 0.3,
+    count: int | None,
+    seed: int,
+    *,
+    replay_share: float = 0.1,
+    numeric_string_share: float = 0.3,
 ) -> Iterator[Triple]:
     """`count` triples (None: endlessly), deterministic for a seed.
 

@@ -56,7 +56,10 @@ def make_invalid(event_type: str, event: dict, rng: random.Random, allow_malform
 QUARANTINABLE = {
     "pin": (("unique_id", "pin-{n}", "unique_id_is_uuid"), ("downloaded", 2, "downloaded_is_flag")),
     "geo": (("timestamp", "2009-{m:02d}-01 12:00:00", "timestamp_not_before_launch"),),
-    "user": (("age", 12, "age_at_least_13"), ("date_joined", "2005-{m:02d}-01 12:00:00", "date_joined_not_before_launch")),
+    "user": (
+        ("age", 12, "age_at_least_13"),
+        ("date_joined", "2005-{m:02d}-01 12:00:00", "date_joined_not_before_launch"),
+    ),
 }
 
 

@@ -30,8 +30,13 @@ log = logging.getLogger(__name__)
 
 RECONNECT_BACKOFF_S = (0.5, 5.0)  # first and largest pause between connection attempts
 REPLACE_AFTER_TIMEOUTS = 3  # failing for this many request bounds in a row: a new producer
-CODECS = {"none": lambda: True, "gzip": codec.has_gzip, "snappy": codec.has_snappy, "lz4": codec.has_lz4,
-          "zstd": codec.has_zstd}  # compression types, each with whether its library is installed
+CODECS = {
+    "none": lambda: True,
+    "gzip": codec.has_gzip,
+    "snappy": codec.has_snappy,
+    "lz4": codec.has_lz4,
+    "zstd": codec.has_zstd,
+}  # compression types, each with whether its library is installed
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,10 @@ class KafkaPublisher:
 
     def __init__(self, settings: Settings):
         if not CODECS.get(settings.api_kafka_compression, lambda: False)():
-            raise ValueError(f"PINTEREST_API_KAFKA_COMPRESSION={settings.api_kafka_compression!r}: one of "
-                             f"{', '.join(CODECS)}, with its Python library installed")
+            raise ValueError(
+                f"PINTEREST_API_KAFKA_COMPRESSION={settings.api_kafka_compression!r}: one of "
+                f"{', '.join(CODECS)}, with its Python library installed"
+            )
         self._settings = settings
         self.timeout_s = settings.api_kafka_timeout_s
         self._timeout_ms = int(self.timeout_s * 1000)
@@ -81,7 +88,9 @@ class KafkaPublisher:
         if created:
             log.info("created topics %s", ", ".join(created))
         admin = KafkaAdminClient(
-            bootstrap_servers=servers, request_timeout_ms=self._timeout_ms, bootstrap_timeout_ms=self._timeout_ms,
+            bootstrap_servers=servers,
+            request_timeout_ms=self._timeout_ms,
+            bootstrap_timeout_ms=self._timeout_ms,
         )
         try:
             producer = self._new_producer()
@@ -97,7 +106,9 @@ class KafkaPublisher:
             enable_idempotence=True,
             linger_ms=self._settings.api_kafka_linger_ms,
             batch_size=self._settings.api_kafka_batch_bytes,
-            compression_type=None if self._settings.api_kafka_compression == "none" else self._settings.api_kafka_compression,
+            compression_type=None
+            if self._settings.api_kafka_compression == "none"
+            else self._settings.api_kafka_compression,
             # kafka-python requires delivery_timeout_ms > linger_ms + request_timeout_ms.
             request_timeout_ms=self._timeout_ms - self._settings.api_kafka_linger_ms - 1,
             delivery_timeout_ms=self._timeout_ms,
@@ -119,8 +130,9 @@ class KafkaPublisher:
             try:
                 self._connect_once()
             except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("Kafka at %s not ready (%s); retrying in %.1fs",
-                            self._settings.kafka_bootstrap_servers, exc, pause)
+                log.warning(
+                    "Kafka at %s not ready (%s); retrying in %.1fs", self._settings.kafka_bootstrap_servers, exc, pause
+                )
                 self._closing.wait(pause)
                 pause = min(pause * 2, RECONNECT_BACKOFF_S[1])
                 continue
@@ -167,8 +179,10 @@ class KafkaPublisher:
                 log.warning("could not replace the failing Kafka producer (%s); keeping it", exc)
                 return
             self._producer, self._failing_since = fresh, None
-        log.warning("every delivery failed for %.0fs while Kafka answered: replaced the Kafka producer",
-                    REPLACE_AFTER_TIMEOUTS * self.timeout_s)
+        log.warning(
+            "every delivery failed for %.0fs while Kafka answered: replaced the Kafka producer",
+            REPLACE_AFTER_TIMEOUTS * self.timeout_s,
+        )
         threading.Thread(target=self._close_producer, args=(stuck,), name="kafka-close", daemon=True).start()
 
     def _close_producer(self, producer: KafkaProducer, attempts: int = 3) -> None:

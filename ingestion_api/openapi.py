@@ -32,10 +32,12 @@ def _rules_text(field: Field) -> str:
     edge = [f"{r.name} ({r.description})" for r in field.rules if r.stage == schema.EDGE]
     cleaning = [f"{r.name} ({r.description})" for r in field.rules if r.stage == schema.CLEANING]
     return " ".join(
-        text for text in (
+        text
+        for text in (
             f"Refused with 422 unless: {'; '.join(edge)}." if edge else "",
             f"Accepted but quarantined by cleaning unless: {'; '.join(cleaning)}." if cleaning else "",
-        ) if text
+        )
+        if text
     )
 
 
@@ -73,15 +75,19 @@ def event_schema(event_type: EventType) -> dict:
 
 
 _CLIENT_EVENT_ID = {
-    "type": "string", "pattern": "^[\\x21-\\x7e]{1,%d}$" % CLIENT_EVENT_ID_MAX_LENGTH,
+    "type": "string",
+    "pattern": f"^[\\x21-\\x7e]{{1,{CLIENT_EVENT_ID_MAX_LENGTH}}}$",
     "description": "The client's name for the event (1 to 255 visible ASCII characters): a retry sends the same "
-                   "one, and every store after the raw lake keeps the first copy of each (event type, client id).",
+    "one, and every store after the raw lake keeps the first copy of each (event type, client id).",
 }
 _IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key", "in": "header", "required": False, "schema": _CLIENT_EVENT_ID,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": _CLIENT_EVENT_ID,
     "description": "Names the event (single endpoint) or, on the batch endpoint, every element without an envelope "
-                   "of its own as `<key>:<position>`. Without it the event_id is the client id. An invalid key is "
-                   "answered 400.",
+    "of its own as `<key>:<position>`. Without it the event_id is the client id. An invalid key is "
+    "answered 400.",
 }
 _ACCEPTED = {
     "type": "object",
@@ -89,26 +95,41 @@ _ACCEPTED = {
         "event_id": {"type": "string", "format": "uuid"},
         "client_event_id": {**_CLIENT_EVENT_ID, "description": "The Idempotency-Key, or the event_id without one"},
         "event_type": {"type": "string"},
-        "received_at": {"type": "string"}, "topic": {"type": "string"},
-        "partition": {"type": "integer"}, "offset": {"type": "integer"},
+        "received_at": {"type": "string"},
+        "topic": {"type": "string"},
+        "partition": {"type": "integer"},
+        "offset": {"type": "integer"},
     },
 }
 _ERROR = {
     "type": "object",
     "properties": {
-        "status": {"type": "integer"}, "error": {"type": "string"},
+        "status": {"type": "integer"},
+        "error": {"type": "string"},
         "problems": {"type": "array", "items": {"type": "string"}},
-        "dead_letter_id": {"type": ["string", "null"], "description": "event_id of the dead-letter record; null if it could not be written"},
+        "dead_letter_id": {
+            "type": ["string", "null"],
+            "description": "event_id of the dead-letter record; null if it could not be written",
+        },
     },
 }
 _BATCH = {
     "type": "object",
     "properties": {
-        "event_type": {"type": "string"}, "accepted": {"type": "integer"}, "rejected": {"type": "integer"},
+        "event_type": {"type": "string"},
+        "accepted": {"type": "integer"},
+        "rejected": {"type": "integer"},
         "failed": {"type": "integer"},
-        "results": {"type": "array", "items": {"type": "object", "description": (
-            "per event, by position: status 202 with the accepted fields, 422 with problems and "
-            "dead_letter_id, or 503 with error")}},
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "description": (
+                    "per event, by position: status 202 with the accepted fields, 422 with problems and "
+                    "dead_letter_id, or 503 with error"
+                ),
+            },
+        },
     },
 }
 
@@ -120,9 +141,11 @@ def _ref(name: str) -> dict:
 def _envelope(model: str) -> dict:
     """A batch element that names its event: the event's bytes are written to Kafka as sent."""
     return {
-        "type": "object", "title": f"Named{model}",
+        "type": "object",
+        "title": f"Named{model}",
         "properties": {"idempotency_key": _CLIENT_EVENT_ID, "event": _ref(model)},
-        "required": ["idempotency_key", "event"], "additionalProperties": False,
+        "required": ["idempotency_key", "event"],
+        "additionalProperties": False,
     }
 
 
@@ -147,7 +170,9 @@ def _operations(event_type: EventType, auth: bool) -> dict:
     security = {"security": [{"ApiKey": []}, {"Bearer": []}]} if auth else {}
     single = {
         "post": {
-            "summary": f"Ingest one {name} event", "operationId": f"post_{name}", **security,
+            "summary": f"Ingest one {name} event",
+            "operationId": f"post_{name}",
+            **security,
             "parameters": [_IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}},
             "responses": {
@@ -159,10 +184,18 @@ def _operations(event_type: EventType, auth: bool) -> dict:
     }
     batch = {
         "post": {
-            "summary": f"Ingest a JSON array of {name} events", "operationId": f"post_{name}_batch", **security,
+            "summary": f"Ingest a JSON array of {name} events",
+            "operationId": f"post_{name}_batch",
+            **security,
             "parameters": [_IDEMPOTENCY_KEY],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"type": "array", "minItems": 1, "items": {"oneOf": [_ref(model), _envelope(model)]}}}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "array", "minItems": 1, "items": {"oneOf": [_ref(model), _envelope(model)]}}
+                    }
+                },
+            },
             "responses": {
                 "202": _json(_BATCH, "every event acknowledged by Kafka"),
                 "207": _json(_BATCH, "some events acknowledged, the others rejected (see results)"),
@@ -179,25 +212,42 @@ def build_openapi(settings: Settings) -> dict:
     paths: dict = {}
     for event_type in EVENT_TYPES.values():
         paths.update(_operations(event_type, auth))
-    paths["/healthz"] = {"get": {"summary": "Kafka is reachable", "operationId": "healthz", "responses": {
-        "200": {"description": "Kafka answers"}, "503": {"description": "Kafka does not answer"}}}}
-    paths["/recommendations/profiles"] = {"get": {
-        "summary": "The most popular profiles of the latest rolling hour (streaming table profile_popularity)",
-        "operationId": "recommendProfiles",
-        "parameters": [
-            {"name": "category", "in": "query", "required": False,
-             "schema": {"type": "string", "enum": list(schema.CATEGORIES)}},
-            {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
-        ],
-        "responses": {
-            "200": {"description": "profiles ranked by popularity_score, then pins_posted, latest_follower_count, "
-                                   "poster_name"},
-            "400": _json(_ref("Error"), "invalid query parameters"),
-            "503": {"description": "the streaming database is unavailable"},
-            **({"401": {"description": "missing or invalid API key"}} if auth else {}),
-        },
-    }}
+    paths["/healthz"] = {
+        "get": {
+            "summary": "Kafka is reachable",
+            "operationId": "healthz",
+            "responses": {"200": {"description": "Kafka answers"}, "503": {"description": "Kafka does not answer"}},
+        }
+    }
+    paths["/recommendations/profiles"] = {
+        "get": {
+            "summary": "The most popular profiles of the latest rolling hour (streaming table profile_popularity)",
+            "operationId": "recommendProfiles",
+            "parameters": [
+                {
+                    "name": "category",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": list(schema.CATEGORIES)},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "profiles ranked by popularity_score, then pins_posted, latest_follower_count, "
+                    "poster_name"
+                },
+                "400": _json(_ref("Error"), "invalid query parameters"),
+                "503": {"description": "the streaming database is unavailable"},
+                **({"401": {"description": "missing or invalid API key"}} if auth else {}),
+            },
+        }
+    }
     components: dict = {
         "schemas": {
             **{e.name.capitalize() + "Event": event_schema(e) for e in EVENT_TYPES.values()},
@@ -212,9 +262,10 @@ def build_openapi(settings: Settings) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Pinterest event ingestion API", "version": str(schema.SCHEMA_VERSION),
+            "title": "Pinterest event ingestion API",
+            "version": str(schema.SCHEMA_VERSION),
             "description": "Events are validated against the data contract and written to Kafka "
-                           "(pinterest.pin|geo|user); a 2xx answer means Kafka acknowledged them.",
+            "(pinterest.pin|geo|user); a 2xx answer means Kafka acknowledged them.",
         },
         "paths": paths,
         "components": components,

@@ -10,7 +10,7 @@ category during the window (the row's `categories`), still ranked by their overa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg2
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -65,20 +65,39 @@ def top_profiles() -> Response:
     problems = _problems(category, limit)
     if problems:
         return error_response(400, "invalid query parameters", problems)
-    start = ROLLING_HOUR.latest_start(datetime.now(timezone.utc))
-    query = {"window": ROLLING_HOUR.name, "start": start, "category": category,
-             "limit": int(limit) if limit else DEFAULT_LIMIT}
+    start = ROLLING_HOUR.latest_start(datetime.now(UTC))
+    query = {
+        "window": ROLLING_HOUR.name,
+        "start": start,
+        "category": category,
+        "limit": int(limit) if limit else DEFAULT_LIMIT,
+    }
     try:
         rows = _top_profiles(current_app.extensions["settings"], query)
     except psycopg2.Error as exc:
         current_app.logger.error("recommendations unavailable: %s", exc)
         return unavailable_response({"error": "the streaming database is unavailable"}, 5)
     profiles = [
-        {"rank": rank, "poster_name": poster, "popularity_score": score, "pins_posted": pins,
-         "distinct_pins": distinct, "latest_follower_count": followers, "categories": categories}
+        {
+            "rank": rank,
+            "poster_name": poster,
+            "popularity_score": score,
+            "pins_posted": pins,
+            "distinct_pins": distinct,
+            "latest_follower_count": followers,
+            "categories": categories,
+        }
         for rank, (poster, score, pins, distinct, followers, categories) in enumerate(rows, start=1)
     ]
-    return jsonify({
-        "window": {"name": ROLLING_HOUR.name, "start": start.isoformat(), "end": ROLLING_HOUR.end(start).isoformat()},
-        "category": category, "score": POPULARITY_SCORE, "profiles": profiles,
-    })
+    return jsonify(
+        {
+            "window": {
+                "name": ROLLING_HOUR.name,
+                "start": start.isoformat(),
+                "end": ROLLING_HOUR.end(start).isoformat(),
+            },
+            "category": category,
+            "score": POPULARITY_SCORE,
+            "profiles": profiles,
+        }
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -36,7 +36,10 @@ events.before_request(require_api_key)
 EVENT_PATH = "/<any(pin, geo, user):name>"
 
 ERRORS = {
-    400: "malformed JSON", 413: "request too large", 415: "unsupported media type", 422: "invalid {} event",
+    400: "malformed JSON",
+    413: "request too large",
+    415: "unsupported media type",
+    422: "invalid {} event",
 }
 IDEMPOTENCY_KEY = "Idempotency-Key"
 ENVELOPE_KEY, ENVELOPE_EVENT = "idempotency_key", "event"
@@ -83,17 +86,26 @@ def _idempotency_key(body: bytes) -> str | None:
     return key
 
 
-def _event_record(event_type: EventType, event: RawEvent, received: datetime,
-                  client_event_id: str | None) -> tuple[OutgoingRecord, RecordMetadata]:
+def _event_record(
+    event_type: EventType, event: RawEvent, received: datetime, client_event_id: str | None
+) -> tuple[OutgoingRecord, RecordMetadata]:
     metadata = RecordMetadata.new(event_type.name, received, client_event_id)
     record = OutgoingRecord(event_type.topic, record_key(event_type, event.value), event.raw, metadata.headers())
     return record, metadata
 
 
-def _dead_letter(rejection: Rejection, event_type: EventType, received: datetime) -> tuple[OutgoingRecord, RecordMetadata]:
+def _dead_letter(
+    rejection: Rejection, event_type: EventType, received: datetime
+) -> tuple[OutgoingRecord, RecordMetadata]:
     metadata = RecordMetadata.new(event_type.name, received)
-    log.info("rejected %s on %s: %d %s (%d problem(s))", event_type.name, request.path,
-             rejection.status, rejection.reason, len(rejection.problems))
+    log.info(
+        "rejected %s on %s: %d %s (%d problem(s))",
+        event_type.name,
+        request.path,
+        rejection.status,
+        rejection.reason,
+        len(rejection.problems),
+    )
     return dead_letter_record(rejection, metadata, request.path), metadata
 
 
@@ -110,15 +122,21 @@ def _reject(rejection: Rejection, event_type: EventType, received: datetime) -> 
     delivery = _publisher().publish([record])[0]
     title = f"invalid {IDEMPOTENCY_KEY}" if rejection.reason == INVALID_IDEMPOTENCY_KEY else ERRORS[rejection.status]
     return error_response(
-        rejection.status, title.format(event_type.name), rejection.problems,
+        rejection.status,
+        title.format(event_type.name),
+        rejection.problems,
         dead_letter_id=_dead_letter_id(metadata, delivery),
     )
 
 
 def _accepted(metadata: RecordMetadata, topic: str, delivery: Delivery) -> dict:
     return {
-        "event_id": metadata.event_id, "client_event_id": metadata.dedup_id, "event_type": metadata.event_type,
-        "received_at": metadata.received_at, "topic": topic, "partition": delivery.partition,
+        "event_id": metadata.event_id,
+        "client_event_id": metadata.dedup_id,
+        "event_type": metadata.event_type,
+        "received_at": metadata.received_at,
+        "topic": topic,
+        "partition": delivery.partition,
         "offset": delivery.offset,
     }
 
@@ -126,7 +144,7 @@ def _accepted(metadata: RecordMetadata, topic: str, delivery: Delivery) -> dict:
 @events.post(f"{EVENT_PATH}/")
 def post_event(name: str) -> Response:
     event_type = EVENT_TYPES[name]
-    received = datetime.now(timezone.utc)
+    received = datetime.now(UTC)
     try:
         body = _read_body(current_app.extensions["settings"].api_max_bytes)
         client_event_id = _idempotency_key(body)
@@ -140,8 +158,10 @@ def post_event(name: str) -> Response:
     record, metadata = _event_record(event_type, document, received, client_event_id)
     delivery = _publisher().publish([record])[0]
     if not delivery.acknowledged:
-        return unavailable_response({"error": "Kafka unavailable", "client_event_id": metadata.dedup_id,
-                                     "problems": [delivery.error]}, _publisher().timeout_s)
+        return unavailable_response(
+            {"error": "Kafka unavailable", "client_event_id": metadata.dedup_id, "problems": [delivery.error]},
+            _publisher().timeout_s,
+        )
     response = jsonify(_accepted(metadata, event_type.topic, delivery))
     response.status_code = 202
     response.headers[IDEMPOTENCY_KEY] = metadata.dedup_id
@@ -183,10 +203,16 @@ def _plan(event_type: EventType, position: int, element: RawEvent, received: dat
     return *_event_record(event_type, event, received, client_event_id), problems
 
 
-def _result(position: int, record: OutgoingRecord, metadata: RecordMetadata, problems: list[str], delivery: Delivery) -> dict:
+def _result(
+    position: int, record: OutgoingRecord, metadata: RecordMetadata, problems: list[str], delivery: Delivery
+) -> dict:
     if problems:
-        return {"position": position, "status": 422, "problems": problems,
-                "dead_letter_id": _dead_letter_id(metadata, delivery)}
+        return {
+            "position": position,
+            "status": 422,
+            "problems": problems,
+            "dead_letter_id": _dead_letter_id(metadata, delivery),
+        }
     if delivery.acknowledged:
         return {"position": position, "status": 202, **_accepted(metadata, record.topic, delivery)}
     return {"position": position, "status": 503, "client_event_id": metadata.dedup_id, "error": delivery.error}
@@ -195,7 +221,7 @@ def _result(position: int, record: OutgoingRecord, metadata: RecordMetadata, pro
 @events.post(f"{EVENT_PATH}/batch")
 def post_batch(name: str) -> Response:
     event_type = EVENT_TYPES[name]
-    received = datetime.now(timezone.utc)
+    received = datetime.now(UTC)
     settings = current_app.extensions["settings"]
     try:
         body = _read_body(settings.api_max_bytes)
@@ -208,8 +234,13 @@ def post_batch(name: str) -> Response:
     deliveries = _publisher().publish([record for record, _, _ in planned])
     results = [_result(position, *plan, delivery) for position, (plan, delivery) in enumerate(zip(planned, deliveries))]
     counts = {status: sum(r["status"] == status for r in results) for status in (202, 422, 503)}
-    answer = {"event_type": name, "accepted": counts[202], "rejected": counts[422], "failed": counts[503],
-              "results": results}
+    answer = {
+        "event_type": name,
+        "accepted": counts[202],
+        "rejected": counts[422],
+        "failed": counts[503],
+        "results": results,
+    }
     if counts[503]:
         return unavailable_response({"error": "Kafka unavailable", **answer}, _publisher().timeout_s)
     response = jsonify(answer)

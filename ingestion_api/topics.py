@@ -1,12 +1,12 @@
 """The platform's Kafka topics described like the original terminal session did (partitions,
-offsets, consumer-group lag), and read back by offset range. pinterest_common.kafka_admin
-creates them."""
+offsets, consumer-group lag). pinterest_common.kafka_admin creates them; pinterest_common.kafka_io
+reads them back by offset."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 
 from pinterest_common.config import Settings
@@ -47,14 +47,17 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     timeout_ms = int(settings.api_kafka_timeout_s * 1000)
     return KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
     )
 
 
 def _leaders(admin: KafkaAdminClient, topics: tuple[str, ...]) -> dict[TopicPartition, int]:
     """The leader of every partition of the existing `topics`, in partition order."""
     described = [t for t in admin.describe_topics(list(topics)) if t["error_code"] == 0]
-    leaders = {TopicPartition(t["name"], p["partition_index"]): p["leader_id"] for t in described for p in t["partitions"]}
+    leaders = {
+        TopicPartition(t["name"], p["partition_index"]): p["leader_id"] for t in described for p in t["partitions"]
+    }
     return dict(sorted(leaders.items()))
 
 
@@ -97,7 +100,9 @@ def format_description(topics: list[TopicState], lags: list[GroupLag]) -> str:
     lines = [f"{'topic':<16} {'partition':>9} {'leader':>6} {'earliest':>10} {'latest':>10} {'messages':>10}"]
     for topic in topics:
         for p in topic.partitions:
-            lines.append(f"{topic.name:<16} {p.partition:>9} {p.leader:>6} {p.earliest:>10} {p.latest:>10} {p.messages:>10}")
+            lines.append(
+                f"{topic.name:<16} {p.partition:>9} {p.leader:>6} {p.earliest:>10} {p.latest:>10} {p.messages:>10}"
+            )
         lines.append(f"{topic.name:<16} {'all':>9} {'':>6} {'':>10} {'':>10} {topic.messages:>10}")
     lines.append("")
     if lags:
@@ -106,42 +111,3 @@ def format_description(topics: list[TopicState], lags: list[GroupLag]) -> str:
     else:
         lines.append("no consumer group has committed offsets on these topics")
     return "\n".join(lines)
-
-
-def end_offsets(settings: Settings, topics: tuple[str, ...] = PLATFORM_TOPICS) -> dict[TopicPartition, int]:
-    """The next offset of every partition of `topics`: where a later read_records can start."""
-    admin = _admin(settings)
-    try:
-        return _offsets(admin, list(_leaders(admin, topics)), OffsetSpec.LATEST)
-    finally:
-        admin.close()
-
-
-def read_records(settings: Settings, start: dict[TopicPartition, int], timeout_s: float = 30.0) -> list:
-    """Every record (ConsumerRecord) from the `start` offsets up to the partitions' current ends."""
-    stop = end_offsets(settings, tuple(sorted({tp.topic for tp in start})))
-    pending = {tp for tp, end in stop.items() if end > start.get(tp, 0)}
-    if not pending:
-        return []
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
-        consumer_timeout_ms=int(timeout_s * 1000),
-    )
-    records = []
-    try:
-        consumer.assign(sorted(pending))
-        for tp in pending:
-            consumer.seek(tp, start.get(tp, 0))
-        for record in consumer:
-            tp = TopicPartition(record.topic, record.partition)
-            if record.offset < stop[tp]:
-                records.append(record)
-            if record.offset >= stop[tp] - 1:
-                pending.discard(tp)
-                if not pending:
-                    break
-    finally:
-        consumer.close()
-    if pending:
-        raise TimeoutError(f"could not read up to the end offsets of {sorted(map(str, pending))} in {timeout_s:g}s")
-    return records

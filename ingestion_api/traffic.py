@@ -23,9 +23,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import requests
 
@@ -74,11 +75,13 @@ class Summary:
         return self.sent / self.elapsed_s if self.elapsed_s else 0.0
 
     def line(self) -> str:
-        return (f"{self.sent} events in {self.elapsed_s:.1f}s ({self.rate:.1f} events/s): "
-                f"{self.accepted} accepted ({self.intended_quarantine} built for the quarantine), "
-                f"{self.rejected} rejected ({self.intended_invalid} intended), "
-                f"{self.failed} failed, {self.retries} retries ({self.retried_events} events retried), "
-                f"{self.unexpected} unexpected")
+        return (
+            f"{self.sent} events in {self.elapsed_s:.1f}s ({self.rate:.1f} events/s): "
+            f"{self.accepted} accepted ({self.intended_quarantine} built for the quarantine), "
+            f"{self.rejected} rejected ({self.intended_invalid} intended), "
+            f"{self.failed} failed, {self.retries} retries ({self.retried_events} events retried), "
+            f"{self.unexpected} unexpected"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,13 @@ class _Ledger:
     def write(self, post: Post, position: int, outcome: str, status: int | None, answer: dict) -> None:
         if self._file is None:
             return
-        entry = {"client_event_id": post.client_ids[position], "event_type": post.event_type, "outcome": outcome,
-                 "status": status, "attempts": post.attempts[position]}
+        entry = {
+            "client_event_id": post.client_ids[position],
+            "event_type": post.event_type,
+            "outcome": outcome,
+            "status": status,
+            "attempts": post.attempts[position],
+        }
         if outcome == ACKNOWLEDGED:
             entry.update({key: answer[key] for key in _ACKNOWLEDGED_FIELDS})
         line = json.dumps(entry)
@@ -162,8 +170,10 @@ class Emulator:
 
     def run(self) -> Summary:
         start = time.monotonic()
-        workers = [threading.Thread(target=self._work, name=f"emulate-{i}", daemon=True)
-                   for i in range(self.options.concurrency)]
+        workers = [
+            threading.Thread(target=self._work, name=f"emulate-{i}", daemon=True)
+            for i in range(self.options.concurrency)
+        ]
         for worker in workers:
             worker.start()
         done = threading.Event()
@@ -214,7 +224,7 @@ class Emulator:
             if not positions:
                 return
             if attempt < self.options.max_retries:
-                pause = min(BACKOFF_S[1], BACKOFF_S[0] * 2 ** attempt) * random.uniform(0.5, 1.0)
+                pause = min(BACKOFF_S[1], BACKOFF_S[0] * 2**attempt) * random.uniform(0.5, 1.0)
                 time.sleep(max(pause, min(retry_after, BACKOFF_S[1])))
         with self.summary.lock:
             self.summary.failed += len(positions)
@@ -277,8 +287,10 @@ class Emulator:
             s = self.summary
             live = (s.sent - last_sent) / (now - last_time)
             last_sent, last_time = s.sent, now
-            line = (f"[emulate] {now - start:6.0f}s  {s.sent} sent  {live:7.1f} events/s  "
-                    f"accepted {s.accepted}  rejected {s.rejected}  retries {s.retries}  failed {s.failed}")
+            line = (
+                f"[emulate] {now - start:6.0f}s  {s.sent} sent  {live:7.1f} events/s  "
+                f"accepted {s.accepted}  rejected {s.rejected}  retries {s.retries}  failed {s.failed}"
+            )
             self._progress.write(("\r" + line) if interactive else (line + "\n"))
             self._progress.flush()
         if interactive:

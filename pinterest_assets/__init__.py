@@ -1,6 +1,8 @@
 """The Dagster code location of the platform (`pinterest_assets.definitions`).
 
-Layout: `definitions.py` assembles the per-domain `defs` of `resources/`, `assets/`, `checks/`,
-`jobs/` and `sensors/`; `lake/` holds the batch lake's plain logic (no Dagster import);
-`instance.py` writes the local instance's dagster.yaml; `batch.py` is `make batch`.
+Layout: `defs/<domain>/` holds each domain's assets, checks, jobs and sensors (kafka_topics,
+raw_lake, cleaned, analytics, streaming_tables); `lib/` the plain logic they wrap (`lib/lake`:
+the drain, `lib/queries`: the Spark and PostgreSQL work, `lib/topics.py`: the drained topics and
+the names derived from them); `resources.py` every resource; `definitions.py` composes the
+domains; `instance.py` writes the local instance's dagster.yaml. `make batch` is devstack/batch.py.
 """

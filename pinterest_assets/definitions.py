@@ -1,6 +1,6 @@
-"""The code location: `dagster dev -w workspace.yaml` loads `defs` from here.
+"""The code location: `dagster dev -w workspace.yaml` (or plain `dagster dev`) loads `defs`.
 
-Each domain contributes its own Definitions; the resources are built from
+Each domain under `defs/` contributes its own Definitions; the resources come from
 pinterest_common.config (`build_definitions(settings)` builds them for other settings, e.g. a
 test stack).
 """
@@ -9,19 +9,21 @@ import dagster as dg
 
 from pinterest_common.config import Settings
 
-from . import assets, checks, jobs, resources, sensors
+from . import resources
+from .defs import analytics, cleaned, kafka_topics, raw_lake, streaming_tables
+
+DOMAINS = (kafka_topics, raw_lake, cleaned, analytics, streaming_tables)
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         resources.build_defs(settings),
-        assets.defs,
-        checks.defs,
-        jobs.defs,
-        sensors.defs,
+        *(domain.defs for domain in DOMAINS),
         # Steps share one process, so a run that cleans and answers starts Spark once.
         dg.Definitions(executor=dg.in_process_executor),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -2,8 +2,10 @@
 
 `pinterest_assets/dagster.yaml` is the template: PostgreSQL storage (database `dagster`) through
 `env:` references to PINTEREST_PG_HOST/PORT/USER/PASSWORD. Since those variables have defaults
-in pinterest_common.config and need not be set, this module exports them (with DAGSTER_HOME)
-before anything opens the instance.
+in pinterest_common.config and need not be set, this module exports them (with DAGSTER_HOME and
+the secrets the resources name as `EnvVar`s) for a process about to open the instance or run
+the definitions: loading the code location itself sets no variable. `make up` writes the same
+variables into the repository's `.env` (devstack/dotenv.py), which plain `dagster dev` loads.
 
     python -m pinterest_assets.instance
         write $DAGSTER_HOME/dagster.yaml and print the variables as `export` lines (secrets
@@ -25,14 +27,27 @@ TEMPLATE = Path(__file__).with_name("dagster.yaml")
 
 
 def instance_environment(settings: Settings) -> dict[str, str]:
-    """The variables the instance needs: DAGSTER_HOME and those dagster.yaml refers to."""
-    return {
+    """The variables the instance and the resources need: DAGSTER_HOME, those dagster.yaml refers
+    to, and the secrets of the resources (pinterest_assets.resources names them as EnvVars)."""
+    environment = {
         "DAGSTER_HOME": str(settings.dagster_home),
         "PINTEREST_PG_HOST": settings.pg_host,
         "PINTEREST_PG_PORT": str(settings.pg_port),
         "PINTEREST_PG_USER": settings.pg_user,
         "PINTEREST_PG_PASSWORD": settings.pg_password,
     }
+    if settings.pg_publisher_password:
+        environment["PINTEREST_PG_PUBLISHER_PASSWORD"] = settings.pg_publisher_password
+    if settings.s3_secret_access_key:
+        environment["PINTEREST_S3_SECRET_ACCESS_KEY"] = settings.s3_secret_access_key
+    return environment
+
+
+def export_environment(settings: Settings) -> dict[str, str]:
+    """Set the instance's and the resources' variables for this process (and its children)."""
+    environment = instance_environment(settings)
+    os.environ.update(environment)
+    return environment
 
 
 def write_instance_config(dagster_home: Path) -> Path:
@@ -47,10 +62,9 @@ def write_instance_config(dagster_home: Path) -> Path:
 
 def prepare_instance(settings: Settings | None = None) -> dict[str, str]:
     """Write dagster.yaml and export the instance's variables into os.environ."""
-    environment = instance_environment(settings or get_settings())
-    write_instance_config(Path(environment["DAGSTER_HOME"]))
-    os.environ.update(environment)
-    return environment
+    settings = settings or get_settings()
+    write_instance_config(settings.dagster_home)
+    return export_environment(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,8 +28,18 @@ from .records import EVENT_ID, RECEIVED_AT
 from .schema import EVENT_TYPES, GEO, PIN, PIN_SENTINELS, USER, EventType, spark_raw_schema
 
 PIN_COLUMNS = (
-    "ind", "unique_id", "title", "description", "follower_count", "poster_name", "tag_list",
-    "is_image_or_video", "image_src", "save_location", "category", "downloaded",
+    "ind",
+    "unique_id",
+    "title",
+    "description",
+    "follower_count",
+    "poster_name",
+    "tag_list",
+    "is_image_or_video",
+    "image_src",
+    "save_location",
+    "category",
+    "downloaded",
 )
 GEO_COLUMNS = ("ind", "country", "coordinates", "timestamp")
 USER_COLUMNS = ("ind", "user_name", "age", "date_joined")
@@ -118,8 +128,11 @@ def latest_per_key(df: DataFrame, key: str, dropped: Observation | None = None) 
     ranked = df.withColumn(_ROW_NUMBER, F.row_number().over(latest_first))
     if dropped is not None:
         has_key = F.col(key).isNotNull()
-        ranked = ranked.observe(dropped, F.count_if(has_key & (F.col(_ROW_NUMBER) > 1)).alias("superseded"),
-                                F.count_if(~has_key).alias("without_key"))
+        ranked = ranked.observe(
+            dropped,
+            F.count_if(has_key & (F.col(_ROW_NUMBER) > 1)).alias("superseded"),
+            F.count_if(~has_key).alias("without_key"),
+        )
     return ranked.where(F.col(key).isNotNull() & (F.col(_ROW_NUMBER) == 1)).drop(_ROW_NUMBER)
 
 

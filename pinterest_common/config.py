@@ -81,8 +81,11 @@ DEFAULTS: dict[str, str] = {
 # Secrets that, when their variable is unset, are generated once for the local stack into
 # $PINTEREST_HOME/secrets.env (mode 0600), so that the repository holds no credential.
 LOCAL_SECRETS = (
-    "PINTEREST_S3_SECRET_ACCESS_KEY", "PINTEREST_PG_PASSWORD", "PINTEREST_PG_STREAMING_PASSWORD",
-    "PINTEREST_PG_API_PASSWORD", "PINTEREST_PG_PUBLISHER_PASSWORD",
+    "PINTEREST_S3_SECRET_ACCESS_KEY",
+    "PINTEREST_PG_PASSWORD",
+    "PINTEREST_PG_STREAMING_PASSWORD",
+    "PINTEREST_PG_API_PASSWORD",
+    "PINTEREST_PG_PUBLISHER_PASSWORD",
 )
 LOCAL_SECRETS_FILE = "secrets.env"
 
@@ -282,7 +285,9 @@ class Settings:
             streaming_max_offsets_per_trigger=int(get("PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER")),
             streaming_freshness_seconds=int(get("PINTEREST_STREAMING_FRESHNESS_SECONDS")),
             streaming_observe_interval_seconds=int(get("PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS")),
-            relaxed_rules=check_relaxable(tuple(n.strip() for n in get("PINTEREST_RELAXED_RULES").split(",") if n.strip())),
+            relaxed_rules=check_relaxable(
+                tuple(n.strip() for n in get("PINTEREST_RELAXED_RULES").split(",") if n.strip())
+            ),
             quarantine_warn_share=float(get("PINTEREST_QUARANTINE_WARN_SHARE")),
         )
 
@@ -317,15 +322,18 @@ class Settings:
         user, password = self.pg_login(role)
         return " ".join(
             f"{key}={_dsn_value(str(value))}"
-            for key, value in (("host", self.pg_host), ("port", self.pg_port), ("dbname", database),
-                               ("user", user), ("password", password))
+            for key, value in (
+                ("host", self.pg_host),
+                ("port", self.pg_port),
+                ("dbname", database),
+                ("user", user),
+                ("password", password),
+            )
         )
 
     def pg_url(self, database: str) -> str:
         """An SQLAlchemy-style URL (used by dagster-postgres)."""
-        return (
-            f"postgresql://{self.pg_user}:{self.pg_password}@{self.pg_host}:{self.pg_port}/{database}"
-        )
+        return f"postgresql://{self.pg_user}:{self.pg_password}@{self.pg_host}:{self.pg_port}/{database}"
 
     def s3a_url(self, key: str = "") -> str:
         return f"s3a://{self.s3_bucket}/{key}"

@@ -10,7 +10,7 @@
   this set-up grants it on tables that exist already.
 - analytics publisher (PINTEREST_PG_PUBLISHER_USER): connects to `pinterest_analytics` only, may
   create in its schema `public` and owns the answer tables it replaces
-  (pinterest_assets/queries/publish.py).
+  (pinterest_assets/lib/queries/publish.py).
 
 PUBLIC loses CONNECT and TEMPORARY on the platform's databases, so that no role reaches a
 database it was not granted. Everything here is idempotent: the local stack runs it each time
@@ -93,8 +93,11 @@ def _own_schema(cur, owner: str) -> None:
         (owner,),
     )
     for name, kind in cur.fetchall():
-        cur.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
-            sql.SQL(_ALTER_OWNER[kind]), sql.Identifier("public", name), sql.Identifier(owner)))
+        cur.execute(
+            sql.SQL("ALTER {} {} OWNER TO {}").format(
+                sql.SQL(_ALTER_OWNER[kind]), sql.Identifier("public", name), sql.Identifier(owner)
+            )
+        )
 
 
 def grant_streaming(admin_conn, connect: Callable[[str], object], settings: Settings) -> None:
@@ -116,8 +119,11 @@ def grant_streaming(admin_conn, connect: Callable[[str], object], settings: Sett
                 for table in API_TABLES:
                     cur.execute("SELECT to_regclass(%s)", (f"public.{table}",))
                     if cur.fetchone()[0] is not None:
-                        cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
-                            sql.Identifier("public", table), sql.Identifier(reader)))
+                        cur.execute(
+                            sql.SQL("GRANT SELECT ON {} TO {}").format(
+                                sql.Identifier("public", table), sql.Identifier(reader)
+                            )
+                        )
     finally:
         conn.close()
 

@@ -107,8 +107,11 @@ def with_value_fields(frame: DataFrame, names: Iterable[str], variant: str) -> t
     an event type's `field_names`, or those of several (the streaming job reads three topics)."""
     names = tuple(dict.fromkeys(names))
     fields = value_fields(names, F.col(variant))
-    frame = frame.select("*", *(fields.kind[n].alias(f"_kind__{n}") for n in names),
-                         *(fields.text[n].alias(f"_text__{n}") for n in names))
+    frame = frame.select(
+        "*",
+        *(fields.kind[n].alias(f"_kind__{n}") for n in names),
+        *(fields.text[n].alias(f"_text__{n}") for n in names),
+    )
     frame = frame.select("*", *(strip(F.col(f"_text__{n}")).alias(f"_stripped__{n}") for n in names))
     return frame, ValueFields(*({n: F.col(f"_{part}__{n}") for n in names} for part in ("kind", "text", "stripped")))
 
@@ -147,8 +150,12 @@ def variant_reason(
         kind = fields.kind[field.name]
         if field.name not in optional:
             checks.append((kind.isNull(), F.lit(f"{MISSING_FIELD}:{field.name}")))
-        checks.append((kind.isNotNull() & ~_has_kind(field, kind, fields.stripped[field.name]),
-                       F.lit(f"{WRONG_TYPE}:{field.name}")))
+        checks.append(
+            (
+                kind.isNotNull() & ~_has_kind(field, kind, fields.stripped[field.name]),
+                F.lit(f"{WRONG_TYPE}:{field.name}"),
+            )
+        )
     for field in event_type.fields:
         for rule in field.rules:
             if rule.name not in relaxed:
@@ -171,11 +178,15 @@ def _has_kind(field: Field, json_type: Column, text: Column) -> Column:
     if field.kind == DATETIME:
         return is_string & parse_timestamp(text).isNotNull()
     if field.kind == INTEGER:
-        return json_type.isin(*_INTEGER_TYPES) | json_type.rlike(_WHOLE_DECIMAL) | (
-            is_string & text.rlike(INTEGER_STRING.pattern)
+        return (
+            json_type.isin(*_INTEGER_TYPES)
+            | json_type.rlike(_WHOLE_DECIMAL)
+            | (is_string & text.rlike(INTEGER_STRING.pattern))
         )
-    return json_type.isin(*_NUMBER_TYPES) | json_type.startswith("DECIMAL") | (
-        is_string & text.rlike(NUMBER_STRING.pattern)
+    return (
+        json_type.isin(*_NUMBER_TYPES)
+        | json_type.startswith("DECIMAL")
+        | (is_string & text.rlike(NUMBER_STRING.pattern))
     )
 
 

@@ -26,14 +26,14 @@ import base64
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .schema import SCHEMA_VERSION
 
 EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER = "event_id", "event_type", "received_at", "schema_version"
 CLIENT_EVENT_ID = "client_event_id"
 CLIENT_EVENT_ID_MAX_LENGTH = 255
-_CLIENT_EVENT_ID = re.compile(r"[\x21-\x7e]{1,%d}" % CLIENT_EVENT_ID_MAX_LENGTH)
+_CLIENT_EVENT_ID = re.compile(rf"[\x21-\x7e]{{1,{CLIENT_EVENT_ID_MAX_LENGTH}}}")
 
 
 def client_event_id_problem(value: object) -> str | None:
@@ -56,8 +56,12 @@ class RecordMetadata:
     @classmethod
     def new(cls, event_type: str, now: datetime | None = None, client_event_id: str | None = None) -> RecordMetadata:
         event_id = str(uuid.uuid4())
-        return cls(event_id, event_type, format_received_at(now or datetime.now(timezone.utc)),
-                   client_event_id=client_event_id or event_id)
+        return cls(
+            event_id,
+            event_type,
+            format_received_at(now or datetime.now(UTC)),
+            client_event_id=client_event_id or event_id,
+        )
 
     @property
     def dedup_id(self) -> str:
@@ -82,16 +86,21 @@ class RecordMetadata:
         missing = [h for h in (EVENT_ID, EVENT_TYPE, RECEIVED_AT, SCHEMA_VERSION_HEADER) if h not in values]
         if missing:
             raise ValueError(f"record lacks header(s): {', '.join(missing)}")
-        return cls(values[EVENT_ID], values[EVENT_TYPE], values[RECEIVED_AT], int(values[SCHEMA_VERSION_HEADER]),
-                   values.get(CLIENT_EVENT_ID))
+        return cls(
+            values[EVENT_ID],
+            values[EVENT_TYPE],
+            values[RECEIVED_AT],
+            int(values[SCHEMA_VERSION_HEADER]),
+            values.get(CLIENT_EVENT_ID),
+        )
 
 
 def format_received_at(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_received_at(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def utf8_text(value: bytes | bytearray | None) -> str | None:

@@ -45,11 +45,18 @@ def remove_tree(s3, bucket: str, prefix: str) -> list[str]:
     return delete_keys(s3, bucket, list(list_keys(s3, bucket, prefix, markers=True)))
 
 
-def s3_client(settings):
-    """A boto3 S3 client for the lake of `settings` (pinterest_common.config.Settings)."""
+def s3_client(settings, **config):
+    """A boto3 S3 client for the lake of `settings` (pinterest_common.config.Settings): the one
+    place that turns the settings into a client. `config`: botocore.config.Config options
+    (timeouts, retries, connection pool size)."""
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=settings.s3_secret_access_key,
+        config=Config(**config) if config else None,
     )

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -36,8 +36,19 @@ SCHEMA_VERSION = 1
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y:%m:%d %H:%M:%S")
 
 CATEGORIES = (
-    "art", "beauty", "christmas", "diy-and-crafts", "education", "event-planning", "finance",
-    "home-decor", "mens-fashion", "quotes", "tattoos", "travel", "vehicles",
+    "art",
+    "beauty",
+    "christmas",
+    "diy-and-crafts",
+    "education",
+    "event-planning",
+    "finance",
+    "home-decor",
+    "mens-fashion",
+    "quotes",
+    "tattoos",
+    "travel",
+    "vehicles",
 )
 
 # The placeholders the source system writes instead of a value, per pin field. They are valid
@@ -119,27 +130,56 @@ PIN = EventType(
     key_field="unique_id",
     join_field="index",
     fields=(
-        Field("index", INTEGER, "row id; joins to geo.ind and user.ind", (
-            Rule("index_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),
-        )),
-        Field("unique_id", STRING, "UUID of the pin; the same pin may be posted again", (
-            Rule("unique_id_not_blank", EDGE, "the pin's key must not be blank", not_blank=True),
-            Rule("unique_id_is_uuid", CLEANING, "the pin's key is a UUID (8-4-4-4-12 hex digits)", pattern=UUID_PATTERN),
-        )),
+        Field(
+            "index",
+            INTEGER,
+            "row id; joins to geo.ind and user.ind",
+            (Rule("index_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),),
+        ),
+        Field(
+            "unique_id",
+            STRING,
+            "UUID of the pin; the same pin may be posted again",
+            (
+                Rule("unique_id_not_blank", EDGE, "the pin's key must not be blank", not_blank=True),
+                Rule(
+                    "unique_id_is_uuid",
+                    CLEANING,
+                    "the pin's key is a UUID (8-4-4-4-12 hex digits)",
+                    pattern=UUID_PATTERN,
+                ),
+            ),
+        ),
         Field("title", STRING, "sentinel: 'No Title Data Available'"),
-        Field("description", STRING, "sentinels: 'No description available Story format', 'No description available', 'Untitled'"),
+        Field(
+            "description",
+            STRING,
+            "sentinels: 'No description available Story format', 'No description available', 'Untitled'",
+        ),
         Field("poster_name", STRING, "sentinel: 'User Info Error'"),
         Field("follower_count", STRING, "'124k', '8M', '1.2k', '3B', plain digits, or 'User Info Error'"),
         Field("tag_list", STRING, "comma-joined; sentinel 'N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e'"),
         Field("is_image_or_video", STRING, "'image', 'video' or 'multi-video(story page format)'"),
         Field("image_src", STRING, "URL; sentinel 'Image src error.'"),
-        Field("downloaded", INTEGER, "0 or 1", (
-            Rule("downloaded_is_flag", CLEANING, "downloaded is 0 or 1", one_of=(0, 1)),
-        )),
-        Field("save_location", STRING, "'Local save in /data/<category>'", (
-            Rule("save_location_is_path", CLEANING, "save_location is 'Local save in /data/...' (or '/data/...')",
-                 pattern=r"^(Local save in\s*)?/data/"),
-        )),
+        Field(
+            "downloaded",
+            INTEGER,
+            "0 or 1",
+            (Rule("downloaded_is_flag", CLEANING, "downloaded is 0 or 1", one_of=(0, 1)),),
+        ),
+        Field(
+            "save_location",
+            STRING,
+            "'Local save in /data/<category>'",
+            (
+                Rule(
+                    "save_location_is_path",
+                    CLEANING,
+                    "save_location is 'Local save in /data/...' (or '/data/...')",
+                    pattern=r"^(Local save in\s*)?/data/",
+                ),
+            ),
+        ),
         Field("category", STRING, "one of the 13 categories"),
     ),
 )
@@ -150,21 +190,44 @@ GEO = EventType(
     key_field="ind",
     join_field="ind",
     fields=(
-        Field("ind", INTEGER, "joins to pin.index", (
-            Rule("ind_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),
-        )),
-        Field("timestamp", DATETIME, "post time of the pin, in one of the three datetime formats", (
-            Rule("timestamp_not_far_future", EDGE, "at most a day after the event's receipt",
-                 max_ahead_s=EDGE_FUTURE_TOLERANCE_S),
-            Rule("timestamp_not_before_launch", CLEANING, f"on or after {PINTEREST_LAUNCH}", earliest=PINTEREST_LAUNCH),
-            Rule("timestamp_not_after_receipt", CLEANING, "not after the event's receipt", max_ahead_s=0),
-        )),
-        Field("latitude", NUMBER, "degrees", (
-            Rule("latitude_in_range", EDGE, "between -90 and 90", minimum=-90, maximum=90),
-        )),
-        Field("longitude", NUMBER, "degrees", (
-            Rule("longitude_in_range", EDGE, "between -180 and 180", minimum=-180, maximum=180),
-        )),
+        Field(
+            "ind",
+            INTEGER,
+            "joins to pin.index",
+            (Rule("ind_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),),
+        ),
+        Field(
+            "timestamp",
+            DATETIME,
+            "post time of the pin, in one of the three datetime formats",
+            (
+                Rule(
+                    "timestamp_not_far_future",
+                    EDGE,
+                    "at most a day after the event's receipt",
+                    max_ahead_s=EDGE_FUTURE_TOLERANCE_S,
+                ),
+                Rule(
+                    "timestamp_not_before_launch",
+                    CLEANING,
+                    f"on or after {PINTEREST_LAUNCH}",
+                    earliest=PINTEREST_LAUNCH,
+                ),
+                Rule("timestamp_not_after_receipt", CLEANING, "not after the event's receipt", max_ahead_s=0),
+            ),
+        ),
+        Field(
+            "latitude",
+            NUMBER,
+            "degrees",
+            (Rule("latitude_in_range", EDGE, "between -90 and 90", minimum=-90, maximum=90),),
+        ),
+        Field(
+            "longitude",
+            NUMBER,
+            "degrees",
+            (Rule("longitude_in_range", EDGE, "between -180 and 180", minimum=-180, maximum=180),),
+        ),
         Field("country", STRING, "Faker-style country name"),
     ),
 )
@@ -175,22 +238,43 @@ USER = EventType(
     key_field="ind",
     join_field="ind",
     fields=(
-        Field("ind", INTEGER, "joins to pin.index", (
-            Rule("ind_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),
-        )),
+        Field(
+            "ind",
+            INTEGER,
+            "joins to pin.index",
+            (Rule("ind_in_range", EDGE, f"a row id from 0 to {MAX_ROW_ID}", minimum=0, maximum=MAX_ROW_ID),),
+        ),
         Field("first_name", STRING, ""),
         Field("last_name", STRING, ""),
-        Field("age", INTEGER, "years", (
-            Rule("age_plausible", EDGE, "between 0 and 120 years", minimum=0, maximum=120),
-            Rule("age_at_least_13", CLEANING, "13 or older (Pinterest's minimum age)", minimum=13),
-        )),
-        Field("date_joined", DATETIME, "in one of the three datetime formats", (
-            Rule("date_joined_not_far_future", EDGE, "at most a day after the event's receipt",
-                 max_ahead_s=EDGE_FUTURE_TOLERANCE_S),
-            Rule("date_joined_not_before_launch", CLEANING, f"on or after {PINTEREST_LAUNCH}",
-                 earliest=PINTEREST_LAUNCH),
-            Rule("date_joined_not_after_receipt", CLEANING, "not after the event's receipt", max_ahead_s=0),
-        )),
+        Field(
+            "age",
+            INTEGER,
+            "years",
+            (
+                Rule("age_plausible", EDGE, "between 0 and 120 years", minimum=0, maximum=120),
+                Rule("age_at_least_13", CLEANING, "13 or older (Pinterest's minimum age)", minimum=13),
+            ),
+        ),
+        Field(
+            "date_joined",
+            DATETIME,
+            "in one of the three datetime formats",
+            (
+                Rule(
+                    "date_joined_not_far_future",
+                    EDGE,
+                    "at most a day after the event's receipt",
+                    max_ahead_s=EDGE_FUTURE_TOLERANCE_S,
+                ),
+                Rule(
+                    "date_joined_not_before_launch",
+                    CLEANING,
+                    f"on or after {PINTEREST_LAUNCH}",
+                    earliest=PINTEREST_LAUNCH,
+                ),
+                Rule("date_joined_not_after_receipt", CLEANING, "not after the event's receipt", max_ahead_s=0),
+            ),
+        ),
     ),
 )
 
@@ -206,8 +290,10 @@ def check_relaxable(names: tuple[str, ...]) -> tuple[str, ...]:
     """`names` when each is a CLEANING rule (EDGE rules cannot be relaxed); else ValueError."""
     wrong = [name for name in names if name not in RELAXABLE_RULES]
     if wrong:
-        raise ValueError(f"PINTEREST_RELAXED_RULES: {', '.join(wrong)} is no cleaning rule; "
-                         f"cleaning rules: {', '.join(RELAXABLE_RULES)}")
+        raise ValueError(
+            f"PINTEREST_RELAXED_RULES: {', '.join(wrong)} is no cleaning rule; "
+            f"cleaning rules: {', '.join(RELAXABLE_RULES)}"
+        )
     return names
 
 
@@ -236,8 +322,10 @@ def _kind_error(field: Field, value: Any) -> str | None:
     if field.kind == INTEGER:
         ok = (isinstance(value, int)) or (isinstance(value, str) and bool(INTEGER_STRING.match(value.strip())))
         return None if ok else f"'{field.name}' must be an integer or an integer string"
-    ok = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)) or (
-        isinstance(value, str) and bool(NUMBER_STRING.match(value.strip()))
+    ok = (
+        isinstance(value, int)
+        or (isinstance(value, float) and math.isfinite(value))
+        or (isinstance(value, str) and bool(NUMBER_STRING.match(value.strip())))
     )
     return None if ok else f"'{field.name}' must be a number or a numeric string"
 
@@ -271,7 +359,7 @@ def validate(event_type: EventType, event: Any, received: datetime | None = None
         return [f"a {event_type.name} event must be a JSON object, got {type(event).__name__}"]
     problems = [f"missing field '{name}'" for name in event_type.field_names if name not in event]
     problems += [f"unknown field '{name}'" for name in event if name not in event_type.field_names]
-    received = received or datetime.now(timezone.utc).replace(tzinfo=None)
+    received = received or datetime.now(UTC).replace(tzinfo=None)
     for field in event_type.fields:
         if field.name not in event:
             continue

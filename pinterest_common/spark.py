@@ -37,11 +37,11 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # hash join holds at least a page until Spark's cleaner frees it, ten questions ~640 MB.
         "spark.buffer.pageSize": "8m",
         # The committer's cleanup deletes _temporary/ parent first: 10 s a write on S3Proxy.
-        # pinterest_assets.queries.lake_tables.write_parquet removes it children first instead.
+        # pinterest_assets.lib.queries.lake_tables.write_parquet removes it children first instead.
         "spark.hadoop.mapreduce.fileoutputcommitter.cleanup.skipped": "true",
         # A task's files are renamed into place when the task commits, not again at the job's
         # commit: on S3 a rename is a copy, so every table written is copied once, not twice.
-        # A job that fails may leave files behind: the curated tables' pointer then never names
+        # A job that fails may leave files behind: the cleaned tables' pointer then never names
         # that version, and an analytics answer is overwritten by the next run.
         "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
@@ -53,27 +53,32 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     else:
         conf.update({"spark.jars.packages": ",".join(spark_packages()), "spark.jars.ivy": str(ivy_dir(settings))})
     if settings.s3_endpoint_url:
-        conf.update({
-            "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint_url,
-            "spark.hadoop.fs.s3a.path.style.access": "true",
-            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(settings.s3_endpoint_url.startswith("https")).lower(),
-            "spark.hadoop.fs.s3a.change.detection.mode": "none",
-        })
+        conf.update(
+            {
+                "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint_url,
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": str(settings.s3_endpoint_url.startswith("https")).lower(),
+                "spark.hadoop.fs.s3a.change.detection.mode": "none",
+            }
+        )
     if settings.s3_access_key_id and settings.s3_secret_access_key:
-        conf.update({
-            "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-            "spark.hadoop.fs.s3a.access.key": settings.s3_access_key_id,
-            "spark.hadoop.fs.s3a.secret.key": settings.s3_secret_access_key,
-        })
+        conf.update(
+            {
+                "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+                "spark.hadoop.fs.s3a.access.key": settings.s3_access_key_id,
+                "spark.hadoop.fs.s3a.secret.key": settings.s3_secret_access_key,
+            }
+        )
     return conf
 
 
-def build_spark_session(settings: Settings, app_name: str = "pinterest"):
-    """A SparkSession for `settings.spark_master` with the Kafka and S3 connectors."""
+def build_spark_session(settings: Settings, app_name: str = "pinterest", extra: dict[str, str] | None = None):
+    """A SparkSession for `settings.spark_master` with the Kafka and S3 connectors (the one
+    session factory; `extra`: settings of one component, e.g. the streaming driver's JVM)."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
+    for key, value in {**spark_conf(settings, app_name), **(extra or {})}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -83,7 +83,8 @@ def resolve(settings: Settings) -> list[str]:
 
     with tempfile.TemporaryDirectory(prefix="spark-resolve-") as local_dir:
         session = (
-            SparkSession.builder.master("local[1]").appName("resolve-connectors")
+            SparkSession.builder.master("local[1]")
+            .appName("resolve-connectors")
             .config("spark.jars.packages", ",".join(spark_packages()))
             .config("spark.jars.ivy", str(ivy_dir(settings)))
             .config("spark.local.dir", local_dir)
@@ -99,7 +100,9 @@ def resolve(settings: Settings) -> list[str]:
     # On the driver's class path they would come before pyspark's own jars: leave out what pyspark
     # bundles already (as with spark.jars.packages, where pyspark's copy wins).
     bundled = _bundled_artifacts()
-    jars = [jar for jar in jars if _artifact(os.path.basename(jar).split("_", 1)[1]) not in bundled]  # Ivy: group_artifact-version
+    jars = [
+        jar for jar in jars if _artifact(os.path.basename(jar).split("_", 1)[1]) not in bundled
+    ]  # Ivy: group_artifact-version
     classpath_file(settings).write_text("\n".join(jars) + "\n")
     return jars
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 QUERY_NAME = "pinterest-streaming"  # the streaming query, and its row in `streaming_status`
 
@@ -47,9 +47,7 @@ class EventTimeWindow:
     def starts(self, moment: datetime) -> list[datetime]:
         """The starts of every window of this kind that contains `moment`, newest first."""
         latest = math.floor(moment.timestamp() / self.slide_s) * self.slide_s
-        return [
-            datetime.fromtimestamp(latest - k * self.slide_s, timezone.utc) for k in range(self.length_s // self.slide_s)
-        ]
+        return [datetime.fromtimestamp(latest - k * self.slide_s, UTC) for k in range(self.length_s // self.slide_s)]
 
     def latest_start(self, moment: datetime) -> datetime:
         """The start of the window that covers the `length_s` up to `moment`, to the slide."""

@@ -33,8 +33,18 @@ from pinterest_common.pg_roles import API_TABLES
 # (pinterest_common.cleaning.CLEANED_COLUMNS, users with their age group), then the metadata.
 EVENT_COLUMNS = {
     "pin": (
-        "ind", "unique_id", "title", "description", "follower_count", "poster_name", "tag_list",
-        "is_image_or_video", "image_src", "save_location", "category", "downloaded",
+        "ind",
+        "unique_id",
+        "title",
+        "description",
+        "follower_count",
+        "poster_name",
+        "tag_list",
+        "is_image_or_video",
+        "image_src",
+        "save_location",
+        "category",
+        "downloaded",
     ),
     "geo": ("ind", "country", "coordinates", "timestamp"),
     "user": ("ind", "user_name", "age", "date_joined", "age_group"),
@@ -43,8 +53,16 @@ METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset"
 TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
 # Columns of `quarantined_events` as the sink writes them (`quarantined_at` is the insert's time).
 QUARANTINED_COLUMNS = (
-    "kafka_topic", "kafka_partition", "kafka_offset", "event_id", "event_type", "received_at", "reason",
-    "value", "value_base64", "client_event_id",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "event_id",
+    "event_type",
+    "received_at",
+    "reason",
+    "value",
+    "value_base64",
+    "client_event_id",
 )
 
 _METADATA_DDL = """
@@ -264,4 +282,6 @@ def ensure_schema(conn, api_reader: str | None = None) -> None:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s AND rolname <> current_user", (api_reader,))
             if cur.fetchone() is not None:
                 for table in API_TABLES:
-                    cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(api_reader)))
+                    cur.execute(
+                        sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(api_reader))
+                    )

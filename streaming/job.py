@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from pyspark.sql.streaming import StreamingQuery
 from pinterest_common import pg_roles
 from pinterest_common.config import PG_STREAMING, Settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
-from pinterest_common.spark import spark_conf
+from pinterest_common.spark import build_spark_session
 from pinterest_common.streaming_contract import QUERY_NAME
 
 from .ddl import ensure_database, ensure_schema
@@ -54,12 +52,8 @@ STREAMING_DRIVER = {
 
 
 def streaming_session(settings: Settings) -> SparkSession:
-    """The shared Spark configuration (Kafka connector included)."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in {**spark_conf(settings, QUERY_NAME), **STREAMING_DRIVER}.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+    """The shared Spark configuration (Kafka connector included), with the streaming driver's."""
+    return build_spark_session(settings, QUERY_NAME, STREAMING_DRIVER)
 
 
 def drop_dedup_state(spark: SparkSession, checkpoint: str) -> None:
@@ -133,8 +127,13 @@ class StreamingJob:
         self._spark = streaming_session(self.settings)
         self._spark.sparkContext.setLogLevel("WARN")
         drop_dedup_state(self._spark, self.checkpoint)
-        log.info("streaming %s into database %s, checkpoint %s, trigger %s",
-                 ", ".join(EVENT_TOPICS), self.settings.streaming_database, self.checkpoint, self.trigger)
+        log.info(
+            "streaming %s into database %s, checkpoint %s, trigger %s",
+            ", ".join(EVENT_TOPICS),
+            self.settings.streaming_database,
+            self.checkpoint,
+            self.trigger,
+        )
         try:
             self._run_until_stopped()
         finally:
@@ -181,10 +180,16 @@ class StreamingJob:
             self.heartbeat.beat(query.id, True, progresses)
             for progress in progresses:
                 if progress["batchId"] > logged_batch and progress.get("numInputRows"):
-                    log.info("batch %d took %s ms: %s", progress["batchId"],
-                             progress["durationMs"].get("triggerExecution"),
-                             ", ".join(f"{k} {v}" for k, v in sorted(progress["durationMs"].items())
-                                       if k != "triggerExecution" and v))
+                    log.info(
+                        "batch %d took %s ms: %s",
+                        progress["batchId"],
+                        progress["durationMs"].get("triggerExecution"),
+                        ", ".join(
+                            f"{k} {v}"
+                            for k, v in sorted(progress["durationMs"].items())
+                            if k != "triggerExecution" and v
+                        ),
+                    )
             logged_batch = max([logged_batch, *(p["batchId"] for p in progresses)])
             if query.awaitTermination(HEARTBEAT_S):
                 return
@@ -207,7 +212,13 @@ class StreamingJob:
         if self.sink.apply(MicroBatch(query_id, batch_id, lines, quarantined)):
             # Quarantined records (no cleanable event) are in the table quarantined_events.
             level = logging.WARNING if quarantined else logging.INFO
-            log.log(level, "batch %d: %s, collected in %.2fs, applied in %.2fs",
-                    batch_id, counts, collected - started, time.monotonic() - collected)
+            log.log(
+                level,
+                "batch %d: %s, collected in %.2fs, applied in %.2fs",
+                batch_id,
+                counts,
+                collected - started,
+                time.monotonic() - collected,
+            )
         else:
             log.info("batch %d of query %s was applied before: replay skipped (%s)", batch_id, query_id, counts)

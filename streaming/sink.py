@@ -43,7 +43,7 @@ ON CONFLICT (query_id, batch_id) DO NOTHING
 RETURNING batch_id
 """
 _RECORD_COPIES = f"""
-UPDATE streaming_batches SET {', '.join(f'{t}_duplicate_copies = %({t})s' for t in EVENT_TABLES)}
+UPDATE streaming_batches SET {", ".join(f"{t}_duplicate_copies = %({t})s" for t in EVENT_TABLES)}
 WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
 """
 
@@ -56,16 +56,20 @@ def stage_sql(table: str, columns: Sequence[str]) -> tuple[str, str]:
     """The staging table of `table` (its `columns`, no constraints, dropped at commit) and the
     COPY into it."""
     names = ", ".join(f'"{c}"' for c in columns)
-    return (f"CREATE TEMPORARY TABLE {staging_table(table)} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA",
-            f"COPY {staging_table(table)} ({names}) FROM STDIN")
+    return (
+        f"CREATE TEMPORARY TABLE {staging_table(table)} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA",
+        f"COPY {staging_table(table)} ({names}) FROM STDIN",
+    )
 
 
 def insert_sql(table: str, columns: Sequence[str], order: str) -> str:
     """The staged rows into `table` in `order` (Kafka's: the first copy of a client event first),
     those with a key stored already skipped (no conflict target: every unique key counts)."""
     names = ", ".join(f'"{c}"' for c in columns)
-    return (f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging_table(table)} ORDER BY {order} "
-            "ON CONFLICT DO NOTHING")
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging_table(table)} ORDER BY {order} "
+        "ON CONFLICT DO NOTHING"
+    )
 
 
 def insert_events_sql(event_type: str) -> str:
@@ -85,8 +89,10 @@ INSERT_QUARANTINED = insert_sql(QUARANTINE_TABLE, QUARANTINED_COLUMNS, "kafka_to
 def duplicate_copies_sql(event_type: str) -> str:
     """After the insert, the staged events whose event_id is not in the table: the copies skipped."""
     table = EVENT_TABLES[event_type]
-    return (f"SELECT count(*) FROM {staging_table(table)} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.event_id = s.event_id)")
+    return (
+        f"SELECT count(*) FROM {staging_table(table)} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.event_id = s.event_id)"
+    )
 
 
 # Per event type, the staged quarantined records not stored after the insert: copies of a

@@ -104,14 +104,18 @@ def cleaned(records: DataFrame, relaxed_rules: Iterable[str] = ()) -> DataFrame:
     first_problem = record_problem(text, ~F.is_valid_utf8("value"))
     reason = F.lit(None).cast("string")
     for event_type in EVENT_TYPES.values():
-        check = variant_reason(event_type, F.col(_VARIANT), F.col("received_at"), first_problem,
-                               tuple(relaxed_rules), fields)
+        check = variant_reason(
+            event_type, F.col(_VARIANT), F.col("received_at"), first_problem, tuple(relaxed_rules), fields
+        )
         reason = F.when(F.col("topic") == event_type.topic, check).otherwise(reason)
     df = parsed.select(
-        "topic", *METADATA_COLUMNS,
+        "topic",
+        *METADATA_COLUMNS,
         reason.alias(QUARANTINE_REASON),
-        *(F.struct(*(fields.text[name].alias(name) for name in et.field_names)).alias(_raw(et))
-          for et in EVENT_TYPES.values()),
+        *(
+            F.struct(*(fields.text[name].alias(name) for name in et.field_names)).alias(_raw(et))
+            for et in EVENT_TYPES.values()
+        ),
         "value",
     )
     for event_type in EVENT_TYPES.values():
@@ -131,9 +135,19 @@ def copy_lines(df: DataFrame) -> DataFrame:
         event_type = F.when(topic == et.topic, F.lit(name)).otherwise(event_type)
     utf8 = F.is_valid_utf8("value")
     value, value_base64 = F.when(utf8, F.col("value").cast("string")), F.when(~utf8, F.base64("value"))
-    quarantined = {**metadata, **{name: copy_field(column, StringType()) for name, column in (
-        ("kafka_topic", topic), ("event_type", event_type), ("reason", reason), ("value", value),
-        ("value_base64", value_base64))}}
+    quarantined = {
+        **metadata,
+        **{
+            name: copy_field(column, StringType())
+            for name, column in (
+                ("kafka_topic", topic),
+                ("event_type", event_type),
+                ("reason", reason),
+                ("value", value),
+                ("value_base64", value_base64),
+            )
+        },
+    }
     quarantined_line = _line(*(quarantined[name] for name in QUARANTINED_COLUMNS))
     target, line = F.when(reason.isNotNull(), F.lit(QUARANTINED)), F.when(reason.isNotNull(), quarantined_line)
     for name, et in EVENT_TYPES.items():

@@ -87,7 +87,9 @@ class Heartbeat:
     def _record(self, query_id: str | None, active: bool, latest: dict | None) -> None:
         source = latest["sources"][0] if latest and latest.get("sources") else {}
         values = {
-            "query_name": QUERY_NAME, "query_id": query_id, "active": active,
+            "query_name": QUERY_NAME,
+            "query_id": query_id,
+            "active": active,
             "batch_id": latest["batchId"] if latest else None,
             "end_offsets": Json(_offsets(source.get("endOffset"))) if source else None,
             "input_rows_per_second": latest.get("inputRowsPerSecond") if latest else None,

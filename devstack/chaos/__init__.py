@@ -7,7 +7,7 @@ emulator traffic through the real API (ingestion_api.traffic: every event named 
 retried with the same id after a 502/503/504, a timeout or a connection error; one ledger line
 per event tried), injects one fault or two while the events flow or the drain runs, heals it,
 waits for the system to recover, drains Kafka into the raw lake the way `make batch --land-only`
-does (python -m pinterest_assets.batch, a subprocess), and reconciles its ledger by client event
+does (python -m devstack.batch, a subprocess), and reconciles its ledger by client event
 (devstack.reconcile: event type and client_event_id) against Kafka, the raw lake and the
 streaming job's tables. The scenarios share the stack one after the other; each reconciles only
 its own ledger, so events of earlier scenarios never count. Scenario 2 runs in a second stack of

@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pinterest_common.config import get_settings
 
@@ -66,8 +66,10 @@ def run_scenario(ctx: Context, number: int) -> ScenarioResult:
         result.error = f"{type(exc).__name__}: {str(exc).strip()[:2000]}"
         traceback.print_exc()
     result.elapsed_s = time.monotonic() - started
-    ctx.say(f"=== scenario {number}: {result.verdict} in {result.elapsed_s:.0f}s"
-            + ("" if result.ok else ": " + "; ".join(result.failures())))
+    ctx.say(
+        f"=== scenario {number}: {result.verdict} in {result.elapsed_s:.0f}s"
+        + ("" if result.ok else ": " + "; ".join(result.failures()))
+    )
     return result
 
 
@@ -77,11 +79,16 @@ def _interrupted(signum, _frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.chaos", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", type=parse_scenarios, default=sorted(SCENARIOS),
-                        help="comma-separated scenario numbers (default: all): "
-                        + "; ".join(f"{n} {t}" for n, (t, _) in SCENARIOS.items()))
-    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS,
-                        help="events posted per scenario (default %(default)s)")
+    parser.add_argument(
+        "--scenarios",
+        type=parse_scenarios,
+        default=sorted(SCENARIOS),
+        help="comma-separated scenario numbers (default: all): "
+        + "; ".join(f"{n} {t}" for n, (t, _) in SCENARIOS.items()),
+    )
+    parser.add_argument(
+        "--events", type=int, default=DEFAULT_EVENTS, help="events posted per scenario (default %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000, help="emulator seed")
     parser.add_argument("--keep-state", action="store_true", help="keep the stack's directory (logs) afterwards")
     args = parser.parse_args(argv)
@@ -94,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupted)
     say = Progress()
     settings = get_settings()
-    workdir = settings.home / "chaos" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    workdir = settings.home / "chaos" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     workdir.mkdir(parents=True, exist_ok=True)
-    say(f"scenarios {', '.join(map(str, args.scenarios))}, {args.events} events each; "
-        f"ledgers and drain logs in {workdir}")
+    say(
+        f"scenarios {', '.join(map(str, args.scenarios))}, {args.events} events each; "
+        f"ledgers and drain logs in {workdir}"
+    )
     shared = [n for n in args.scenarios if n not in OWN_STACK]
     results: list[ScenarioResult] = []
     cleaned: CleanedCheck | None = None
@@ -124,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntotal {time.monotonic() - say.start:.0f}s")
     code = exit_code(results, cleaned)
     batch = "; every acknowledged event accounted for once in the cleaned tables" if cleaned is not None else ""
-    print(f"[chaos] ok: no acknowledged event lost, no event held twice downstream, in any scenario{batch}"
-          if code == 0 else "[chaos] FAILED: see what is marked FAILED above")
+    print(
+        f"[chaos] ok: no acknowledged event lost, no event held twice downstream, in any scenario{batch}"
+        if code == 0
+        else "[chaos] FAILED: see what is marked FAILED above"
+    )
     return code
 
 

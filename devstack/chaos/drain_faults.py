@@ -38,13 +38,23 @@ def drain_killed(ctx: Context, result: ScenarioResult) -> None:
     check_traffic(Traffic(ctx, ledger, half, rate_for(half, 10), ctx.seed + 31).start().wait(), result)
     for mode in ("mid-upload", "before-commit"):
         if mode == "before-commit":  # the range grows between the two crashes
-            check_traffic(Traffic(ctx, ledger, ctx.events - half, rate_for(half, 10), ctx.seed + 32).start().wait(), result)
+            check_traffic(
+                Traffic(ctx, ledger, ctx.events - half, rate_for(half, 10), ctx.seed + 32).start().wait(), result
+            )
         drain = run_drain(ctx, f"scenario-3-{mode}", kill_mode=mode, env=SMALL_OBJECTS)
         if not drain.killed:
-            result.problems.append(f"the drain meant to die {mode} ended with exit {drain.returncode} (see {drain.log})")
+            result.problems.append(
+                f"the drain meant to die {mode} ended with exit {drain.returncode} (see {drain.log})"
+            )
         else:
-            killed = next((line for line in drain.log.read_text(errors="replace").splitlines()
-                           if line.startswith("[killed_drain]")), "?")
+            killed = next(
+                (
+                    line
+                    for line in drain.log.read_text(errors="replace").splitlines()
+                    if line.startswith("[killed_drain]")
+                ),
+                "?",
+            )
             result.notes.append(f"drain killed {mode}: {killed}")
             if mode == "mid-upload" and "mid-upload" not in killed:
                 result.problems.append(f"the drain meant to die mid-upload died elsewhere: {killed}")
@@ -92,7 +102,8 @@ def _s3_fault_under_drain(ctx: Context, fault: str, result: ScenarioResult) -> f
     s3.start()
     ctx.say(f"S3 server started again in {time.monotonic() - healed:.0f}s")
     interrupted = drain.wait()
-    result.notes.append(f"S3 {fault}: the interrupted drain ended with exit {interrupted.returncode}: "
-                        f"{interrupted.summary}")
+    result.notes.append(
+        f"S3 {fault}: the interrupted drain ended with exit {interrupted.returncode}: {interrupted.summary}"
+    )
     ctx.say(f"the interrupted drain: exit {interrupted.returncode} {interrupted.summary}")
     return healed

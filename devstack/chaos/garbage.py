@@ -52,8 +52,9 @@ def garbage_records(event_type: str) -> list[tuple[str, bytes | None, bytes, lis
 
 def write_garbage(settings: Settings) -> dict[tuple[str, int, int], tuple[str, str | None]]:
     """Write the garbage; (topic, partition, offset) -> (kind, forged event_id or None)."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                             max_request_size=2 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", max_request_size=2 * 1024 * 1024
+    )
     try:
         pending = []
         for name, event_type in EVENT_TYPES.items():
@@ -77,12 +78,15 @@ def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
     job_pid = job.pid_file.read_text().strip()
     written = write_garbage(ctx.settings)
     injected = time.monotonic()
-    ctx.say(f"wrote {len(written)} garbage records into the event topics ({', '.join(sorted({k for k, _ in written.values()}))})")
+    ctx.say(
+        f"wrote {len(written)} garbage records into the event topics ({', '.join(sorted({k for k, _ in written.values()}))})"
+    )
     check_traffic(Traffic(ctx, ledger, ctx.events, rate_for(ctx.events, 15), ctx.seed + 7).start().wait(), result)
     if streaming_caught_up(ctx, ledger, result) is not None:
         result.recovery_s = time.monotonic() - injected
-    result.recovery_what = ("from the garbage's write until the streaming tables held every acknowledged event "
-                            "sent after it")
+    result.recovery_what = (
+        "from the garbage's write until the streaming tables held every acknowledged event sent after it"
+    )
     if not (job.healthy() and job.pid_file.read_text().strip() == job_pid):
         result.problems.append("the streaming job did not keep running through the garbage (process or query changed)")
     drain_until_ok(ctx, "scenario-7")
@@ -96,14 +100,22 @@ def garbage_in_topics(ctx: Context, result: ScenarioResult) -> None:
 
 def garbage_values() -> dict[tuple[str, str], bytes]:
     """(topic, kind) -> the value written (the same bytes on every call; only the headers are new)."""
-    return {(event_type.topic, kind): value for name, event_type in EVENT_TYPES.items()
-            for kind, _, value, _ in garbage_records(name)}
+    return {
+        (event_type.topic, kind): value
+        for name, event_type in EVENT_TYPES.items()
+        for kind, _, value, _ in garbage_records(name)
+    }
 
 
 def raw_line_problem(line: dict, value: bytes, event_id: str | None) -> str | None:
     """Why the lake line of a garbage record does not show what was written; None if it does."""
-    shown = (base64.b64decode(line["value_base64"]) if line.get("value_base64") is not None
-             else None if line.get("value") is None else line["value"].encode("utf-8"))
+    shown = (
+        base64.b64decode(line["value_base64"])
+        if line.get("value_base64") is not None
+        else None
+        if line.get("value") is None
+        else line["value"].encode("utf-8")
+    )
     if shown != value:
         return "its value differs from the bytes written (neither `value` nor `value_base64` holds them)"
     if line.get("event_id") != event_id:
@@ -113,8 +125,9 @@ def raw_line_problem(line: dict, value: bytes, event_id: str | None) -> str | No
     return None
 
 
-def check_raw_lake(ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]],
-                   result: ScenarioResult) -> None:
+def check_raw_lake(
+    ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]], result: ScenarioResult
+) -> None:
     """Each garbage record is in the raw lake exactly once (by Kafka coordinates), its bytes visible."""
     lines, values = raw_lines_by_position(ctx.settings, written), garbage_values()
     exact = 0
@@ -129,12 +142,15 @@ def check_raw_lake(ctx: Context, written: dict[tuple[str, int, int], tuple[str, 
             result.problems.append(f"{where}: {problem}")
         else:
             exact += 1
-    result.notes.append(f"raw lake: {exact} of {len(written)} garbage records exactly once, with the bytes written "
-                        f"({sum(1 for c in lines.values() if c and c[0].get('value_base64'))} as value_base64)")
+    result.notes.append(
+        f"raw lake: {exact} of {len(written)} garbage records exactly once, with the bytes written "
+        f"({sum(1 for c in lines.values() if c and c[0].get('value_base64'))} as value_base64)"
+    )
 
 
-def check_streaming_rejections(ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]],
-                               result: ScenarioResult) -> None:
+def check_streaming_rejections(
+    ctx: Context, written: dict[tuple[str, int, int], tuple[str, str | None]], result: ScenarioResult
+) -> None:
     """Each forged garbage record is in the streaming job's quarantined_events (at most once: keyed
     by its Kafka coordinates, with the reason pinterest_common.quarantine gives) and in no event
     table; a record without headers is in neither (the job skips it)."""
@@ -153,8 +169,10 @@ def check_streaming_rejections(ctx: Context, written: dict[tuple[str, int, int],
         else:
             result.problems.append(f"{where} is not in the streaming job's quarantined_events")
     forged = [(position, event_id) for position, (_, event_id) in written.items() if event_id]
-    result.notes.append(f"streaming: {sum(1 for p, _ in forged if p in quarantined)} of {len(forged)} garbage records "
-                        f"with forged API headers in quarantined_events, {sum(1 for _, e in forged if stored[e])} "
-                        "stored as events; reasons: "
-                        + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items()))
-                        + "; records without headers skipped")
+    result.notes.append(
+        f"streaming: {sum(1 for p, _ in forged if p in quarantined)} of {len(forged)} garbage records "
+        f"with forged API headers in quarantined_events, {sum(1 for _, e in forged if stored[e])} "
+        "stored as events; reasons: "
+        + "; ".join(f"{kind} -> {', '.join(sorted(r))}" for kind, r in sorted(reasons.items()))
+        + "; records without headers skipped"
+    )

@@ -103,8 +103,15 @@ class Traffic:
 
     def __init__(self, ctx: Context, ledger: Path, events: int, rate: float, seed: int):
         options = EmulatorOptions(
-            url=ctx.api_url, count=max(1, math.ceil(events / 3)), rate=rate, concurrency=4, batch_size=10,
-            seed=seed, api_key=ctx.api_key, ledger=ledger, max_retries=EMULATOR_RETRIES,
+            url=ctx.api_url,
+            count=max(1, math.ceil(events / 3)),
+            rate=rate,
+            concurrency=4,
+            batch_size=10,
+            seed=seed,
+            api_key=ctx.api_key,
+            ledger=ledger,
+            max_retries=EMULATOR_RETRIES,
         )
         self.say = ctx.say
         self.emulator = Emulator(options, progress=None)
@@ -171,8 +178,10 @@ def check_traffic(summary: Summary, result: ScenarioResult) -> None:
     """The emulator's own expectations: it gave up on nothing, and every answer was the expected one."""
     result.notes.append(f"emulator: {summary.line()}")
     if summary.failed:
-        result.problems.append(f"the emulator gave up on {summary.failed} events after {EMULATOR_RETRIES} retries "
-                               "(the system did not recover within its retry window)")
+        result.problems.append(
+            f"the emulator gave up on {summary.failed} events after {EMULATOR_RETRIES} retries "
+            "(the system did not recover within its retry window)"
+        )
     if summary.unexpected:
         result.problems.append(f"the emulator saw {summary.unexpected} unexpected answers")
 
@@ -204,8 +213,13 @@ class Probe:
             return answer.status_code, {}
 
     def _settle(self, client_event_id: str, outcome: str, status: int | None, attempts: int, answer: dict) -> None:
-        entry = {"client_event_id": client_event_id, "event_type": "pin", "outcome": outcome, "status": status,
-                 "attempts": attempts}
+        entry = {
+            "client_event_id": client_event_id,
+            "event_type": "pin",
+            "outcome": outcome,
+            "status": status,
+            "attempts": attempts,
+        }
         if outcome == ACKNOWLEDGED:
             entry.update({key: answer[key] for key in ("event_id", "topic", "partition", "offset")})
         with self.ledger.open("a", encoding="utf-8") as ledger:
@@ -275,7 +289,7 @@ class Drain:
 
 @dataclass
 class DrainProcess:
-    """`python -m pinterest_assets.batch --land-only` (or devstack.chaos.killed_drain MODE) running."""
+    """`python -m devstack.batch --land-only` (or devstack.chaos.killed_drain MODE) running."""
 
     proc: subprocess.Popen
     log: Path
@@ -295,16 +309,22 @@ class DrainProcess:
         return Drain(returncode, time.monotonic() - self.started, self.log, done[-1] if done else "")
 
 
-def start_drain(ctx: Context, label: str, kill_mode: str | None = None, env: dict[str, str] | None = None,
-                land_only: bool = True) -> DrainProcess:
+def start_drain(
+    ctx: Context, label: str, kill_mode: str | None = None, env: dict[str, str] | None = None, land_only: bool = True
+) -> DrainProcess:
     """The batch drain (Kafka -> raw lake, no Spark refresh; with `land_only` False, the whole
     pass: the clean step and the analytics too) as `make batch` runs it, in a subprocess on the
     stack's environment; `kill_mode`: the variant that SIGKILLs itself (killed_drain.py)."""
     log = ctx.workdir / f"drain-{label}.log"
-    module = ["-m", "devstack.chaos.killed_drain", kill_mode] if kill_mode else ["-m", "pinterest_assets.batch"]
+    module = ["-m", "devstack.chaos.killed_drain", kill_mode] if kill_mode else ["-m", "devstack.batch"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, *module, *(["--land-only"] if land_only else [])], cwd=REPO_ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            [sys.executable, *module, *(["--land-only"] if land_only else [])],
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     return DrainProcess(proc, log)
 
 
@@ -327,7 +347,7 @@ def drain_until_ok(ctx: Context, label: str, attempts: int = 3, env: dict[str, s
 
 def check_cleaned_tables(ctx: Context, scenarios: list[int]) -> CleanedCheck:
     """Once after the shared stack's scenarios: the full batch pass (`python -m
-    pinterest_assets.batch`: drain, clean step, analytics), then `python -m devstack.accounting`
+    devstack.batch`: drain, clean step, analytics), then `python -m devstack.accounting`
     of their ledgers together (Spark in a subprocess, not in the suite's process)."""
     check = CleanedCheck(scenarios)
     try:
@@ -346,8 +366,13 @@ def check_cleaned_tables(ctx: Context, scenarios: list[int]) -> CleanedCheck:
         check.logs.append(str(log))
         ctx.say(f"accounting of {len(ledgers)} ledgers in the cleaned tables and quarantines")
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "devstack.accounting", *ledgers], cwd=REPO_ROOT,
-                              capture_output=True, text=True, timeout=ACCOUNTING_TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack.accounting", *ledgers],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=ACCOUNTING_TIMEOUT_S,
+        )
         check.accounting_s = time.monotonic() - started
         log.write_text(done.stdout + done.stderr)
         check.accounting_returncode, check.accounting_output = done.returncode, done.stdout
@@ -363,8 +388,12 @@ def acknowledged_keys(ledger: Path) -> list[ClientKey]:
     return read_client_ledger([ledger]).keys(ACKNOWLEDGED) if ledger.exists() else []
 
 
-def wait_for_streaming(ctx: Context, keys: Iterable[ClientKey], timeout_s: float = CATCH_UP_TIMEOUT_S,
-                       on_dead_job: Callable[[], None] | None = None) -> float | None:
+def wait_for_streaming(
+    ctx: Context,
+    keys: Iterable[ClientKey],
+    timeout_s: float = CATCH_UP_TIMEOUT_S,
+    on_dead_job: Callable[[], None] | None = None,
+) -> float | None:
     """Until the streaming store holds every client event of `keys` (event tables and
     quarantine); the seconds it took (None: timed out).
     `on_dead_job` is called once if the job's process is gone meanwhile."""
@@ -413,18 +442,31 @@ def streaming_batches(settings: Settings) -> int:
 
 
 # Reconciliation --------------------------------------------------------------------------------
-def reconcile(ctx: Context, ledger_path: Path, result: ScenarioResult,
-              stores: Iterable[str] = (KAFKA, RAW_LAKE, STREAMING)) -> None:
+def reconcile(
+    ctx: Context, ledger_path: Path, result: ScenarioResult, stores: Iterable[str] = (KAFKA, RAW_LAKE, STREAMING)
+) -> None:
     """The scenario's ledger by client event against each of `stores`, into `result`: Kafka and
     the raw lake at least once (copies counted; the lake no more often than Kafka), the streaming
     store exactly once."""
     ledger = read_client_ledger([ledger_path]) if ledger_path.exists() else read_client_ledger([])
     kafka = kafka_clients(ctx.settings)
-    readers = {KAFKA: lambda: kafka, RAW_LAKE: lambda: raw_lake_clients(ctx.settings),
-               STREAMING: lambda: streaming_clients(ctx.settings)}
-    result.reconciled(ledger, [count_clients(store, ledger, readers[store](), exact=store == STREAMING,
-                                             upstream=kafka if store == RAW_LAKE else None) for store in stores])
-    ctx.say(f"  ledger: {ledger.tried:,} events tried, {ledger.acknowledged:,} acknowledged, "
-            f"{ledger.retried:,} retried, {len(ledger.keys(FAILED)):,} unacknowledged (failed)")
+    readers = {
+        KAFKA: lambda: kafka,
+        RAW_LAKE: lambda: raw_lake_clients(ctx.settings),
+        STREAMING: lambda: streaming_clients(ctx.settings),
+    }
+    result.reconciled(
+        ledger,
+        [
+            count_clients(
+                store, ledger, readers[store](), exact=store == STREAMING, upstream=kafka if store == RAW_LAKE else None
+            )
+            for store in stores
+        ],
+    )
+    ctx.say(
+        f"  ledger: {ledger.tried:,} events tried, {ledger.acknowledged:,} acknowledged, "
+        f"{ledger.retried:,} retried, {len(ledger.keys(FAILED)):,} unacknowledged (failed)"
+    )
     for stage in result.stages:
         ctx.say("  " + stage.line())

@@ -122,12 +122,16 @@ def _kill_leaders(ctx: Context, cluster: KafkaCluster, api: IngestionApi, result
         traffic.under_load(f"kill {kill}", result)
         pid = kill_9(cluster.node(leader).pid_file, f"kafka-{leader}")
         killed = time.monotonic()
-        ctx.say(f"kill {kill}/{CLUSTER_KILLS}: SIGKILLed kafka-{leader} (pid {pid}), leader of "
-                f"{PIN.topic}/{probe.partition}, after {traffic.accepted} acknowledged events of this round")
+        ctx.say(
+            f"kill {kill}/{CLUSTER_KILLS}: SIGKILLed kafka-{leader} (pid {pid}), leader of "
+            f"{PIN.topic}/{probe.partition}, after {traffic.accepted} acknowledged events of this round"
+        )
         recoveries.append(probe.until_accepted())
         new_leader = cluster.leader(PIN.topic, probe.partition)
-        ctx.say(f"kill {kill}: the API acknowledges on {PIN.topic}/{probe.partition} again after "
-                f"{recoveries[-1]:.1f}s (new leader kafka-{new_leader})")
+        ctx.say(
+            f"kill {kill}: the API acknowledges on {PIN.topic}/{probe.partition} again after "
+            f"{recoveries[-1]:.1f}s (new leader kafka-{new_leader})"
+        )
         time.sleep(max(0.0, CLUSTER_DOWN_S - (time.monotonic() - killed)))
         restarted = time.monotonic()
         cluster.start()
@@ -137,17 +141,23 @@ def _kill_leaders(ctx: Context, cluster: KafkaCluster, api: IngestionApi, result
             result.problems.append(
                 f"kill {kill}: the API acknowledged none of the emulator's events for {STALL_S:.0f}s after every "
                 "replica was back in sync (503 'Kafka did not acknowledge the record within 5s'); the suite "
-                "restarted the API, whose new producers write again")
-            ctx.say(f"kill {kill}: the API's traffic is stalled {STALL_S:.0f}s after the cluster healed; restarting the API")
+                "restarted the API, whose new producers write again"
+            )
+            ctx.say(
+                f"kill {kill}: the API's traffic is stalled {STALL_S:.0f}s after the cluster healed; restarting the API"
+            )
             api.stop()
             api.start()
         check_traffic(traffic.wait(), result)
     result.recovery_s = max(recoveries)
-    result.recovery_what = ("the longest of the kills, from the SIGKILL of the partition leader until the API "
-                            "acknowledged an event on that partition again")
+    result.recovery_what = (
+        "the longest of the kills, from the SIGKILL of the partition leader until the API "
+        "acknowledged an event on that partition again"
+    )
     result.notes.append("per kill, seconds until acknowledged again: " + ", ".join(f"{r:.1f}" for r in recoveries))
-    result.notes.append("per kill, seconds from the restart until all replicas were in sync: "
-                        + ", ".join(f"{r:.0f}" for r in resyncs))
+    result.notes.append(
+        "per kill, seconds from the restart until all replicas were in sync: " + ", ".join(f"{r:.0f}" for r in resyncs)
+    )
     ctx.say("starting the streaming job on the cluster (it reads the topics from the beginning)")
     ctx.service("streaming").start()
     drain_until_ok(ctx, "scenario-2")

@@ -1,5 +1,5 @@
 """`python -m devstack.chaos.killed_drain MODE --land-only`: the batch drain (`python -m
-pinterest_assets.batch`) that SIGKILLs itself at one point of a landing run, like a crash.
+devstack.batch`) that SIGKILLs itself at one point of a landing run, like a crash.
 
 MODE `mid-upload`: a run has uploaded one lake object and is about to upload the next (the lake
 then holds some of the run's objects, recorded as pending; progress not recorded). Needs a run
@@ -25,7 +25,7 @@ def die(what: str) -> None:
 
 
 def install(mode: str) -> None:
-    from pinterest_assets.lake.progress import ProgressStore
+    from pinterest_assets.lib.lake.progress import ProgressStore
 
     commit = ProgressStore.commit
 
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
         return 2
     install(argv[0])
     os.environ["PINTEREST_BATCH_WORKERS"] = "1"  # the runs execute here, where the patches are
-    from pinterest_assets.batch import main as batch_main
+    from devstack.batch import main as batch_main
 
     return batch_main(argv[1:])
 

@@ -98,17 +98,37 @@ def render_table(results: Sequence[ScenarioResult]) -> str:
     """The final table: per scenario, events tried, acknowledged and retried, the copies in Kafka
     beyond the first, acknowledged events lost anywhere, events held more than once downstream
     (must be 0), unacknowledged events that arrived anyway, the recovery time and the verdict."""
-    header = ["#", "scenario", "tried", "acked", "retried", "Kafka copies", "lost", "dup downstream",
-              "unacked arrived", "recovery s", "verdict"]
+    header = [
+        "#",
+        "scenario",
+        "tried",
+        "acked",
+        "retried",
+        "Kafka copies",
+        "lost",
+        "dup downstream",
+        "unacked arrived",
+        "recovery s",
+        "verdict",
+    ]
     rows = []
     for r in results:
         kafka = r.stage(KAFKA)
-        rows.append([
-            str(r.number), r.title, f"{r.tried:,}", f"{r.acknowledged:,}", f"{r.retried:,}",
-            _number(kafka.copies if kafka else None), _number(r.lost if r.stages else None),
-            _number(r.duplicated_downstream), f"{r.unacknowledged_arrived}/{r.unacknowledged}",
-            "-" if r.recovery_s is None else f"{r.recovery_s:.1f}", r.verdict,
-        ])
+        rows.append(
+            [
+                str(r.number),
+                r.title,
+                f"{r.tried:,}",
+                f"{r.acknowledged:,}",
+                f"{r.retried:,}",
+                _number(kafka.copies if kafka else None),
+                _number(r.lost if r.stages else None),
+                _number(r.duplicated_downstream),
+                f"{r.unacknowledged_arrived}/{r.unacknowledged}",
+                "-" if r.recovery_s is None else f"{r.recovery_s:.1f}",
+                r.verdict,
+            ]
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -120,8 +140,10 @@ def render_details(results: Sequence[ScenarioResult]) -> str:
     out = []
     for r in results:
         out.append(f"{r.number}. {r.title}: {r.verdict} ({r.elapsed_s:.0f}s)")
-        out.append(f"   ledger: {r.tried:,} tried, {r.acknowledged:,} acknowledged, {r.retried:,} retried, "
-                   f"{r.unacknowledged:,} unacknowledged")
+        out.append(
+            f"   ledger: {r.tried:,} tried, {r.acknowledged:,} acknowledged, {r.retried:,} retried, "
+            f"{r.unacknowledged:,} unacknowledged"
+        )
         if r.recovery_s is not None:
             out.append(f"   recovery {r.recovery_s:.1f}s: {r.recovery_what}")
         for stage in r.stages:
@@ -153,7 +175,7 @@ class CleanedCheck:
         """The accounting's result (`Accounting.line()`), without its prefix; empty if it printed none."""
         lines = self.accounting_output.splitlines()
         start = next((i for i, line in enumerate(lines) if line.startswith(ACCOUNTING_PREFIX)), None)
-        return [] if start is None else [lines[start].removeprefix(ACCOUNTING_PREFIX), *lines[start + 1:]]
+        return [] if start is None else [lines[start].removeprefix(ACCOUNTING_PREFIX), *lines[start + 1 :]]
 
     def failures(self) -> list[str]:
         """Why the cleaned tables failed the suite; empty when they passed."""
@@ -179,8 +201,10 @@ class CleanedCheck:
     def render(self) -> str:
         """`cleaned tables (scenarios ...; batch pass Ns, accounting Ns): <the accounting's result>`."""
         lines = self.result_lines or ["no accounting"]
-        head = (f"cleaned tables (scenarios {', '.join(map(str, self.scenarios))}; batch pass {self.batch_s:.0f}s, "
-                f"accounting {self.accounting_s:.0f}s): {lines[0]}")
+        head = (
+            f"cleaned tables (scenarios {', '.join(map(str, self.scenarios))}; batch pass {self.batch_s:.0f}s, "
+            f"accounting {self.accounting_s:.0f}s): {lines[0]}"
+        )
         out = [head, *lines[1:], *(f"   FAILED: {reason}" for reason in self.failures())]
         return "\n".join(out + ([f"   logs: {', '.join(self.logs)}"] if not self.ok and self.logs else []))
 

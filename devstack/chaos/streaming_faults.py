@@ -73,8 +73,10 @@ def _newest_batch_id(ctx: Context) -> tuple[str, int]:
     conn = psycopg2.connect(ctx.settings.pg_dsn(ctx.settings.streaming_database), connect_timeout=3)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT query_id, max(batch_id) FROM streaming_batches GROUP BY query_id "
-                        "ORDER BY max(committed_at) DESC LIMIT 1")
+            cur.execute(
+                "SELECT query_id, max(batch_id) FROM streaming_batches GROUP BY query_id "
+                "ORDER BY max(committed_at) DESC LIMIT 1"
+            )
             return cur.fetchone()
     finally:
         conn.close()
@@ -91,12 +93,18 @@ def driver_killed(ctx: Context, result: ScenarioResult) -> None:
     pid = kill_9(job.pid_file, "the streaming job")
     query_id, batch_id = _newest_batch_id(ctx)
     recorded = (job.checkpoint / "commits" / str(batch_id)).exists()
-    checkpoint = ("Spark had recorded it in its checkpoint" if recorded else
-                  "Spark had not recorded it in its checkpoint yet (the restart replays it)")
-    ctx.say(f"SIGKILLed the streaming driver's process group (pid {pid}) right after batch {batch_id} committed "
-            f"({checkpoint}); events keep arriving")
-    result.notes.append(f"the driver was SIGKILLed right after micro-batch {batch_id} of query {query_id} committed; "
-                        + checkpoint)
+    checkpoint = (
+        "Spark had recorded it in its checkpoint"
+        if recorded
+        else "Spark had not recorded it in its checkpoint yet (the restart replays it)"
+    )
+    ctx.say(
+        f"SIGKILLed the streaming driver's process group (pid {pid}) right after batch {batch_id} committed "
+        f"({checkpoint}); events keep arriving"
+    )
+    result.notes.append(
+        f"the driver was SIGKILLed right after micro-batch {batch_id} of query {query_id} committed; " + checkpoint
+    )
     time.sleep(DOWN_S)
     healed = time.monotonic()
     job.start()
@@ -118,9 +126,11 @@ def _open_write(ctx: Context, timeout_s: float = WATCH_S) -> str | None:
         with conn.cursor() as cur:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                cur.execute("SELECT state, left(query, 60) FROM pg_stat_activity WHERE datname = %s "
-                            "AND application_name = %s AND backend_xid IS NOT NULL",
-                            (ctx.settings.streaming_database, SINK_APPLICATION))
+                cur.execute(
+                    "SELECT state, left(query, 60) FROM pg_stat_activity WHERE datname = %s "
+                    "AND application_name = %s AND backend_xid IS NOT NULL",
+                    (ctx.settings.streaming_database, SINK_APPLICATION),
+                )
                 if (row := cur.fetchone()) is not None:
                     return f"{row[0]}: {' '.join(row[1].split())}"
                 time.sleep(POLL_S)
@@ -156,8 +166,9 @@ def postgres_restarted(ctx: Context, result: ScenarioResult) -> None:
     writing = _open_write(ctx)
     pid = kill_9(postgres.pid_file, "PostgreSQL")
     if writing is None:
-        result.problems.append(f"the streaming job opened no write transaction within {WATCH_S:.0f}s: "
-                               "PostgreSQL was SIGKILLed at no write")
+        result.problems.append(
+            f"the streaming job opened no write transaction within {WATCH_S:.0f}s: PostgreSQL was SIGKILLed at no write"
+        )
     else:
         result.notes.append(f"PostgreSQL SIGKILLed with a write transaction of the job open ({writing})")
     ctx.say(f"SIGKILLed PostgreSQL's process group (pid {pid}); the job's write: {writing}")
@@ -174,8 +185,9 @@ def postgres_restarted(ctx: Context, result: ScenarioResult) -> None:
         job.start()
 
     if not _writes_again(ctx, restart_dead_job):
-        result.problems.append(f"the streaming job wrote no micro-batch within {CATCH_UP_TIMEOUT_S:.0f}s "
-                               "after PostgreSQL's crash")
+        result.problems.append(
+            f"the streaming job wrote no micro-batch within {CATCH_UP_TIMEOUT_S:.0f}s after PostgreSQL's crash"
+        )
     traffic.under_load("PostgreSQL was stopped", result)
     postgres.stop()
     ctx.say("PostgreSQL stopped (pg_ctl stop -m fast) while the streaming job writes")
@@ -190,10 +202,16 @@ def postgres_restarted(ctx: Context, result: ScenarioResult) -> None:
         result.problems.append("the streaming tables did not catch up after PostgreSQL came back")
     else:
         result.recovery_s = time.monotonic() - healed
-    result.recovery_what = "from the second start of PostgreSQL (after the stop) until the tables held every acknowledged event"
+    result.recovery_what = (
+        "from the second start of PostgreSQL (after the stop) until the tables held every acknowledged event"
+    )
     same = job.running() and job.pid_file.read_text().strip() == job_pid
-    result.notes.append("the job recovered by itself (same process, its query restarted)" if same and not restarted
-                        else "the job's process died; the suite restarted it" if restarted
-                        else "the job runs under a new process id")
+    result.notes.append(
+        "the job recovered by itself (same process, its query restarted)"
+        if same and not restarted
+        else "the job's process died; the suite restarted it"
+        if restarted
+        else "the job runs under a new process id"
+    )
     drain_until_ok(ctx, "scenario-5")
     reconcile(ctx, ledger, result)

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from pinterest_assets.instance import prepare_instance
-from pinterest_assets.queries.analytics import QUESTIONS
+from pinterest_assets.lib.queries.analytics import QUESTIONS
 from tests.fixtures import golden
 from tests.fixtures.dagster_ui import browser_page, dagster_webserver, graphql, screenshot
 from tests.fixtures.pipeline import api_url, lake_rows, post_triples, postgres_rows, run_batch
@@ -39,9 +39,13 @@ def golden_batch(isolated_stack, tmp_path_factory):
     result = run_batch()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     workdir = tmp_path_factory.mktemp("golden-lake")
-    answers = {question: (postgres_rows(isolated_stack, question, COLUMNS[question]),
-                          lake_rows(isolated_stack, question, COLUMNS[question], workdir))
-               for question in golden.EXPECTED}
+    answers = {
+        question: (
+            postgres_rows(isolated_stack, question, COLUMNS[question]),
+            lake_rows(isolated_stack, question, COLUMNS[question], workdir),
+        )
+        for question in golden.EXPECTED
+    }
     return isolated_stack, accepted, answers
 
 
@@ -82,8 +86,9 @@ def test_a_new_category_is_counted_and_the_ui_shows_the_warning(golden_batch, tm
     result = run_batch()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "category_known" in result.stdout
-    assert ("Gardenland", "gardening", 1) in postgres_rows(settings, "top_category_per_country",
-                                                          COLUMNS["top_category_per_country"])
+    assert ("Gardenland", "gardening", 1) in postgres_rows(
+        settings, "top_category_per_country", COLUMNS["top_category_per_country"]
+    )
 
     prepare_instance(settings)
     with dg.DagsterInstance.get() as instance:

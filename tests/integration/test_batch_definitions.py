@@ -21,14 +21,14 @@ import pytest
 import requests
 
 from devstack.process import free_port
+from pinterest_assets.defs.analytics.jobs import REFRESH_JOB
+from pinterest_assets.defs.analytics.sensors import refresh_on_new_raw_data, stale_streams
+from pinterest_assets.defs.streaming_tables.sensors import streaming_observation_sensor
 from pinterest_assets.instance import prepare_instance
-from pinterest_assets.lake.progress import ProgressStore
-from pinterest_assets.raw_streams import STREAMS
+from pinterest_assets.lib.lake.progress import ProgressStore
+from pinterest_assets.lib.topics import DRAINED_TOPICS
 from pinterest_common.config import DAGSTER_DB, REPO_ROOT, get_settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
-from pinterest_assets.jobs import REFRESH_JOB
-from pinterest_assets.sensors import refresh_on_new_raw_data, streaming_observation_sensor
-from pinterest_assets.sensors.refresh import stale_streams
 from tests.fixtures.dagster_ui import LOCATIONS, graphql, stop_process_group, wait_for
 from tests.fixtures.pipeline import postgres_rows
 from tests.integration.test_batch_lake import accept_events, triples
@@ -40,13 +40,15 @@ def test_definitions_validate_passes(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
         [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "All code locations passed validation." in output
-
-
 
 
 @pytest.fixture
@@ -63,7 +65,11 @@ def dagster_dev(stack_settings, tmp_path):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         with dg.DagsterInstance.get() as instance:
@@ -93,19 +99,23 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
     wait_for(served, 240, "the webserver did not answer")
     locations = wait_for(
         lambda: [
-            e for e in graphql(base_url, LOCATIONS)["workspaceOrError"]["locationEntries"] if e["loadStatus"] == "LOADED"
+            e
+            for e in graphql(base_url, LOCATIONS)["workspaceOrError"]["locationEntries"]
+            if e["loadStatus"] == "LOADED"
         ],
-        120, "the code location did not load",
+        120,
+        "the code location did not load",
     )
     assert [e["name"] for e in locations] == ["pinterest_assets"]
     assert locations[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", locations
 
     nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(base_url, ASSETS)["assetNodes"]}
-    for stream in STREAMS:
+    for stream in DRAINED_TOPICS:
         raw = nodes[stream.asset_name]
         assert raw["groupName"] == "raw_lake" and set(raw["kinds"]) == {"kafka", "s3"}
         assert {c["name"] for c in raw["assetChecksOrError"]["checks"]} == {
-            "nothing_lost", "no_duplicate_offsets",
+            "nothing_lost",
+            "no_duplicate_offsets",
         }
         assert nodes[stream.topic_asset_name]["groupName"] == "kafka"
 
@@ -121,18 +131,28 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
 
     wait_for(landed, 900, "the sensors' runs did not land the events", interval=5)
     wait_for(
-        lambda: not instance.get_runs(
-            filters=dg.RunsFilter(tags={"pinterest/topic": "pinterest.pin"}, statuses=[
-                s for s in dg.DagsterRunStatus if s not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-            ])
+        lambda: (
+            not instance.get_runs(
+                filters=dg.RunsFilter(
+                    tags={"pinterest/topic": "pinterest.pin"},
+                    statuses=[
+                        s
+                        for s in dg.DagsterRunStatus
+                        if s
+                        not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+                    ],
+                )
+            )
         ),
-        180, "landing runs still in flight",
+        180,
+        "landing runs still in flight",
     )
 
     # ... and the refresh sensor cleans them and answers the questions, by itself too.
     def refreshed():
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name=REFRESH_JOB.name, tags={
-            "dagster/sensor_name": refresh_on_new_raw_data.name}))
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(job_name=REFRESH_JOB.name, tags={"dagster/sensor_name": refresh_on_new_raw_data.name})
+        )
         finished = [r for r in runs if r.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)]
         up_to_date = not stale_streams(instance)[1]
         return finished if up_to_date and finished and len(finished) == len(runs) else None
@@ -142,8 +162,10 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
     assert postgres_rows(settings, "top_category_per_country", ("country",))
 
     sensors = graphql(base_url, SENSORS)["sensorsOrError"]["results"]
-    assert {s["name"] for s in sensors} == {s.sensor_name for s in STREAMS} | {
-        refresh_on_new_raw_data.name, streaming_observation_sensor.name}
+    assert {s["name"] for s in sensors} == {s.sensor_name for s in DRAINED_TOPICS} | {
+        refresh_on_new_raw_data.name,
+        streaming_observation_sensor.name,
+    }
     for sensor in sensors:
         assert sensor["sensorState"]["status"] == "RUNNING"
         ticks = sensor["sensorState"]["ticks"]

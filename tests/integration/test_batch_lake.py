@@ -29,18 +29,18 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import dagster as dg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from pinterest_assets import batch
+from devstack import batch
 from pinterest_assets.definitions import build_definitions
 from pinterest_assets.instance import prepare_instance
-from pinterest_assets.lake.progress import PartitionBusy, ProgressStore
-from pinterest_assets.raw_streams import STREAMS
+from pinterest_assets.lib.lake.progress import PartitionBusy, ProgressStore
+from pinterest_assets.lib.topics import DRAINED_TOPICS, RUN_KEY_TAG
 from pinterest_common.config import DAGSTER_DB, REPO_ROOT, get_settings
 from pinterest_common.kafka_admin import EVENT_TOPICS, ensure_topics
 from pinterest_common.records import RecordMetadata, parse_received_at
@@ -52,7 +52,7 @@ pytestmark = [
     pytest.mark.filterwarnings("error::DeprecationWarning:pinterest_assets"),
 ]
 
-PIN_STREAM = STREAMS[0]
+PIN_STREAM = DRAINED_TOPICS[0]
 OBJECT_NAME = re.compile(
     r"^(?P<prefix>raw)/(?P<type>pin|geo|user)/dt=(?P<day>\d{4}-\d{2}-\d{2})/"
     r"(?P<topic>pinterest\.(?:pin|geo|user))\+p(?P<partition>\d+)\+o(?P<first>\d{12})\+o(?P<last>\d{12})\.jsonl\.gz$"
@@ -69,7 +69,9 @@ class Accepted:
     offset: int
 
 
-def accept_events(settings, events: list[tuple[EventType, dict]], received_at: datetime | None = None) -> list[Accepted]:
+def accept_events(
+    settings, events: list[tuple[EventType, dict]], received_at: datetime | None = None
+) -> list[Accepted]:
     """Write events exactly as the API does (see the module docstring to switch to the API)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
     try:
@@ -99,8 +101,10 @@ def accept_through_api(settings, events: list[tuple[EventType, dict]]) -> list[A
         for event_type, event in events:
             value = json.dumps(event, ensure_ascii=False)
             answer = http.post(
-                f"http://127.0.0.1:{settings.api_port}/{event_type.name}/", data=value.encode(),
-                headers={"Content-Type": "application/json"}, timeout=30,
+                f"http://127.0.0.1:{settings.api_port}/{event_type.name}/",
+                data=value.encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=30,
             )
             assert answer.status_code == 202, answer.text
             body = answer.json()
@@ -108,7 +112,9 @@ def accept_through_api(settings, events: list[tuple[EventType, dict]]) -> list[A
     return accepted
 
 
-def write_raw_records(settings, topic: str, records: list[tuple[bytes | None, bytes | None, list]]) -> list[tuple[int, int]]:
+def write_raw_records(
+    settings, topic: str, records: list[tuple[bytes | None, bytes | None, list]]
+) -> list[tuple[int, int]]:
     """Records from some other writer (not the API); their (partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     try:
@@ -124,14 +130,49 @@ def triples(count: int, seed: str = "") -> list[tuple[EventType, dict]]:
     events = []
     for i in range(count):
         ind = 10_000 + (abs(hash((seed, i))) % 1_000_000)
-        events.append((PIN, {
-            "index": ind, "unique_id": str(uuid.uuid4()), "title": f"Title {i} 🎄", "description": "No description available",
-            "poster_name": "Some Poster", "follower_count": f"{i}k", "tag_list": "a,b,c", "is_image_or_video": "image",
-            "image_src": "https://i.pinimg.com/x.jpg", "downloaded": 1, "save_location": "Local save in /data/art",
-            "category": "art",
-        }))
-        events.append((GEO, {"ind": ind, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": "-173.293", "country": "Albania"}))
-        events.append((USER, {"ind": str(ind), "first_name": "Abigail", "last_name": "Ali", "age": 20, "date_joined": "2015:10:24 11:23:51"}))
+        events.append(
+            (
+                PIN,
+                {
+                    "index": ind,
+                    "unique_id": str(uuid.uuid4()),
+                    "title": f"Title {i} 🎄",
+                    "description": "No description available",
+                    "poster_name": "Some Poster",
+                    "follower_count": f"{i}k",
+                    "tag_list": "a,b,c",
+                    "is_image_or_video": "image",
+                    "image_src": "https://i.pinimg.com/x.jpg",
+                    "downloaded": 1,
+                    "save_location": "Local save in /data/art",
+                    "category": "art",
+                },
+            )
+        )
+        events.append(
+            (
+                GEO,
+                {
+                    "ind": ind,
+                    "timestamp": "2020-08-28 03:52:47",
+                    "latitude": -89.9787,
+                    "longitude": "-173.293",
+                    "country": "Albania",
+                },
+            )
+        )
+        events.append(
+            (
+                USER,
+                {
+                    "ind": str(ind),
+                    "first_name": "Abigail",
+                    "last_name": "Ali",
+                    "age": 20,
+                    "date_joined": "2015:10:24 11:23:51",
+                },
+            )
+        )
     return events
 
 
@@ -140,8 +181,17 @@ def pins(count: int, seed: str) -> list[tuple[EventType, dict]]:
 
 
 LINE_FIELDS = [
-    "event_id", "event_type", "received_at", "schema_version", "client_event_id", "kafka_topic", "kafka_partition",
-    "kafka_offset", "kafka_timestamp", "key", "value",
+    "event_id",
+    "event_type",
+    "received_at",
+    "schema_version",
+    "client_event_id",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "key",
+    "value",
 ]
 API_HEADERS = ["event_id", "event_type", "received_at", "schema_version", "client_event_id"]
 
@@ -183,11 +233,17 @@ def assert_line_shows_record(line: dict, key, value, headers, case: str) -> None
         text(h) is not None for _, h in headers
     )
     expected = {
-        "event_id": text(first.get("event_id")), "event_type": text(first.get("event_type")),
+        "event_id": text(first.get("event_id")),
+        "event_type": text(first.get("event_type")),
         "received_at": text(first.get("received_at")),
         "schema_version": int(first["schema_version"]) if "schema_version" in first else None,
-        "client_event_id": text(first.get("client_event_id")), "kafka_topic": PIN.topic, "kafka_partition": line["kafka_partition"], "kafka_offset": line["kafka_offset"],
-        "kafka_timestamp": line["kafka_timestamp"], "key": text(key), "value": text(value),
+        "client_event_id": text(first.get("client_event_id")),
+        "kafka_topic": PIN.topic,
+        "kafka_partition": line["kafka_partition"],
+        "kafka_offset": line["kafka_offset"],
+        "kafka_timestamp": line["kafka_timestamp"],
+        "key": text(key),
+        "value": text(value),
     }
     if b64(key):
         expected["key_base64"] = b64(key)
@@ -240,8 +296,11 @@ def lake(isolated_stack, tmp_path_factory):
         import psycopg2
 
         s3 = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=settings.s3_secret_access_key,
         )
         progress = ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
         with dg.DagsterInstance.get() as instance:
@@ -256,13 +315,13 @@ def line_day(line: dict) -> str:
     try:
         return parse_received_at(line["received_at"]).date().isoformat()
     except (TypeError, ValueError):
-        return datetime.fromtimestamp(max(line["kafka_timestamp"], 0) / 1000, tz=timezone.utc).date().isoformat()
+        return datetime.fromtimestamp(max(line["kafka_timestamp"], 0) / 1000, tz=UTC).date().isoformat()
 
 
 def assert_lake_is_exact(lake: Lake) -> None:
     """Lake-wide: every offset below the committed offset is in exactly one object, and the
     object names tell the truth about their lines."""
-    for stream in STREAMS:
+    for stream in DRAINED_TOPICS:
         positions = Counter()
         for key, line in lake.lines(f"raw/{stream.name}/"):
             name = OBJECT_NAME.match(key)
@@ -296,7 +355,7 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
 
     # S3 holds each accepted event exactly once, its value byte for byte.
     by_id = {}
-    for stream in STREAMS:
+    for stream in DRAINED_TOPICS:
         for key, line in lake.lines(f"raw/{stream.name}/"):
             by_id.setdefault(line["event_id"], []).append((key, line))
     for event in accepted:
@@ -310,7 +369,7 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
 
     # The garbage is in raw/ too, each record exactly once, every byte visible; it stopped nothing.
     by_position = {}
-    for key, line in lake.lines("raw/pin/"):
+    for _key, line in lake.lines("raw/pin/"):
         by_position.setdefault((line["kafka_partition"], line["kafka_offset"]), []).append(line)
     for (case, key, value, headers), position in zip(strangers, garbage_positions):
         copies = by_position.get(position, [])
@@ -327,10 +386,10 @@ def test_events_land_exactly_once_in_the_documented_layout_with_metadata_in_the_
     for run_id in run_ids:
         run = lake.instance.get_run_by_id(run_id)
         assert run.status == dg.DagsterRunStatus.SUCCESS
-        assert run.tags["dagster/run_key"] and run.tags["dagster/sensor_name"].endswith("_drain_sensor")
+        assert run.tags[RUN_KEY_TAG] and run.tags[batch.LAUNCHED_BY_TAG] == batch.LAUNCHED_BY
     materializations = [
         record
-        for stream in STREAMS
+        for stream in DRAINED_TOPICS
         for record in lake.instance.fetch_materializations(dg.AssetKey(stream.asset_name), limit=100).records
         if record.run_id in run_ids
     ]
@@ -363,9 +422,9 @@ def test_a_rerun_of_a_landed_range_changes_nothing(lake):
     summary = lake.run_batch()
     run = lake.instance.get_run_by_id(summary.runs[0].run_id)
     before = lake.objects("raw/")
-    committed = {s.topic: lake.progress.committed(s.topic) for s in STREAMS}
+    committed = {s.topic: lake.progress.committed(s.topic) for s in DRAINED_TOPICS}
 
-    stream = next(s for s in STREAMS if s.job_name == run.job_name)
+    stream = next(s for s in DRAINED_TOPICS if s.job_name == run.job_name)
     result = lake.defs.resolve_job_def(stream.job_name).execute_in_process(
         run_config=run.run_config, instance=lake.instance, raise_on_error=False
     )
@@ -373,7 +432,7 @@ def test_a_rerun_of_a_landed_range_changes_nothing(lake):
     meta = result.asset_materializations_for_node(stream.asset_name)[0].metadata
     assert meta["already_landed"].value is True and meta["objects"].value == []
     assert lake.objects("raw/") == before
-    assert {s.topic: lake.progress.committed(s.topic) for s in STREAMS} == committed
+    assert {s.topic: lake.progress.committed(s.topic) for s in DRAINED_TOPICS} == committed
     assert_lake_is_exact(lake)
 
 
@@ -407,7 +466,7 @@ def test_two_sensor_ticks_over_the_same_offsets_launch_one_run(lake):
     assert all(outcome and outcome.success for outcome in launched)
     assert again == [None] * len(second)
     for request in first:
-        runs = lake.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key}))
+        runs = lake.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key}))
         assert len(runs) == 1
     third, _, _ = batch.evaluate_sensor(lake.defs, lake.instance, PIN_STREAM, cursor)
     assert third == []  # landed
@@ -423,16 +482,19 @@ def test_ranges_landed_by_concurrent_workers_land_every_offset_exactly_once(lake
     accepted = accept_events(lake.settings, triples(30, seed="concurrent"))
     logs: list[str] = []
 
-    summary = batch.run_batch(build_definitions(get_settings()), lake.instance, log=logs.append, refresh_downstream=False)
+    summary = batch.run_batch(
+        build_definitions(get_settings()), lake.instance, log=logs.append, refresh_downstream=False
+    )
 
     assert summary.ok and summary.landed == len(accepted), "\n".join(logs[-30:])
     records = [lake.instance.get_run_record_by_id(r.run_id) for r in summary.runs]
     assert len(records) > 9 and {r.dagster_run.status for r in records} == {dg.DagsterRunStatus.SUCCESS}
-    assert any(a.start_time < b.end_time and b.start_time < a.end_time for a in records for b in records if a is not b), \
-        "no two runs overlapped"
+    assert any(
+        a.start_time < b.end_time and b.start_time < a.end_time for a in records for b in records if a is not b
+    ), "no two runs overlapped"
     assert os.getpid() not in {int(r.dagster_run.tags["pinterest/batch_pid"]) for r in records}  # run by the workers
     assert sum("landed in" in line for line in logs) == len(records)  # a progress line per finished run
-    ids = Counter(line["event_id"] for stream in STREAMS for _, line in lake.lines(f"raw/{stream.name}/"))
+    ids = Counter(line["event_id"] for stream in DRAINED_TOPICS for _, line in lake.lines(f"raw/{stream.name}/"))
     assert all(ids[a.event_id] == 1 for a in accepted)
     assert_lake_is_exact(lake)
 
@@ -440,16 +502,16 @@ def test_ranges_landed_by_concurrent_workers_land_every_offset_exactly_once(lake
 KILL_BEFORE_COMMIT = """
 import json, os, signal, sys
 import dagster as dg
-from pinterest_assets import batch
+from devstack import batch
 from pinterest_assets.definitions import build_definitions
-from pinterest_assets.lake.progress import ProgressStore
-from pinterest_assets.raw_streams import STREAMS
+from pinterest_assets.lib.lake.progress import ProgressStore
+from pinterest_assets.lib.topics import DRAINED_TOPICS, RUN_KEY_TAG
 
 def killed(*args, **kwargs):  # the objects are uploaded; die before recording progress
     os.kill(os.getpid(), signal.SIGKILL)
 
 ProgressStore.commit = killed
-stream = next(s for s in STREAMS if s.name == sys.argv[1])
+stream = next(s for s in DRAINED_TOPICS if s.name == sys.argv[1])
 request = dg.RunRequest(**json.loads(sys.argv[2]))
 with dg.DagsterInstance.get() as instance:
     batch.launch(build_definitions(), instance, stream, request)
@@ -460,7 +522,10 @@ def kill_after_upload(lake: Lake, request: dg.RunRequest) -> None:
     spec = json.dumps({"run_key": request.run_key, "run_config": request.run_config, "tags": request.tags})
     result = subprocess.run(
         [sys.executable, "-c", KILL_BEFORE_COMMIT, PIN_STREAM.name, spec],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
 
@@ -489,7 +554,7 @@ def test_a_run_killed_after_its_upload_and_run_again_lands_exactly_once_with_the
     assert pending, "the killed run uploaded nothing"
     uploaded = {row.object_key: lake.objects(row.object_key)[row.object_key] for row in pending}
     assert lake.progress.committed(PIN.topic).get(partition) == committed_before  # progress not recorded
-    killed_run = lake.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key}))[0]
+    killed_run = lake.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key}))[0]
     assert killed_run.status == dg.DagsterRunStatus.STARTED  # nobody told the instance
 
     summary = lake.run_batch()  # marks the dead run failed; the sensor requests its range again
@@ -546,7 +611,10 @@ def test_make_batch_entry_point_lands_everything_through_the_dagster_home_instan
     before = {r.run_id for r in lake.instance.get_runs(filters=by_batch)}
     accepted = accept_events(lake.settings, pins(6, seed="make-batch"))
     result = subprocess.run(
-        [sys.executable, "-m", "pinterest_assets.batch", "--land-only"], cwd=REPO_ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "devstack.batch", "--land-only"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingestion_api.emulator import generate_triples
-from pinterest_assets.queries.analytics import QUESTIONS
 from bench.duckdb_recompute import QUERIES, load_raw
 from bench.duckdb_recompute import answers as duckdb_answers
+from ingestion_api.emulator import generate_triples
+from pinterest_assets.lib.queries.analytics import QUESTIONS
 from tests.fixtures.pipeline import download_prefix, lake_rows, post_triples, postgres_rows, run_batch
 
 pytestmark = pytest.mark.integration

@@ -23,13 +23,20 @@ TIMEOUT_S = 1800
 def test_broker_killed_and_garbage_scenarios_lose_and_duplicate_nothing():
     result = subprocess.run(
         [sys.executable, "-m", "devstack.chaos", "--scenarios", "1,7", "--events", str(EVENTS)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    report = output[output.index("================ chaos report"):]
-    stages = re.findall(r"^\s+(Kafka|raw lake|streaming)\s+([\d,]+) of ([\d,]+) acknowledged, ([\d,]+) lost, "
-                        r"([\d,]+) (duplicated|extra copies)", report, flags=re.MULTILINE)
+    report = output[output.index("================ chaos report") :]
+    stages = re.findall(
+        r"^\s+(Kafka|raw lake|streaming)\s+([\d,]+) of ([\d,]+) acknowledged, ([\d,]+) lost, "
+        r"([\d,]+) (duplicated|extra copies)",
+        report,
+        flags=re.MULTILINE,
+    )
     assert len(stages) == 6, report  # 2 scenarios x 3 stores
     for store, found, acknowledged, lost, duplicated, kind in stages:
         assert int(acknowledged.replace(",", "")) > 0, store
@@ -42,6 +49,10 @@ def test_broker_killed_and_garbage_scenarios_lose_and_duplicate_nothing():
     # tried, acked, retried, Kafka copies, lost, dup downstream, unacked arrived, recovery, verdict
     assert int(rows["1"][-7].replace(",", "")) > 0, report  # the broker's outage made the emulator retry
     assert rows["1"][-4] == rows["7"][-4] == "0", report
-    cleaned = re.search(r"^cleaned tables \(scenarios 1, 7; .*: ([\d,]+) acknowledged = .*; "
-                        r"([\d,]+) unaccounted, ([\d,]+) twice  ok$", report, flags=re.MULTILINE)
+    cleaned = re.search(
+        r"^cleaned tables \(scenarios 1, 7; .*: ([\d,]+) acknowledged = .*; "
+        r"([\d,]+) unaccounted, ([\d,]+) twice  ok$",
+        report,
+        flags=re.MULTILINE,
+    )
     assert cleaned and int(cleaned[1].replace(",", "")) > 0 and cleaned[2] == cleaned[3] == "0", report

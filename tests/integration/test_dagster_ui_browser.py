@@ -9,7 +9,7 @@ driven by Playwright; Playwright's own browser builds are never used) shows:
 
 - the asset catalog, one asset group at a time: every raw, cleaned and analytics asset of the
   definitions, materialised, and the streaming job's tables (observed source assets);
-- the lineage graph of the curated group: the cleaned tables, their raw upstreams and their
+- the lineage graph of the cleaned group: the cleaned tables, their raw upstreams and their
   checks' summary;
 - the checks tab of cleaned_pins: every check with its latest result, succeeded.
 
@@ -27,12 +27,14 @@ import dagster as dg
 import pytest
 from playwright.sync_api import expect
 
-from pinterest_assets.assets import ANALYTICS_GROUP, CURATED_GROUP, STREAMING_GROUP
-from pinterest_assets.assets.streaming_tables import TABLES as STREAMING_TABLES
 from pinterest_assets.definitions import build_definitions
+from pinterest_assets.defs.analytics.assets import ANALYTICS_GROUP
+from pinterest_assets.defs.cleaned.assets import CLEANED_GROUP
+from pinterest_assets.defs.streaming_tables.assets import STREAMING_GROUP
+from pinterest_assets.defs.streaming_tables.assets import TABLES as STREAMING_TABLES
+from pinterest_assets.defs.streaming_tables.jobs import OBSERVE_STREAMING_JOB
 from pinterest_assets.instance import prepare_instance
-from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
-from pinterest_assets.raw_streams import RAW_LAKE_GROUP, STREAMS
+from pinterest_assets.lib.topics import DRAINED_TOPICS, RAW_LAKE_GROUP
 from tests.fixtures import golden
 from tests.fixtures.dagster_ui import LOCATION, browser_page, dagster_webserver, graphql, screenshot
 from tests.fixtures.pipeline import post_triples, run_batch
@@ -41,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 BATCH_TIMEOUT_S = 1500
 
-BATCH_GROUPS = (RAW_LAKE_GROUP, CURATED_GROUP, ANALYTICS_GROUP)
+BATCH_GROUPS = (RAW_LAKE_GROUP, CLEANED_GROUP, ANALYTICS_GROUP)
 CHECKED_ASSET = "cleaned_pins"
 
 
@@ -49,9 +51,9 @@ CHECKED_ASSET = "cleaned_pins"
 @pytest.fixture(scope="module")
 def definitions():
     """Asset keys by group and the checks of CHECKED_ASSET, from the code location itself."""
-    from pinterest_assets.definitions import defs
+    from pinterest_assets.definitions import build_definitions
 
-    graph = defs.resolve_asset_graph()
+    graph = build_definitions().resolve_asset_graph()
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
@@ -62,8 +64,8 @@ def definitions():
 def test_the_definitions_hold_every_layer(definitions):
     """What the browser tests below look for: the asserts there read these sets."""
     groups, checks = definitions
-    assert {s.asset_name for s in STREAMS} <= groups.get(RAW_LAKE_GROUP, set())
-    assert CHECKED_ASSET in groups.get(CURATED_GROUP, set())
+    assert {s.asset_name for s in DRAINED_TOPICS} <= groups.get(RAW_LAKE_GROUP, set())
+    assert CHECKED_ASSET in groups.get(CLEANED_GROUP, set())
     assert "top_category_per_country" in groups.get(ANALYTICS_GROUP, set())
     assert {t.name for t in STREAMING_TABLES} <= groups.get(STREAMING_GROUP, set()), (
         "the streaming job's tables are not in pinterest_assets.definitions"
@@ -85,7 +87,6 @@ def batch(stack_settings):
         job = build_definitions(stack_settings).resolve_job_def(OBSERVE_STREAMING_JOB.name)
         assert job.execute_in_process(instance=instance).success
     return stack_settings
-
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +121,7 @@ def catalog_path(selection: str) -> str:
 
 def catalog_row(page, key: str):
     """The catalog's row of asset `key` (its checkbox carries the key as data-testid)."""
-    return page.locator(
-        f'xpath=//input[@data-testid="checkbox-{key}"]/ancestor::div[.//a[@href="/assets/{key}"]][1]'
-    )
+    return page.locator(f'xpath=//input[@data-testid="checkbox-{key}"]/ancestor::div[.//a[@href="/assets/{key}"]][1]')
 
 
 # The tests ----------------------------------------------------------------------------------
@@ -142,9 +141,11 @@ def test_the_catalog_shows_raw_cleaned_analytics_and_streaming_assets(webserver,
                 else:
                     # ... and the streaming tables were observed.
                     expect(row).not_to_contain_text("Never observed")
-            shown = set(page.locator('a[href^="/assets/"]').evaluate_all(
-                "links => links.map(a => decodeURIComponent(a.getAttribute('href').slice('/assets/'.length)))"
-            ))
+            shown = set(
+                page.locator('a[href^="/assets/"]').evaluate_all(
+                    "links => links.map(a => decodeURIComponent(a.getAttribute('href').slice('/assets/'.length)))"
+                )
+            )
             assert shown == keys, (group, sorted(shown ^ keys))
 
         # One page with one asset of each layer, for the screenshot, and the streaming source
@@ -158,20 +159,22 @@ def test_the_catalog_shows_raw_cleaned_analytics_and_streaming_assets(webserver,
     assert page_errors == []
 
 
-def test_the_lineage_graph_shows_the_cleaned_tables_their_raw_upstreams_and_checks(webserver, page, page_errors, definitions):
-    """The curated group's graph, whose cleaned_pins node sums up its checks; then each cleaned
+def test_the_lineage_graph_shows_the_cleaned_tables_their_raw_upstreams_and_checks(
+    webserver, page, page_errors, definitions
+):
+    """The cleaned group's graph, whose cleaned_pins node sums up its checks; then each cleaned
     and quarantine table's upstream lineage, its raw asset, on a page of its own (the group's
     graph, analytics included, is taller than the window, which renders only what it shows)."""
     groups, checks = definitions
     with screenshot(page, "dagster_ui_lineage.png"):
-        open_ui(page, webserver, f"/locations/{LOCATION}/asset-groups/{CURATED_GROUP}")
+        open_ui(page, webserver, f"/locations/{LOCATION}/asset-groups/{CLEANED_GROUP}")
         for key in (CHECKED_ASSET, "raw_pin_events"):
             page.get_by_text(key, exact=True).first.wait_for()
         page.get_by_text(f"{len(checks)} / {len(checks)} Passed", exact=True).first.wait_for()
-    raw_of = {s.name: s.asset_name for s in STREAMS}
-    curated = sorted(groups[CURATED_GROUP])
-    assert len(curated) == 2 * len(raw_of)
-    for key in curated:
+    raw_of = {s.name: s.asset_name for s in DRAINED_TOPICS}
+    cleaned = sorted(groups[CLEANED_GROUP])
+    assert len(cleaned) == 2 * len(raw_of)
+    for key in cleaned:
         raw = next(asset for name, asset in raw_of.items() if key.endswith((f"_{name}s", f"_{name}")))
         with screenshot(page, f"dagster_ui_lineage_{key}.png"):
             open_ui(page, webserver, f"/assets/{key}?view=lineage")

@@ -28,16 +28,14 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+import duckdb
 import psycopg2
 import pytest
 import requests
 from kafka import KafkaProducer
-
-from concurrent.futures import ThreadPoolExecutor
-
-import duckdb
 
 from devstack.fresh import settings_stack
 from devstack.process import read_pid
@@ -57,22 +55,43 @@ JOINED_2011 = "2011-03-04 05:06:07"  # the only user who joined in 2011: the one
 
 
 def _at(delta: timedelta) -> str:
-    return (datetime.now(timezone.utc) + delta).strftime("%Y-%m-%d %H:%M:%S")
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def triple(ind: int, pin: dict | None = None, geo: dict | None = None, user: dict | None = None) -> dict[str, dict]:
     category = (pin or {}).get("category", "travel")
     return {
         "pin": {
-            "index": ind, "unique_id": str(uuid.uuid4()), "title": "A title", "description": "A description",
-            "poster_name": f"Poster {ind}", "follower_count": "12k", "tag_list": "a,b", "is_image_or_video": "image",
-            "image_src": "https://example.invalid/i.jpg", "downloaded": 1,
-            "save_location": f"Local save in /data/{category}", "category": category, **(pin or {}),
+            "index": ind,
+            "unique_id": str(uuid.uuid4()),
+            "title": "A title",
+            "description": "A description",
+            "poster_name": f"Poster {ind}",
+            "follower_count": "12k",
+            "tag_list": "a,b",
+            "is_image_or_video": "image",
+            "image_src": "https://example.invalid/i.jpg",
+            "downloaded": 1,
+            "save_location": f"Local save in /data/{category}",
+            "category": category,
+            **(pin or {}),
         },
-        "geo": {"ind": ind, "timestamp": "2021-05-06 07:08:09", "latitude": 12.5, "longitude": -45.25,
-                "country": COUNTRY if not pin else "Elsewhere", **(geo or {})},
-        "user": {"ind": ind, "first_name": "Ada", "last_name": f"L{ind}", "age": 30,
-                 "date_joined": "2016-01-02 03:04:05", **(user or {})},
+        "geo": {
+            "ind": ind,
+            "timestamp": "2021-05-06 07:08:09",
+            "latitude": 12.5,
+            "longitude": -45.25,
+            "country": COUNTRY if not pin else "Elsewhere",
+            **(geo or {}),
+        },
+        "user": {
+            "ind": ind,
+            "first_name": "Ada",
+            "last_name": f"L{ind}",
+            "age": 30,
+            "date_joined": "2016-01-02 03:04:05",
+            **(user or {}),
+        },
     }
 
 
@@ -128,8 +147,12 @@ def _write_garbage(settings, base_ind: int) -> dict[tuple[str, int, int], str]:
         for i, (_, value, headers, reason) in enumerate(GARBAGE):
             event = triple(base_ind + i)["user"]
             value = value if value is not None else json.dumps(event).encode()
-            metadata = producer.send("pinterest.user", key=b"garbage", value=value,
-                                     headers=RecordMetadata.new("user").headers() if headers else []).get(30)
+            metadata = producer.send(
+                "pinterest.user",
+                key=b"garbage",
+                value=value,
+                headers=RecordMetadata.new("user").headers() if headers else [],
+            ).get(30)
             written[("pinterest.user", metadata.partition, metadata.offset)] = reason
     finally:
         producer.close()
@@ -153,16 +176,23 @@ def _quarantine(settings, event_type: str) -> dict[str, str]:
 
 
 def _batch(env: dict | None = None, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pinterest_assets.batch", *args], cwd=REPO_ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=1800)
+    return subprocess.run(
+        [sys.executable, "-m", "devstack.batch", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
 
 
 RETRY_COUNTRY = f"Retryland {RUN}"
 
 
 def _post_named(settings, event_type: str, event: dict, key: str, timeout=(5, 60)) -> requests.Response:
-    return requests.post(f"{api_url(settings)}/{event_type}/", json=event, headers={"Idempotency-Key": key},
-                         timeout=timeout)
+    return requests.post(
+        f"{api_url(settings)}/{event_type}/", json=event, headers={"Idempotency-Key": key}, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +250,15 @@ def posted(isolated_full_stack, retried, tmp_path_factory):
             answer = _post(settings, event_type, event)
             assert answer.status_code == 202, answer.text
             event_id = answer.json()["event_id"]
-            ledger.append({"client_event_id": answer.json()["client_event_id"], "event_type": event_type,
-                           "outcome": "acknowledged", "attempts": 1, "event_id": event_id})
+            ledger.append(
+                {
+                    "client_event_id": answer.json()["client_event_id"],
+                    "event_type": event_type,
+                    "outcome": "acknowledged",
+                    "attempts": 1,
+                    "event_id": event_id,
+                }
+            )
             if event_type == refused_type:
                 quarantined[event_id] = (event_type, reason)
     edge = [(case, _post(settings, case[0], {**triple(50)[case[0]], **case[1]})) for case in EDGE_CASES]
@@ -269,8 +306,12 @@ def _quarantines(settings) -> dict[str, dict[str, str]]:
 
 
 def _top_category(settings, country: str) -> list[tuple]:
-    return _rows(settings, ANALYTICS_DB, "SELECT category, category_count FROM top_category_per_country WHERE country = %s",
-                 country)
+    return _rows(
+        settings,
+        ANALYTICS_DB,
+        "SELECT category, category_count FROM top_category_per_country WHERE country = %s",
+        country,
+    )
 
 
 CLEANED = {"pin": "cleaned_pins", "geo": "cleaned_geo", "user": "cleaned_users"}
@@ -282,20 +323,31 @@ def baseline(posted, retried, tmp_path_factory):
     them (`requarantined`, then `planted`) change it, and need it read first whichever test runs
     first (the suite may run in random order)."""
     settings, ledger_path, *_ = posted
-    accounting = subprocess.run([sys.executable, "-m", "devstack.accounting", str(ledger_path)], cwd=REPO_ROOT,
-                                env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    accounting = subprocess.run(
+        [sys.executable, "-m", "devstack.accounting", str(ledger_path)],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     workdir = tmp_path_factory.mktemp("cleaned")
     return {
         "quarantines": _quarantines(settings),
-        "quarantined_users": _rows(settings, ANALYTICS_DB, "SELECT kafka_topic, kafka_partition, kafka_offset, reason, "
-                                                           "value, value_base64 FROM quarantined_users"),
+        "quarantined_users": _rows(
+            settings,
+            ANALYTICS_DB,
+            "SELECT kafka_topic, kafka_partition, kafka_offset, reason, value, value_base64 FROM quarantined_users",
+        ),
         "category_known": _latest_evaluation(settings, "cleaned_pins", "category_known"),
         "quarantine_share": _latest_evaluation(settings, "quarantined_pins", "quarantine_share"),
         "accounting": accounting,
         "top_category": {country: _top_category(settings, country) for country in (COUNTRY, RETRY_COUNTRY)},
         "joined_2011": _joined_2011(settings),
-        "cleaned_retried": {event_type: _cleaned_rows(settings, CLEANED[event_type], key, workdir)
-                            for event_type, key in retried[0].items()},
+        "cleaned_retried": {
+            event_type: _cleaned_rows(settings, CLEANED[event_type], key, workdir)
+            for event_type, key in retried[0].items()
+        },
     }
 
 
@@ -319,16 +371,24 @@ def planted(posted, requarantined):
 
     from pinterest_assets.instance import prepare_instance
 
-    planting = subprocess.run([sys.executable, "-m", "tests.fixtures.plant"], cwd=REPO_ROOT, env=dict(os.environ),
-                              capture_output=True, text=True, timeout=600)
+    planting = subprocess.run(
+        [sys.executable, "-m", "tests.fixtures.plant"],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert planting.returncode == 0, planting.stderr[-3000:]
     result = run_batch()
     prepare_instance(posted[0])
     with dg.DagsterInstance.get() as instance:
         key = dg.AssetCheckKey(dg.AssetKey("cleaned_pins"), "unique_key")
         failed_run = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].run_id
-        latest = {question: instance.fetch_materializations(dg.AssetKey(question), limit=1).records[0].run_id
-                  for question in ("top_category_per_country", "users_joined_per_year")}
+        latest = {
+            question: instance.fetch_materializations(dg.AssetKey(question), limit=1).records[0].run_id
+            for question in ("top_category_per_country", "users_joined_per_year")
+        }
     return result, failed_run, latest
 
 
@@ -381,20 +441,31 @@ def test_the_streaming_job_quarantines_the_same_events_and_stores_none_as_events
     settings, _, quarantined, *_ = posted
     deadline = time.monotonic() + 180
     while True:
-        rows = dict(_rows(settings, settings.streaming_database,
-                          "SELECT event_id, reason FROM quarantined_events WHERE event_id = ANY(%s)", list(quarantined)))
+        rows = dict(
+            _rows(
+                settings,
+                settings.streaming_database,
+                "SELECT event_id, reason FROM quarantined_events WHERE event_id = ANY(%s)",
+                list(quarantined),
+            )
+        )
         if len(rows) == len(quarantined) or time.monotonic() > deadline:
             break
         time.sleep(2)
     assert rows == {event_id: reason for event_id, (_, reason) in quarantined.items()}
     for table in ("experimental_data", "geo_data", "user_data"):
-        stored = _rows(settings, settings.streaming_database, f"SELECT event_id FROM {table} WHERE event_id = ANY(%s)",
-                       list(quarantined))
+        stored = _rows(
+            settings,
+            settings.streaming_database,
+            f"SELECT event_id FROM {table} WHERE event_id = ANY(%s)",
+            list(quarantined),
+        )
         assert stored == [], table
 
 
-def test_requarantine_after_relaxing_a_rule_moves_its_rows_and_a_second_run_changes_nothing(posted, baseline,
-                                                                                            requarantined):
+def test_requarantine_after_relaxing_a_rule_moves_its_rows_and_a_second_run_changes_nothing(
+    posted, baseline, requarantined
+):
     quarantined = posted[2]
     minor = next(event_id for event_id, (_, reason) in quarantined.items() if reason == RELAXED)
     assert minor in baseline["quarantines"]["user"] and baseline["joined_2011"] == []
@@ -411,20 +482,30 @@ def test_requarantine_after_relaxing_a_rule_moves_its_rows_and_a_second_run_chan
 
 
 BLOCKING = [
-    "cleaned_pins:no_sentinel_left", "cleaned_pins:follower_count_not_negative", "cleaned_pins:save_location_is_path",
-    "cleaned_geo:coordinates_in_range", "cleaned_users:age_in_range",
-    *(f"{table}:{check}" for table in ("cleaned_pins", "cleaned_geo", "cleaned_users")
-      for check in ("unique_key", "unique_event_id", "raw_keys_reconciled")),
+    "cleaned_pins:no_sentinel_left",
+    "cleaned_pins:follower_count_not_negative",
+    "cleaned_pins:save_location_is_path",
+    "cleaned_geo:coordinates_in_range",
+    "cleaned_users:age_in_range",
+    *(
+        f"{table}:{check}"
+        for table in ("cleaned_pins", "cleaned_geo", "cleaned_users")
+        for check in ("unique_key", "unique_event_id", "raw_keys_reconciled")
+    ),
 ]
 
 
 def test_rows_a_faulty_pipeline_writes_fail_every_blocking_check_and_stop_the_analytics(planted):
-    from pinterest_assets.assets.curated import CHECK_SPECS
+    from pinterest_assets.defs.cleaned.assets import CHECK_SPECS
 
     assert {f"{s.asset_key.to_user_string()}:{s.name}" for s in CHECK_SPECS if s.blocking} == set(BLOCKING)
     result, failed_run, latest = planted
     assert result.returncode == 1, result.stdout[-4000:]
-    failed_line = next(line for line in result.stdout.splitlines() if "refresh_curated_and_analytics" in line and "FAILED checks" in line)
+    failed_line = next(
+        line
+        for line in result.stdout.splitlines()
+        if "refresh_cleaned_and_analytics" in line and "FAILED checks" in line
+    )
     failed = set(failed_line.split("FAILED checks: ", 1)[1].split(", warnings: ", 1)[0].split(", "))
     assert failed == set(BLOCKING), failed_line
     for question, run_id in latest.items():
@@ -442,7 +523,9 @@ def test_each_retry_came_as_planned(retried):
 
 
 def _kafka_copies(settings, key: str) -> set[tuple[str, int, int]]:
-    return {(r.topic, r.partition, r.offset) for r, metadata in api_records(settings) if metadata.client_event_id == key}
+    return {
+        (r.topic, r.partition, r.offset) for r, metadata in api_records(settings) if metadata.client_event_id == key
+    }
 
 
 def _copies_within(settings, key: str, timeout_s: float) -> bool:
@@ -476,15 +559,17 @@ def test_the_raw_lake_holds_every_copy_that_kafka_holds(posted, retried):
 
 def _cleaned_rows(settings, table: str, key: str, workdir) -> int:
     client = s3_client(settings)
-    state = json.loads(client.get_object(Bucket=settings.s3_bucket, Key=f"curated/{table}/_state.json")["Body"].read())
-    prefix = f"curated/{table}/version={state['version']}/"
+    state = json.loads(client.get_object(Bucket=settings.s3_bucket, Key=f"cleaned/{table}/_state.json")["Body"].read())
+    prefix = f"cleaned/{table}/version={state['version']}/"
     files = []
     for entry in client.list_objects_v2(Bucket=settings.s3_bucket, Prefix=prefix).get("Contents", []):
         if entry["Key"].endswith(".parquet"):
             files.append(workdir / entry["Key"].replace("/", "_"))
             client.download_file(settings.s3_bucket, entry["Key"], str(files[-1]))
     listing = ", ".join(f"'{path}'" for path in files)
-    return duckdb.execute(f"SELECT count(*) FROM read_parquet([{listing}]) WHERE client_event_id = ?", [key]).fetchall()[0][0]
+    return duckdb.execute(
+        f"SELECT count(*) FROM read_parquet([{listing}]) WHERE client_event_id = ?", [key]
+    ).fetchall()[0][0]
 
 
 def test_a_retried_event_is_one_row_in_the_cleaned_tables(baseline):
@@ -496,9 +581,15 @@ def test_a_retried_event_is_one_row_in_the_streaming_tables(posted, retried):
     tables = {"pin": "experimental_data", "geo": "geo_data", "user": "user_data"}
     deadline = time.monotonic() + 180
     while True:
-        counts = {event_type: _rows(settings, settings.streaming_database,
-                                    f"SELECT count(*) FROM {tables[event_type]} WHERE client_event_id = %s", key)[0][0]
-                  for event_type, key in keys.items()}
+        counts = {
+            event_type: _rows(
+                settings,
+                settings.streaming_database,
+                f"SELECT count(*) FROM {tables[event_type]} WHERE client_event_id = %s",
+                key,
+            )[0][0]
+            for event_type, key in keys.items()
+        }
         if all(counts.values()) or time.monotonic() > deadline:
             break
         time.sleep(2)

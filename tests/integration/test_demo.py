@@ -17,26 +17,38 @@ pytestmark = pytest.mark.integration
 def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_stack):
     result = subprocess.run(
         [sys.executable, "-m", "devstack.demo", "--triples", "150", "--seed", "7", "--catch-up-timeout", "600"],
-        cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1800,
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    ledger = re.search(r"^    ledger: ([\d,]+) events tried, ([\d,]+) acknowledged, ([\d,]+) retried$", result.stdout,
-                       re.MULTILINE)
+    ledger = re.search(
+        r"^    ledger: ([\d,]+) events tried, ([\d,]+) acknowledged, ([\d,]+) retried$", result.stdout, re.MULTILINE
+    )
     assert ledger and int(ledger.group(1).replace(",", "")) == 450, output[-6000:]  # 150 triples
     total = int(ledger.group(2).replace(",", ""))
     assert 400 < total <= 450  # ~5% invalid
-    stages = re.findall(r"^    (Kafka topics|raw lake \(S3\)|streaming \+ quarantine)\s+([\d,]+) of ([\d,]+)"
-                        r" acknowledged, 0 lost, (.*?); .*  ok$", result.stdout, re.MULTILINE)
-    assert [stage for stage, *_ in stages] == ["Kafka topics", "raw lake (S3)", "streaming + quarantine"], output[-6000:]
+    stages = re.findall(
+        r"^    (Kafka topics|raw lake \(S3\)|streaming \+ quarantine)\s+([\d,]+) of ([\d,]+)"
+        r" acknowledged, 0 lost, (.*?); .*  ok$",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert [stage for stage, *_ in stages] == ["Kafka topics", "raw lake (S3)", "streaming + quarantine"], output[
+        -6000:
+    ]
     assert {(int(found.replace(",", "")), int(of.replace(",", ""))) for _, found, of, _ in stages} == {(total, total)}
     assert stages[2][3] == "0 duplicated"  # the store after the raw lake: exactly once
     assert "FAILED" not in result.stdout
     assert re.search(r"raw_pin_events\.nothing_lost\s+passed", result.stdout)
     assert re.search(r"cleaned_pins\.unique_key\s+passed", result.stdout)
     assert re.search(r"cleaned_pins\.raw_keys_reconciled\s+passed", result.stdout)
-    accounting = re.search(r"cleaned \+ quarantined: ([\d,]+) acknowledged = .* 0 unaccounted, 0 twice  ok$", result.stdout,
-                           re.MULTILINE)
+    accounting = re.search(
+        r"cleaned \+ quarantined: ([\d,]+) acknowledged = .* 0 unaccounted, 0 twice  ok$", result.stdout, re.MULTILINE
+    )
     assert accounting and int(accounting.group(1).replace(",", "")) == total, output[-6000:]
     # The emulator built some accepted events to break a cleaning rule: each is quarantined, none lost.
     built = int(re.search(r"accepted [\d,]+ \(([\d,]+) built to break a cleaning rule\)", result.stdout).group(1))

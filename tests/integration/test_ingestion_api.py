@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -16,7 +16,9 @@ from ingestion_api.app import create_app
 from ingestion_api.canonical import CANONICAL_TRIPLE
 from ingestion_api.cli import main
 from ingestion_api.dlq import parse_dead_letter
-from ingestion_api.topics import describe, end_offsets, read_records
+from ingestion_api.topics import describe
+from pinterest_common.kafka_admin import PLATFORM_TOPICS
+from pinterest_common.kafka_io import end_offsets, read_to_end
 from pinterest_common.records import RecordMetadata, parse_received_at
 from pinterest_common.schema import DLQ_TOPIC, EVENT_TYPES, SCHEMA_VERSION
 
@@ -40,8 +42,9 @@ def api(stack_settings):
 
 
 def read_at(settings, topic: str, partition: int, offset: int):
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
-                             consumer_timeout_ms=15_000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=15_000
+    )
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
@@ -70,7 +73,7 @@ def test_the_canonical_triple_reads_back_with_an_identical_value_and_its_metadat
     assert metadata.event_id == answer.json["event_id"]
     assert (metadata.event_type, metadata.schema_version) == (name, SCHEMA_VERSION)
     received = parse_received_at(metadata.received_at)
-    assert timedelta(0) <= datetime.now(timezone.utc) - received < timedelta(minutes=1)
+    assert timedelta(0) <= datetime.now(UTC) - received < timedelta(minutes=1)
 
 
 def _batch_of(event: dict, count: int) -> bytes:
@@ -80,29 +83,77 @@ def _batch_of(event: dict, count: int) -> bytes:
 BAD_GEO = {"ind": "x", "timestamp": "28/08/2020", "latitude": "north", "longitude": 1, "country": "Albania"}
 # (path, body, content type, status, reason, a problem that must be named)
 INVALID_CASES = {
-    "malformed JSON": ("/pin/", b'{"index": 7528, "title": ', "application/json", 400, "malformed_json",
-                       "malformed JSON: Expecting value"),
-    "missing field": ("/user/", json.dumps({k: v for k, v in CANONICAL_TRIPLE["user"].items() if k != "age"}).encode(),
-                      "application/json", 422, "schema", "missing field 'age'"),
-    "wrong type": ("/geo/", json.dumps(BAD_GEO).encode(), "application/json", 422, "schema",
-                   "'latitude' must be a number or a numeric string"),
-    "unknown field": ("/pin/", json.dumps({**CANONICAL_TRIPLE["pin"], "clicks": 3}).encode(), "application/json",
-                      422, "schema", "unknown field 'clicks'"),
-    "not an object": ("/user/", b'["Abigail", "Ali"]', "application/json", 422, "schema",
-                      "a user event must be a JSON object, got list"),
-    "not JSON": ("/geo/", json.dumps(CANONICAL_TRIPLE["geo"]).encode(), "text/plain", 415, "unsupported_media_type",
-                 "Content-Type must be application/json"),
-    "too large": ("/pin/", b'{"title": "' + b"x" * 600_000 + b'"}', "application/json", 413, "too_large",
-                  "exceeds the limit of 524288 bytes"),
-    "batch too long": ("/geo/batch", _batch_of(CANONICAL_TRIPLE["geo"], 501), "application/json", 413, "too_large",
-                       "a batch holds at most 500 events, got 501"),
+    "malformed JSON": (
+        "/pin/",
+        b'{"index": 7528, "title": ',
+        "application/json",
+        400,
+        "malformed_json",
+        "malformed JSON: Expecting value",
+    ),
+    "missing field": (
+        "/user/",
+        json.dumps({k: v for k, v in CANONICAL_TRIPLE["user"].items() if k != "age"}).encode(),
+        "application/json",
+        422,
+        "schema",
+        "missing field 'age'",
+    ),
+    "wrong type": (
+        "/geo/",
+        json.dumps(BAD_GEO).encode(),
+        "application/json",
+        422,
+        "schema",
+        "'latitude' must be a number or a numeric string",
+    ),
+    "unknown field": (
+        "/pin/",
+        json.dumps({**CANONICAL_TRIPLE["pin"], "clicks": 3}).encode(),
+        "application/json",
+        422,
+        "schema",
+        "unknown field 'clicks'",
+    ),
+    "not an object": (
+        "/user/",
+        b'["Abigail", "Ali"]',
+        "application/json",
+        422,
+        "schema",
+        "a user event must be a JSON object, got list",
+    ),
+    "not JSON": (
+        "/geo/",
+        json.dumps(CANONICAL_TRIPLE["geo"]).encode(),
+        "text/plain",
+        415,
+        "unsupported_media_type",
+        "Content-Type must be application/json",
+    ),
+    "too large": (
+        "/pin/",
+        b'{"title": "' + b"x" * 600_000 + b'"}',
+        "application/json",
+        413,
+        "too_large",
+        "exceeds the limit of 524288 bytes",
+    ),
+    "batch too long": (
+        "/geo/batch",
+        _batch_of(CANONICAL_TRIPLE["geo"], 501),
+        "application/json",
+        413,
+        "too_large",
+        "a batch holds at most 500 events, got 501",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(INVALID_CASES))
 def test_every_invalid_case_gets_its_status_a_readable_error_and_a_dead_letter(api, stack_settings, case):
     path, body, content_type, status, reason, problem = INVALID_CASES[case]
-    start = end_offsets(stack_settings, (DLQ_TOPIC,))
+    start = end_offsets(stack_settings.kafka_bootstrap_servers, (DLQ_TOPIC,))
     answer = post(api, path, body, content_type)
 
     assert answer.status_code == status
@@ -110,26 +161,28 @@ def test_every_invalid_case_gets_its_status_a_readable_error_and_a_dead_letter(a
     assert any(problem in p for p in answer.json["problems"]), answer.json["problems"]
     if case == "wrong type":  # every problem is named, not only the first
         assert len(answer.json["problems"]) == 3
-    letters = [parse_dead_letter(r.headers, r.value) for r in read_records(stack_settings, start)]
+    letters = [
+        parse_dead_letter(r.headers, r.value) for r in read_to_end(stack_settings.kafka_bootstrap_servers, start)
+    ]
     [letter] = [d for d in letters if d["event_id"] == answer.json["dead_letter_id"]]
     assert (letter["status"], letter["reason"], letter["endpoint"]) == (status, reason, path)
     assert letter["problems"] == answer.json["problems"]
     assert letter["event_type"] == path.strip("/").split("/")[0]
     if case == "too large":
-        assert letter["truncated"] and letter["body"] == body[:stack_settings.api_max_bytes]
+        assert letter["truncated"] and letter["body"] == body[: stack_settings.api_max_bytes]
     else:
         assert not letter["truncated"] and letter["body"] == body
 
 
 def test_an_invalid_event_in_a_batch_is_dead_lettered_alone_and_the_rest_accepted(api, stack_settings):
-    start = end_offsets(stack_settings)
+    start = end_offsets(stack_settings.kafka_bootstrap_servers, PLATFORM_TOPICS)
     good = json.dumps(CANONICAL_TRIPLE["geo"])
     answer = post(api, "/geo/batch", f"[{good}, {json.dumps(BAD_GEO)}]".encode())
 
     assert answer.status_code == 207
     accepted, rejected = answer.json["results"]
     assert (accepted["status"], rejected["status"]) == (202, 422)
-    records = read_records(stack_settings, start)
+    records = read_to_end(stack_settings.kafka_bootstrap_servers, start)
     by_id = {RecordMetadata.from_headers(r.headers).event_id: r for r in records}
     assert by_id[accepted["event_id"]].value == good.encode()
     letter = parse_dead_letter(by_id[rejected["dead_letter_id"]].headers, by_id[rejected["dead_letter_id"]].value)
@@ -144,10 +197,11 @@ def test_healthz_reports_kafka_reachable(api):
 def test_the_topics_command_shows_partitions_offsets_and_consumer_group_lag(api, stack_settings, capsys):
     assert post(api, "/geo/", json.dumps(CANONICAL_TRIPLE["geo"]).encode()).status_code == 202
     group = f"test-lag-{uuid.uuid4().hex[:8]}"
-    latest = end_offsets(stack_settings, ("pinterest.geo",))
+    latest = end_offsets(stack_settings.kafka_bootstrap_servers, ("pinterest.geo",))
     committed = {tp: max(0, offset - 1) for tp, offset in latest.items()}  # one record behind where there are any
-    consumer = KafkaConsumer(bootstrap_servers=stack_settings.kafka_bootstrap_servers, group_id=group,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=stack_settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
     try:
         consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in committed.items()})
     finally:

@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 import requests
 
-from ingestion_api.topics import end_offsets, read_records
 from ingestion_api.traffic import Emulator, EmulatorOptions
 from pinterest_common.kafka_admin import EVENT_TOPICS
+from pinterest_common.kafka_io import end_offsets, read_to_end
 from pinterest_common.records import RecordMetadata
 
 pytestmark = pytest.mark.integration
@@ -29,10 +29,16 @@ def gunicorn_url(isolated_stack):
 @pytest.mark.parametrize(("batch_size", "count"), [(1, 600), (50, 3000)])
 def test_every_acknowledged_event_is_in_kafka_exactly_once(isolated_stack, gunicorn_url, tmp_path, batch_size, count):
     ledger = tmp_path / "ledger.jsonl"
-    start = end_offsets(isolated_stack, EVENT_TOPICS)
+    start = end_offsets(isolated_stack.kafka_bootstrap_servers, EVENT_TOPICS)
     options = EmulatorOptions(
-        url=gunicorn_url, count=count, seed=batch_size, batch_size=batch_size, concurrency=8,
-        invalid_share=0.05, replay_share=0.1, ledger=ledger,
+        url=gunicorn_url,
+        count=count,
+        seed=batch_size,
+        batch_size=batch_size,
+        concurrency=8,
+        invalid_share=0.05,
+        replay_share=0.1,
+        ledger=ledger,
         api_key=isolated_stack.api_keys[0] if isolated_stack.api_keys else None,
     )
     summary = Emulator(options, progress=None).run()
@@ -47,7 +53,7 @@ def test_every_acknowledged_event_is_in_kafka_exactly_once(isolated_stack, gunic
     ids = [entry["event_id"] for entry in entries]
     assert len(set(ids)) == len(ids) == summary.accepted
 
-    records = read_records(isolated_stack, start)
+    records = read_to_end(isolated_stack.kafka_bootstrap_servers, start)
     found = Counter(RecordMetadata.from_headers(r.headers).event_id for r in records)
     # Each acknowledged event once, and no other record: a retried post stored under a second
     # event_id would be one record too many.

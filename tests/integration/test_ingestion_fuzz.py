@@ -44,19 +44,27 @@ def http_sender(settings, session: requests.Session):
         headers = {**key, **({"Content-Type": request.content_type} if request.content_type else {})}
         if len(request.body) > oracle.MAX_BYTES:
             # The API closes the connection after a 413 for a body over the limit: not a pooled one.
-            answer = requests.post(api_url(settings) + request.path, data=request.body,
-                                   headers={**headers, "Connection": "close"}, timeout=60)
+            answer = requests.post(
+                api_url(settings) + request.path,
+                data=request.body,
+                headers={**headers, "Connection": "close"},
+                timeout=60,
+            )
         else:
             answer = session.post(api_url(settings) + request.path, data=request.body, headers=headers, timeout=60)
         is_json = answer.headers.get("Content-Type", "").startswith("application/json")
         assert is_json, (request.label, answer.status_code, answer.content[:300])
         return answer.status_code, answer.json()
+
     return send
 
 
 def end_offsets(consumer: KafkaConsumer) -> dict[TopicPartition, int]:
-    partitions = [TopicPartition(topic, partition)
-                  for topic in TOPICS for partition in sorted(consumer.partitions_for_topic(topic) or ())]
+    partitions = [
+        TopicPartition(topic, partition)
+        for topic in TOPICS
+        for partition in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
     return consumer.end_offsets(partitions)
 
 
@@ -75,8 +83,11 @@ def read_since(settings, start: dict[TopicPartition, int], timeout_s: float = 60
             for tp, batch in consumer.poll(timeout_ms=1000).items():
                 for record in batch:
                     if record.offset < stop[tp]:
-                        records.append(oracle.Record(record.topic, record.key, record.value,
-                                                     {name: value for name, value in record.headers}))
+                        records.append(
+                            oracle.Record(
+                                record.topic, record.key, record.value, {name: value for name, value in record.headers}
+                            )
+                        )
                 if tp in pending and consumer.position(tp) >= pending[tp]:
                     del pending[tp]
         return records
@@ -103,9 +114,11 @@ def test_every_request_gets_the_verdict_the_contract_gives_it_and_kafka_holds_ex
     started = time.monotonic()
     with requests.Session() as session:
         ledger = oracle.run(requests_, http_sender(api, session))
-    print(f"\nfuzz: {ledger.cases} cases in {len(requests_)} requests ({time.monotonic() - started:.1f}s), "
-          f"answers {dict(sorted(ledger.statuses.items()))}, batch elements {dict(ledger.element_statuses)}, "
-          f"{len(ledger.accepted)} accepted, {len(ledger.dead_letters)} dead-lettered")
+    print(
+        f"\nfuzz: {ledger.cases} cases in {len(requests_)} requests ({time.monotonic() - started:.1f}s), "
+        f"answers {dict(sorted(ledger.statuses.items()))}, batch elements {dict(ledger.element_statuses)}, "
+        f"{len(ledger.accepted)} accepted, {len(ledger.dead_letters)} dead-lettered"
+    )
 
     assert ledger.cases >= 10_000 and not oracle.required_labels() - set(labels)
     assert {202, 207, 400, 404, 413, 415, 422} <= set(ledger.statuses)

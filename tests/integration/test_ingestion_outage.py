@@ -13,15 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from kafka import TopicPartition
 
 from devstack.process import free_ports
 from devstack.services import Kafka
 from ingestion_api.app import create_app
 from ingestion_api.canonical import CANONICAL_TRIPLE
-from ingestion_api.topics import read_records
-from kafka import TopicPartition
 from pinterest_common.config import Settings, get_settings
 from pinterest_common.kafka_admin import EVENT_TOPICS
+from pinterest_common.kafka_io import read_to_end
 from pinterest_common.records import RecordMetadata
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,13 @@ def own_kafka():
     base.mkdir(parents=True, exist_ok=True)
     state_dir = Path(tempfile.mkdtemp(prefix="test-outage-", dir=base))
     port, controller_port = free_ports(2)
-    settings = Settings.from_env({
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
-        "PINTEREST_KAFKA_CONTROLLER_PORT": str(controller_port),
-    })
+    settings = Settings.from_env(
+        {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+            "PINTEREST_KAFKA_CONTROLLER_PORT": str(controller_port),
+        }
+    )
     kafka = Kafka(settings, state_dir)
     try:
         yield settings, kafka
@@ -111,6 +113,6 @@ def test_kafka_down_means_503_within_the_bound_then_acceptance_without_a_restart
 
     # Exactly the acknowledged events are in Kafka: nothing answered 503 landed later.
     start = {TopicPartition(topic, p): 0 for topic in EVENT_TOPICS for p in range(settings.topic_partitions)}
-    records = read_records(settings, start)
+    records = read_to_end(settings.kafka_bootstrap_servers, start)
     assert sorted(RecordMetadata.from_headers(r.headers).event_id for r in records) == sorted(accepted)
     assert all(r.value == body for r in records)

@@ -26,8 +26,10 @@ PIN = json.dumps(CANONICAL_TRIPLE["pin"]).encode()
 def _slow_client(port: int, slow_part: str, stop: threading.Event, closed_after: dict, index: int) -> None:
     """Open a connection and trickle a request, one byte per PAUSE_S, until the server closes it
     (then closed_after[index] is the seconds it took), TRICKLE_S pass, or `stop` is set."""
-    head = (f"POST /pin/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(PIN)}\r\n\r\n").encode()
+    head = (
+        f"POST /pin/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(PIN)}\r\n\r\n"
+    ).encode()
     sent_at_once, trickled = (head[:21], head[21:] + PIN) if slow_part == "headers" else (head, PIN)
     with socket.create_connection(("127.0.0.1", port), timeout=TRICKLE_S + 30) as sock:
         sock.sendall(sent_at_once)
@@ -47,8 +49,10 @@ def test_slow_clients_do_not_hold_up_other_requests_and_are_let_go(stack_setting
     assert 2 * deadline_s < TRICKLE_S < len(PIN) * PAUSE_S  # no slow client completes or gives up first
     count = 3 * stack_settings.api_workers * stack_settings.api_threads
     stop, closed_after = threading.Event(), {}
-    clients = [threading.Thread(target=_slow_client, args=(port, slow_part, stop, closed_after, i), daemon=True)
-               for i in range(count)]
+    clients = [
+        threading.Thread(target=_slow_client, args=(port, slow_part, stop, closed_after, i), daemon=True)
+        for i in range(count)
+    ]
     for client in clients:
         client.start()
     time.sleep(3 * PAUSE_S)  # every slow client holds a connection by now
@@ -56,8 +60,12 @@ def test_slow_clients_do_not_hold_up_other_requests_and_are_let_go(stack_setting
     try:
         with requests.Session() as session:
             while any(client.is_alive() for client in clients):  # normal requests while they hold on
-                answer = session.post(f"http://127.0.0.1:{port}/pin/", data=PIN,
-                                      headers={"Content-Type": "application/json"}, timeout=ANSWER_WITHIN_S)
+                answer = session.post(
+                    f"http://127.0.0.1:{port}/pin/",
+                    data=PIN,
+                    headers={"Content-Type": "application/json"},
+                    timeout=ANSWER_WITHIN_S,
+                )
                 assert answer.status_code == 202, answer.text
                 answered += 1
                 time.sleep(0.2)

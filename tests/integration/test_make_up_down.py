@@ -27,8 +27,9 @@ SERVICES = ["postgres", "s3", "kafka", "api", "streaming"]
 
 
 def _make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", target], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        ["make", "--no-print-directory", target], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def _states(status_output: str) -> dict[str, str]:
@@ -37,8 +38,11 @@ def _states(status_output: str) -> dict[str, str]:
 
 def _pids(state_dir: Path) -> dict[str, int]:
     """The stack's processes by pid file (every service writes one under the state directory)."""
-    return {str(path.relative_to(state_dir)): int(path.read_text()) for path in state_dir.rglob("*.pid")
-            if path.read_text().strip().isdigit()}
+    return {
+        str(path.relative_to(state_dir)): int(path.read_text())
+        for path in state_dir.rglob("*.pid")
+        if path.read_text().strip().isdigit()
+    }
 
 
 def _processes_mentioning(text: str) -> list[str]:

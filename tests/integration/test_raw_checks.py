@@ -18,11 +18,11 @@ import psycopg2
 import pytest
 import requests
 
+from devstack import batch
 from ingestion_api.canonical import CANONICAL_TRIPLE
-from pinterest_assets import batch
-from pinterest_assets.assets.raw_events import RAW_EVENTS
-from pinterest_assets.checks.raw_events import NO_DUPLICATES, NOTHING_CHECKED, NOTHING_LOST, RAW_EVENTS_CHECKS
 from pinterest_assets.definitions import build_definitions
+from pinterest_assets.defs.raw_lake.assets import RAW_EVENTS
+from pinterest_assets.defs.raw_lake.checks import NO_DUPLICATES, NOTHING_CHECKED, NOTHING_LOST, RAW_EVENTS_CHECKS
 from pinterest_assets.instance import prepare_instance
 from pinterest_assets.resources import build_resources
 from pinterest_common.config import DAGSTER_DB
@@ -62,8 +62,10 @@ class Lake:
         """The asset's raw checks run alone (as from the UI) against the real S3 and manifest."""
         index = [a.key for a in RAW_EVENTS].index(dg.AssetKey(asset))
         result = dg.materialize(
-            [RAW_EVENTS[index], RAW_EVENTS_CHECKS[index]], instance=self.instance,
-            selection=dg.AssetSelection.checks_for_assets(asset), resources=build_resources(self.settings),
+            [RAW_EVENTS[index], RAW_EVENTS_CHECKS[index]],
+            instance=self.instance,
+            selection=dg.AssetSelection.checks_for_assets(asset),
+            resources=build_resources(self.settings),
         )
         assert result.success
         return {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -73,17 +75,22 @@ class Lake:
 def lake(isolated_stack):
     settings = isolated_stack
     prepare_instance(settings)
-    pins = [{**CANONICAL_TRIPLE["pin"], "index": i, "unique_id": f"00000000-0000-4000-8000-{i:012d}"}
-            for i in range(PINS)]
+    pins = [
+        {**CANONICAL_TRIPLE["pin"], "index": i, "unique_id": f"00000000-0000-4000-8000-{i:012d}"} for i in range(PINS)
+    ]
     answer = requests.post(f"http://127.0.0.1:{settings.api_port}/pin/batch", json=pins, timeout=60)
     assert answer.status_code == 202, answer.text[:500]
     logs: list[str] = []
     with dg.DagsterInstance.get() as instance:
         summary = batch.run_batch(build_definitions(settings), instance, log=logs.append, refresh_downstream=False)
         assert summary.ok and summary.landed == PINS, "\n".join(logs)
-        s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-                          aws_access_key_id=settings.s3_access_key_id,
-                          aws_secret_access_key=settings.s3_secret_access_key)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=settings.s3_secret_access_key,
+        )
         yield Lake(settings, instance, s3)
 
 

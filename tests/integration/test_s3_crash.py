@@ -23,8 +23,11 @@ SENT, DECLARED = 256 * 1024, 1024 * 1024
 
 def _s3(settings):
     return boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=settings.s3_secret_access_key,
     )
 
 
@@ -50,8 +53,9 @@ def test_a_put_interrupted_by_a_crash_is_not_listed_after_the_restart():
             time.sleep(0.05)
         kill_9(server.pid_file, "the S3 server")
         connection.close()
-        assert [p for p in bucket_dir.rglob("*") if p.is_file() and p.name.startswith("torn")] == left, \
+        assert [p for p in bucket_dir.rglob("*") if p.is_file() and p.name.startswith("torn")] == left, (
             "the crash should leave the PUT's temporary file (nothing to prove otherwise)"
+        )
 
         server.start()
         assert list(list_keys(s3, bucket, "raw/")) == [whole]

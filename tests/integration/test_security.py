@@ -12,9 +12,9 @@ import pytest
 from psycopg2 import errors, sql
 
 from ingestion_api.app import create_app
+from pinterest_assets.lib.queries.publish import replace_table
 from pinterest_common import pg_roles
 from pinterest_common.config import ANALYTICS_DB, DAGSTER_DB, PG_API, PG_PUBLISHER, PG_STREAMING
-from pinterest_assets.queries.publish import replace_table
 from pinterest_common.streaming_contract import EVENT_TABLES
 from streaming.ddl import ensure_database, ensure_schema
 from streaming.job import prepare_database
@@ -22,8 +22,14 @@ from tests.fixtures.streaming import connect, drop_database, new_database
 
 pytestmark = pytest.mark.integration
 
-STREAMING_TABLES = (*EVENT_TABLES.values(), "quarantined_events", "profile_popularity", "category_trends",
-                    "streaming_batches", "streaming_status")
+STREAMING_TABLES = (
+    *EVENT_TABLES.values(),
+    "quarantined_events",
+    "profile_popularity",
+    "category_trends",
+    "streaming_batches",
+    "streaming_status",
+)
 ANALYTICS_TABLE = "security_test_answer"
 
 
@@ -79,8 +85,10 @@ def analytics_table(stack_settings):
 def test_the_streaming_tables_belong_to_the_writer(stack_settings, streaming_db):
     admin = connect(stack_settings, streaming_db)
     with admin.cursor() as cur:
-        cur.execute("SELECT relname, pg_get_userbyid(relowner) FROM pg_class "
-                    "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v')")
+        cur.execute(
+            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v')"
+        )
         owners = dict(cur.fetchall())
     admin.close()
     assert set(STREAMING_TABLES) <= set(owners)
@@ -93,7 +101,9 @@ def test_the_api_role_reads_profile_popularity_and_nothing_else(stack_settings, 
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM profile_popularity")
         for table in STREAMING_TABLES:
-            column = "event_id" if table in EVENT_TABLES.values() else "batch_id" if table == "streaming_batches" else None
+            column = (
+                "event_id" if table in EVENT_TABLES.values() else "batch_id" if table == "streaming_batches" else None
+            )
             assert denied(conn, sql.SQL("INSERT INTO {} DEFAULT VALUES").format(sql.Identifier(table))), table
             assert denied(conn, sql.SQL("DELETE FROM {}").format(sql.Identifier(table))), table
             assert denied(conn, sql.SQL("TRUNCATE {}").format(sql.Identifier(table))), table
@@ -102,8 +112,12 @@ def test_the_api_role_reads_profile_popularity_and_nothing_else(stack_settings, 
             else:
                 assert denied(conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(table))), table
                 if column:
-                    assert denied(conn, sql.SQL("UPDATE {} SET {} = {}").format(
-                        sql.Identifier(table), sql.Identifier(column), sql.Identifier(column))), table
+                    assert denied(
+                        conn,
+                        sql.SQL("UPDATE {} SET {} = {}").format(
+                            sql.Identifier(table), sql.Identifier(column), sql.Identifier(column)
+                        ),
+                    ), table
         assert denied(conn, "SELECT * FROM experimental_data_enriched LIMIT 1")
         assert denied(conn, "CREATE TABLE api_was_here (x integer)")
         assert denied(conn, "CREATE TEMPORARY TABLE api_was_here (x integer)")
@@ -122,8 +136,9 @@ def test_the_streaming_role_cannot_reach_analytics_nor_dagster(stack_settings, a
     assert cannot_connect(stack_settings, DAGSTER_DB, PG_STREAMING)
 
 
-def test_the_publisher_writes_analytics_and_cannot_reach_the_streaming_tables(stack_settings, streaming_db,
-                                                                              analytics_table):
+def test_the_publisher_writes_analytics_and_cannot_reach_the_streaming_tables(
+    stack_settings, streaming_db, analytics_table
+):
     conn = login(stack_settings, ANALYTICS_DB, PG_PUBLISHER)
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT name, n FROM {}").format(sql.Identifier(analytics_table)))
@@ -140,8 +155,9 @@ def test_the_roles_are_no_superusers_and_provisioning_is_idempotent(stack_settin
         pg_roles.provision(stack_settings, lambda database: connect(stack_settings, database))
         names = [stack_settings.pg_login(role)[0] for role in (PG_STREAMING, PG_API, PG_PUBLISHER)]
         with admin.cursor() as cur:
-            cur.execute("SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = ANY(%s)",
-                        (names,))
+            cur.execute(
+                "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = ANY(%s)", (names,)
+            )
             rows = cur.fetchall()
     finally:
         admin.close()

@@ -1,6 +1,6 @@
 """The batch assets on a Spark standalone cluster (a master and two workers started from the
 pyspark distribution's own classes) answer exactly as on local[2]: the golden dataset is landed
-in a bucket of its own, `refresh_curated_and_analytics` runs once with SPARK_MASTER=local[2] and
+in a bucket of its own, `refresh_cleaned_and_analytics` runs once with SPARK_MASTER=local[2] and
 once with SPARK_MASTER=spark://..., each in a process of its own (bench.spark_refresh), and both
 answers equal the hand-computed ones."""
 
@@ -25,12 +25,18 @@ pytestmark = pytest.mark.integration
 def _refresh(bucket: str, master: str, log_path) -> dict:
     env = {**os.environ, "PINTEREST_S3_BUCKET": bucket, "SPARK_MASTER": master}
     with open(log_path, "w") as log:
-        done = subprocess.run([sys.executable, "-m", "bench.spark_refresh"], cwd=REPO_ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, timeout=1800)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.spark_refresh"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=1800,
+        )
     text = log_path.read_text(errors="replace")
     lines = [line for line in text.splitlines() if line.startswith("BENCH-RESULT ")]
     assert done.returncode == 0 and lines, text[-4000:]
-    return json.loads(lines[-1][len("BENCH-RESULT "):])
+    return json.loads(lines[-1][len("BENCH-RESULT ") :])
 
 
 def _normalised(rows):

@@ -76,8 +76,12 @@ def test_listing_pages_through_more_than_a_thousand_lake_style_keys(stack_settin
     URL-encoded continuation tokens broke botocore's paginator here."""
     s3, bucket = _s3(stack_settings), stack_settings.s3_bucket
     prefix = f"tests/{uuid.uuid4().hex}/"
-    keys = sorted(f"{prefix}dt=2026-11-{day}/pinterest.pin+{partition}+{first:09d}.jsonl.gz"
-                  for day in (25, 26) for partition in range(3) for first in range(0, 2_000, 10))
+    keys = sorted(
+        f"{prefix}dt=2026-11-{day}/pinterest.pin+{partition}+{first:09d}.jsonl.gz"
+        for day in (25, 26)
+        for partition in range(3)
+        for first in range(0, 2_000, 10)
+    )
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=b"{}"), keys))
 
@@ -97,12 +101,14 @@ def test_spark_reads_json_from_the_lake_over_s3a(stack_settings, spark):
 def test_spark_writes_parquet_to_the_lake_and_leaves_no_committer_folders(stack_settings, spark):
     """write_parquet removes the committer's `_temporary/` itself (children first, see
     pinterest_common.s3.delete_keys), also when it overwrites an earlier write."""
-    from pinterest_assets.queries.lake_tables import write_parquet
+    from pinterest_assets.lib.queries.lake_tables import write_parquet
 
     s3, bucket = _s3(stack_settings), stack_settings.s3_bucket
     prefix = f"tests/{uuid.uuid4().hex}/answer/"
     for rows in ([(1, "art")], [(2, "travel"), (3, "quotes")]):
-        write_parquet(spark.createDataFrame(rows, "ind int, category string").write.mode("overwrite"), s3, bucket, prefix)
+        write_parquet(
+            spark.createDataFrame(rows, "ind int, category string").write.mode("overwrite"), s3, bucket, prefix
+        )
         keys = list(list_keys(s3, bucket, prefix, markers=True))
         assert not [key for key in keys if "_temporary" in key], keys
         assert [key for key in keys if key.endswith(".parquet")], keys

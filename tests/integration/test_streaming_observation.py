@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pinterest_assets.assets.streaming_tables import TABLES
+from pinterest_assets.defs.streaming_tables.assets import TABLES
 from pinterest_common.schema import EVENT_TYPES
 from tests.fixtures.streaming import (
     connect,

@@ -45,8 +45,12 @@ pytestmark = pytest.mark.integration
 
 
 # devstack/chaos/garbage.py's kinds of garbage with forged API headers -> the reason's category.
-FORGED_GARBAGE = {"not JSON": "value_not_json", "not UTF-8": "value_not_utf8",
-                  "wrong types": "wrong_type", "huge value": "missing_field"}
+FORGED_GARBAGE = {
+    "not JSON": "value_not_json",
+    "not UTF-8": "value_not_utf8",
+    "wrong types": "wrong_type",
+    "huge value": "missing_field",
+}
 # Events the API accepts that break a CLEANING rule of the contract, with the rule's name.
 BREAKING_CLEANING_RULES = [
     ("user", {**CANONICAL_TRIPLE["user"], "age": 12}, "age_at_least_13"),
@@ -110,7 +114,7 @@ def test_pins_carry_the_cleaned_columns(stack_settings, run):
     pins = [pin for pin in table_rows(stack_settings, run.database, "experimental_data") if pin["event_id"] in ours]
     assert len(pins) == 300
     assert all(pin["save_location"].startswith("/data/") for pin in pins)
-    assert {pin["category"] for pin in pins} <= {pin["save_location"][len("/data/"):] for pin in pins}
+    assert {pin["category"] for pin in pins} <= {pin["save_location"][len("/data/") :] for pin in pins}
     assert all(isinstance(pin["follower_count"], int) for pin in pins if pin["poster_name"] is not None)
     assert any(pin["poster_name"] is None and pin["follower_count"] is None for pin in pins)  # scrape failures
 
@@ -152,8 +156,10 @@ def quarantined_rows(settings, database: str, positions, timeout_s: float = 120)
     """The rows of quarantined_events by Kafka coordinates, once they include `positions`."""
     deadline = time.monotonic() + timeout_s
     while True:
-        rows = {(row["kafka_topic"], row["kafka_partition"], row["kafka_offset"]): row
-                for row in table_rows(settings, database, "quarantined_events")}
+        rows = {
+            (row["kafka_topic"], row["kafka_partition"], row["kafka_offset"]): row
+            for row in table_rows(settings, database, "quarantined_events")
+        }
         if positions <= rows.keys():
             return rows
         assert time.monotonic() < deadline, f"not in quarantined_events: {sorted(positions - rows.keys())}"
@@ -194,7 +200,9 @@ def test_forged_garbage_is_quarantined_once_and_valid_events_keep_flowing(stack_
 def post_event(settings, event_type: str, event: dict) -> dict:
     """POST one event to the running API; its answer (202)."""
     headers = {"X-API-Key": settings.api_keys[0]} if settings.api_keys else {}
-    answer = requests.post(f"http://127.0.0.1:{settings.api_port}/{event_type}/", json=event, headers=headers, timeout=30)
+    answer = requests.post(
+        f"http://127.0.0.1:{settings.api_port}/{event_type}/", json=event, headers=headers, timeout=30
+    )
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -204,14 +212,17 @@ def produce_forged(settings, event_type: str, value: bytes) -> tuple[tuple[str, 
     metadata = RecordMetadata.new(event_type)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     try:
-        sent = producer.send(EVENT_TYPES[event_type].topic, key=b"garbage", value=value, headers=metadata.headers()).get(30)
+        sent = producer.send(
+            EVENT_TYPES[event_type].topic, key=b"garbage", value=value, headers=metadata.headers()
+        ).get(30)
     finally:
         producer.close()
     return (sent.topic, sent.partition, sent.offset), metadata.event_id
 
 
 def test_events_breaking_a_cleaning_rule_are_quarantined_with_its_name_unless_it_is_relaxed(
-        stack_settings, run, tmp_path):
+    stack_settings, run, tmp_path
+):
     """The API accepts these events; the job quarantines them, and a job with their rules relaxed
     (PINTEREST_RELAXED_RULES) stores them as events."""
     breaking = [(post_event(stack_settings, name, event), reason) for name, event, reason in BREAKING_CLEANING_RULES]
@@ -222,7 +233,9 @@ def test_events_breaking_a_cleaning_rule_are_quarantined_with_its_name_unless_it
 
     wait_until_caught_up(stack_settings, run.database, kafka_events(stack_settings), run.job)
     quarantined = quarantined_rows(stack_settings, run.database, expected.keys())
-    assert {position: (quarantined[position]["event_id"], quarantined[position]["reason"]) for position in expected} == expected
+    assert {
+        position: (quarantined[position]["event_id"], quarantined[position]["reason"]) for position in expected
+    } == expected
     stored = event_ids(stack_settings, run.database)
     assert valid["event_id"] in stored["pin"]
     assert not set().union(*stored.values()) & {event_id for event_id, _ in expected.values()}
@@ -251,33 +264,64 @@ def test_a_clients_copies_are_stored_once_the_first_and_counted_and_observed(sta
     the same client_event_id and key (hence partition). A poster and a category of their own, so
     the aggregates of this pin are its alone."""
     suffix = uuid.uuid4().hex[:12]
-    pin = {**CANONICAL_TRIPLE["pin"], "unique_id": str(uuid.uuid4()), "poster_name": f"copies-{suffix}",
-           "follower_count": "12k", "category": f"copies-{suffix}", "save_location": f"Local save in /data/copies-{suffix}"}
+    pin = {
+        **CANONICAL_TRIPLE["pin"],
+        "unique_id": str(uuid.uuid4()),
+        "poster_name": f"copies-{suffix}",
+        "follower_count": "12k",
+        "category": f"copies-{suffix}",
+        "save_location": f"Local save in /data/copies-{suffix}",
+    }
     copies = [RecordMetadata.new("pin", client_event_id=f"retry-{suffix}") for _ in range(3)]
     producer = KafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap_servers, acks="all")
     try:
-        sent = [producer.send(EVENT_TYPES["pin"].topic, key=pin["unique_id"].encode(), value=json.dumps(pin).encode(),
-                              headers=metadata.headers()).get(30) for metadata in copies]
+        sent = [
+            producer.send(
+                EVENT_TYPES["pin"].topic,
+                key=pin["unique_id"].encode(),
+                value=json.dumps(pin).encode(),
+                headers=metadata.headers(),
+            ).get(30)
+            for metadata in copies
+        ]
     finally:
         producer.close()
-    assert len({record.partition for record in sent}) == 1 and [r.offset for r in sent] == sorted(r.offset for r in sent)
+    assert len({record.partition for record in sent}) == 1 and [r.offset for r in sent] == sorted(
+        r.offset for r in sent
+    )
 
     caught_up(stack_settings, run.database, run.job)
-    ours = [row for row in table_rows(stack_settings, run.database, "experimental_data") if row["poster_name"] == pin["poster_name"]]
+    ours = [
+        row
+        for row in table_rows(stack_settings, run.database, "experimental_data")
+        if row["poster_name"] == pin["poster_name"]
+    ]
     assert [(row["event_id"], row["client_event_id"], row["kafka_offset"]) for row in ours] == [
-        (copies[0].event_id, f"retry-{suffix}", sent[0].offset)]
-    profiles = [row for row in table_rows(stack_settings, run.database, "profile_popularity")
-                if row["poster_name"] == pin["poster_name"]]
-    assert len(profiles) == 5 and all((row["pins_posted"], row["latest_follower_count"]) == (1, 12_000) for row in profiles)
-    trends = [row for row in table_rows(stack_settings, run.database, "category_trends") if row["category"] == pin["category"]]
+        (copies[0].event_id, f"retry-{suffix}", sent[0].offset)
+    ]
+    profiles = [
+        row
+        for row in table_rows(stack_settings, run.database, "profile_popularity")
+        if row["poster_name"] == pin["poster_name"]
+    ]
+    assert len(profiles) == 5 and all(
+        (row["pins_posted"], row["latest_follower_count"]) == (1, 12_000) for row in profiles
+    )
+    trends = [
+        row for row in table_rows(stack_settings, run.database, "category_trends") if row["category"] == pin["category"]
+    ]
     assert [row["events"] for row in trends] == [1]
 
     conn = connect(stack_settings, run.database)
     with conn.cursor() as cur:
-        cur.execute("SELECT sum(pin_duplicate_copies), sum(geo_duplicate_copies), sum(user_duplicate_copies) FROM streaming_batches")
+        cur.execute(
+            "SELECT sum(pin_duplicate_copies), sum(geo_duplicate_copies), sum(user_duplicate_copies) FROM streaming_batches"
+        )
         assert cur.fetchone() == (2, 0, 0)  # this module posts no other copies
     conn.close()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PINTEREST_STREAMING_DATABASE", run.database)
         observed, _ = observe(stack_settings)
-    assert [observed[table]["duplicate_copies_skipped"] for table in ("experimental_data", "geo_data", "user_data")] == [2, 0, 0]
+    assert [
+        observed[table]["duplicate_copies_skipped"] for table in ("experimental_data", "geo_data", "user_data")
+    ] == [2, 0, 0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -41,10 +41,40 @@ def pin_rows(received: datetime) -> list[tuple]:
     rows = []
     for poster, (followers, pins, categories) in POSTERS.items():
         for n, (count, unique_id, category) in enumerate(zip(followers, pins, categories)):
-            rows.append((1, unique_id, "t", "d", count, poster, "tags", "image", "src", f"/data/{category}", category, 1,
-                         *metadata(received + timedelta(milliseconds=n), len(rows))))
-    rows.append((2, "x1", "t", "d", None, None, "tags", "image", "src", "/data/art", "art", 0,  # a scrape failure
-                 *metadata(received, len(rows))))
+            rows.append(
+                (
+                    1,
+                    unique_id,
+                    "t",
+                    "d",
+                    count,
+                    poster,
+                    "tags",
+                    "image",
+                    "src",
+                    f"/data/{category}",
+                    category,
+                    1,
+                    *metadata(received + timedelta(milliseconds=n), len(rows)),
+                )
+            )
+    rows.append(
+        (
+            2,
+            "x1",
+            "t",
+            "d",
+            None,
+            None,
+            "tags",
+            "image",
+            "src",
+            "/data/art",
+            "art",
+            0,  # a scrape failure
+            *metadata(received, len(rows)),
+        )
+    )
     return rows
 
 
@@ -57,7 +87,7 @@ def client(stack_settings):
     conn = psycopg2.connect(stack_settings.pg_dsn(database))
     ensure_schema(conn, api_reader=stack_settings.pg_api_user)  # the API reads as its own role
     conn.close()
-    received = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=5)
+    received = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)
     sink = PostgresSink(stack_settings.pg_dsn(database))
     sink.apply(micro_batch("recommendations-test", 0, {"pin": pin_rows(received)}))
     sink.close()
@@ -78,7 +108,7 @@ def test_profiles_come_in_the_order_of_the_metric(client):
     assert ann["categories"] == ["art", "travel"] and body["category"] is None
     assert body["window"]["name"] == "1h"
     start, end = (datetime.fromisoformat(body["window"][k]) for k in ("start", "end"))
-    assert end - start == timedelta(hours=1) and start <= datetime.now(timezone.utc) - timedelta(minutes=45) < end
+    assert end - start == timedelta(hours=1) and start <= datetime.now(UTC) - timedelta(minutes=45) < end
 
 
 def test_a_category_keeps_its_posters_in_the_same_order_and_limit_cuts(client):

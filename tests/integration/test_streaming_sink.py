@@ -7,7 +7,7 @@ without `client_event_id`, is upgraded in place)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -37,23 +37,50 @@ def metadata(received: datetime, offset: int = 0, client_event_id: str | None = 
     return (event_id, received, 0, offset, client_event_id or event_id)
 
 
-def pin(poster: str | None, followers: int | None, category: str, received: datetime, unique_id: str | None = None,
-        media: str = "image", offset: int = 0, client_event_id: str | None = None) -> tuple:
-    return (1, unique_id or str(uuid.uuid4()), "t", "d", followers, poster, "tags", media, "src",
-            f"/data/{category}", category, 1, *metadata(received, offset, client_event_id))
+def pin(
+    poster: str | None,
+    followers: int | None,
+    category: str,
+    received: datetime,
+    unique_id: str | None = None,
+    media: str = "image",
+    offset: int = 0,
+    client_event_id: str | None = None,
+) -> tuple:
+    return (
+        1,
+        unique_id or str(uuid.uuid4()),
+        "t",
+        "d",
+        followers,
+        poster,
+        "tags",
+        media,
+        "src",
+        f"/data/{category}",
+        category,
+        1,
+        *metadata(received, offset, client_event_id),
+    )
 
 
 def geo(ind: int, received: datetime, offset: int = 0, client_event_id: str | None = None) -> tuple:
-    return (ind, "Albania", [-89.9787, -173.293], datetime(2020, 8, 28, 3, 52, 47),
-            *metadata(received, offset, client_event_id))
+    return (
+        ind,
+        "Albania",
+        [-89.9787, -173.293],
+        datetime(2020, 8, 28, 3, 52, 47),
+        *metadata(received, offset, client_event_id),
+    )
 
 
 def user(ind: int, received: datetime) -> tuple:
     return (ind, "Abigail Ali", 20, datetime(2015, 10, 24, 11, 23, 51), "18-24", *metadata(received))
 
 
-def quarantined(offset: int, reason: str, value: str | None, value_base64: str | None = None,
-                client_event_id: str | None = None) -> tuple:
+def quarantined(
+    offset: int, reason: str, value: str | None, value_base64: str | None = None, client_event_id: str | None = None
+) -> tuple:
     event_id = str(uuid.uuid4())
     return ("pinterest.pin", 1, offset, event_id, "pin", NOW, reason, value, value_base64, client_event_id or event_id)
 
@@ -83,10 +110,15 @@ def snapshot(settings, database: str) -> dict:
 
 def test_a_replayed_batch_changes_nothing_and_a_new_query_rewrites_nothing(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    batch = micro_batch("query-1", 0, {
-        "pin": [pin("Ann", 1000, "art", NOW), pin("Ann", 1000, "travel", NOW), pin(None, None, "art", NOW)],
-        "geo": [geo(1, NOW)], "user": [user(1, NOW)],
-    })
+    batch = micro_batch(
+        "query-1",
+        0,
+        {
+            "pin": [pin("Ann", 1000, "art", NOW), pin("Ann", 1000, "travel", NOW), pin(None, None, "art", NOW)],
+            "geo": [geo(1, NOW)],
+            "user": [user(1, NOW)],
+        },
+    )
     assert sink.apply(batch)
     applied = snapshot(stack_settings, database)
     assert [len(applied[t]) for t in TABLES] == [3, 1, 1, 5, 2]  # Ann: a minute, 4 rolling hours; 2 categories
@@ -100,14 +132,27 @@ def test_late_pins_update_their_old_windows_and_aggregates_equal_a_recomputation
     sink = PostgresSink(stack_settings.pg_dsn(database))
     replayed = str(uuid.uuid4())
     early = NOW - timedelta(hours=2)
-    sink.apply(micro_batch("q", 0, {"pin": [
-        pin("Ann", 1000, "art", NOW, replayed), pin("Ann", 2000, "art", NOW + timedelta(seconds=1), replayed),
-        pin("Bob", None, "travel", NOW, media="video"), pin("Bob", 50, "travel", NOW, media="multi-video(story page format)"),
-    ]}))
+    sink.apply(
+        micro_batch(
+            "q",
+            0,
+            {
+                "pin": [
+                    pin("Ann", 1000, "art", NOW, replayed),
+                    pin("Ann", 2000, "art", NOW + timedelta(seconds=1), replayed),
+                    pin("Bob", None, "travel", NOW, media="video"),
+                    pin("Bob", 50, "travel", NOW, media="multi-video(story page format)"),
+                ]
+            },
+        )
+    )
     sink.apply(micro_batch("q", 1, {"pin": [pin("Ann", 3000, "art", early), pin("Cid", 7, "art", early)]}))
     assert_aggregates_equal_recomputation(stack_settings, database)
-    ann = [r for r in table_rows(stack_settings, database, "profile_popularity")
-           if r["poster_name"] == "Ann" and r["window_name"] == "1m" and r["window_start"] > early.replace(tzinfo=timezone.utc)]
+    ann = [
+        r
+        for r in table_rows(stack_settings, database, "profile_popularity")
+        if r["poster_name"] == "Ann" and r["window_name"] == "1m" and r["window_start"] > early.replace(tzinfo=UTC)
+    ]
     assert [(r["pins_posted"], r["distinct_pins"], r["latest_follower_count"]) for r in ann] == [(2, 1, 2000)]
 
 
@@ -128,8 +173,10 @@ def test_a_failed_batch_leaves_nothing(stack_settings, database):
 def duplicate_copies(settings, database: str) -> list[tuple]:
     conn = connect(settings, database)
     with conn.cursor() as cur:
-        cur.execute("SELECT query_id, batch_id, pin_duplicate_copies, geo_duplicate_copies, user_duplicate_copies"
-                    " FROM streaming_batches ORDER BY 1, 2")
+        cur.execute(
+            "SELECT query_id, batch_id, pin_duplicate_copies, geo_duplicate_copies, user_duplicate_copies"
+            " FROM streaming_batches ORDER BY 1, 2"
+        )
         rows = cur.fetchall()
     conn.close()
     return rows
@@ -138,11 +185,16 @@ def duplicate_copies(settings, database: str) -> list[tuple]:
 def test_a_clients_copies_are_stored_once_the_first_by_offset_and_the_others_counted(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
     # Three copies of one pin (a client's retries), offered out of Kafka order; the first is offset 3.
-    copies = [pin("Ann", 1000, "art", NOW + timedelta(seconds=s), "u1", offset=o, client_event_id="retry-1")
-              for s, o in ((2, 9), (0, 3), (1, 5))]
+    copies = [
+        pin("Ann", 1000, "art", NOW + timedelta(seconds=s), "u1", offset=o, client_event_id="retry-1")
+        for s, o in ((2, 9), (0, 3), (1, 5))
+    ]
     other = pin("Ann", 1000, "art", NOW, "u2", offset=4)
     # A geo event with the same client id is another event (another type); its own copy comes later.
-    geo_first, geo_copy = geo(1, NOW, offset=3, client_event_id="retry-1"), geo(1, NOW, offset=8, client_event_id="retry-1")
+    geo_first, geo_copy = (
+        geo(1, NOW, offset=3, client_event_id="retry-1"),
+        geo(1, NOW, offset=8, client_event_id="retry-1"),
+    )
     assert sink.apply(micro_batch("q", 0, {"pin": [*copies, other], "geo": [geo_first]}))
     late_copy = pin("Ann", 1000, "art", NOW + timedelta(seconds=3), "u1", offset=12, client_event_id="retry-1")
     assert sink.apply(micro_batch("q", 1, {"pin": [late_copy], "geo": [geo_copy]}))
@@ -150,9 +202,11 @@ def test_a_clients_copies_are_stored_once_the_first_by_offset_and_the_others_cou
 
     pins = table_rows(stack_settings, database, "experimental_data")
     assert sorted((row["event_id"], row["client_event_id"], row["kafka_offset"]) for row in pins) == sorted(
-        [(copies[1][12], "retry-1", 3), (other[12], other[12], 4)])
+        [(copies[1][12], "retry-1", 3), (other[12], other[12], 4)]
+    )
     assert [(row["event_id"], row["client_event_id"]) for row in table_rows(stack_settings, database, "geo_data")] == [
-        (geo_first[4], "retry-1")]
+        (geo_first[4], "retry-1")
+    ]
     # Copies: batch 0 skipped two pins, batch 1 one pin and one geo; the re-reading query skips the
     # stored events as no copies, and the two copies again.
     assert duplicate_copies(stack_settings, database) == [("q", 0, 2, 0, 0), ("q", 1, 1, 1, 0), ("q2", 0, 2, 0, 0)]
@@ -165,13 +219,15 @@ def test_a_clients_copies_are_stored_once_the_first_by_offset_and_the_others_cou
 
 def test_quarantined_records_are_stored_once_with_their_batch_and_counted(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    garbage = [quarantined(7, "value_not_json", "{not json \ufffd"),
-               quarantined(8, "value_not_utf8", None, "//4="),
-               quarantined(9, "missing_field:index", '{"title": "x"}')]
+    garbage = [
+        quarantined(7, "value_not_json", "{not json \ufffd"),
+        quarantined(8, "value_not_utf8", None, "//4="),
+        quarantined(9, "missing_field:index", '{"title": "x"}'),
+    ]
     batch = micro_batch("query-1", 0, {"pin": [pin("Ann", 1000, "art", NOW)]}, garbage)
     assert sink.apply(batch)
     stored = table_rows(stack_settings, database, "quarantined_events")
-    utc = NOW.replace(tzinfo=timezone.utc)
+    utc = NOW.replace(tzinfo=UTC)
     assert [tuple(row[c] for c in QUARANTINED_COLUMNS) for row in stored] == [(*g[:5], utc, *g[6:]) for g in garbage]
     assert all(row["quarantined_at"] > utc for row in stored)  # the time of the insert
     assert not sink.apply(batch)  # a replay
@@ -189,8 +245,10 @@ def test_quarantined_records_are_stored_once_with_their_batch_and_counted(stack_
 
 def test_a_clients_quarantined_copies_are_stored_once_and_counted(stack_settings, database):
     sink = PostgresSink(stack_settings.pg_dsn(database))
-    first, copy = quarantined(4, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9"), \
-        quarantined(6, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9")
+    first, copy = (
+        quarantined(4, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9"),
+        quarantined(6, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9"),
+    )
     assert sink.apply(micro_batch("q", 0, {}, [copy, first]))  # offered out of Kafka order
     later = quarantined(11, "downloaded_is_flag", '{"x": 1}', client_event_id="c-9")
     assert sink.apply(micro_batch("q", 1, {}, [later]))
@@ -243,7 +301,9 @@ def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(s
     ensure_schema(conn)  # idempotent after the upgrade too
     conn.close()
     sink = PostgresSink(stack_settings.pg_dsn(empty_database))
-    assert sink.apply(micro_batch("q", 1, {"pin": [pin("Ann", 1000, "art", NOW)]}, [quarantined(8, "value_not_utf8", None, "//4=")]))
+    assert sink.apply(
+        micro_batch("q", 1, {"pin": [pin("Ann", 1000, "art", NOW)]}, [quarantined(8, "value_not_utf8", None, "//4=")])
+    )
     sink.close()
     stored = table_rows(stack_settings, empty_database, "quarantined_events")
     assert [(row["kafka_offset"], row["reason"]) for row in stored] == [(7, old[6]), (8, "value_not_utf8")]
@@ -255,8 +315,10 @@ def test_a_database_with_rejected_events_is_upgraded_in_place_keeping_its_rows(s
         assert cur.fetchall() == [(0, 1), (1, 1)]
         cur.execute("SELECT to_regclass('rejected_events'), to_regclass('quarantined_events_pkey')::text")
         assert cur.fetchone() == (None, "quarantined_events_pkey")
-        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'streaming_batches'"
-                    " AND column_name LIKE '%_events' ORDER BY 1")
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'streaming_batches'"
+            " AND column_name LIKE '%_events' ORDER BY 1"
+        )
         assert [row[0] for row in cur.fetchall()] == ["geo_events", "pin_events", "quarantined_events", "user_events"]
     conn.close()
 
@@ -269,15 +331,21 @@ def test_event_tables_without_client_event_id_are_upgraded_in_place_keeping_thei
         cur.execute("DROP VIEW experimental_data_enriched")
         for table in ("experimental_data", "geo_data", "user_data"):
             cur.execute(f"ALTER TABLE {table} DROP COLUMN client_event_id")
-        cur.execute("CREATE VIEW experimental_data_enriched AS SELECT e.*, NULL::text AS country FROM experimental_data e")
-        cur.execute("INSERT INTO experimental_data (ind, unique_id, title, description, follower_count, poster_name,"
-                    " tag_list, is_image_or_video, image_src, save_location, category, downloaded, event_id,"
-                    " received_at, kafka_partition, kafka_offset) VALUES %s", (old[:-1],))
+        cur.execute(
+            "CREATE VIEW experimental_data_enriched AS SELECT e.*, NULL::text AS country FROM experimental_data e"
+        )
+        cur.execute(
+            "INSERT INTO experimental_data (ind, unique_id, title, description, follower_count, poster_name,"
+            " tag_list, is_image_or_video, image_src, save_location, category, downloaded, event_id,"
+            " received_at, kafka_partition, kafka_offset) VALUES %s",
+            (old[:-1],),
+        )
     ensure_schema(conn)
     ensure_schema(conn)  # idempotent after the upgrade too
     conn.close()
-    assert [(row["event_id"], row["client_event_id"]) for row in table_rows(stack_settings, database, "experimental_data")] == [
-        (old[12], old[12])]
+    assert [
+        (row["event_id"], row["client_event_id"]) for row in table_rows(stack_settings, database, "experimental_data")
+    ] == [(old[12], old[12])]
     sink = PostgresSink(stack_settings.pg_dsn(database))
     copy = pin("Ann", 1000, "art", NOW, offset=1, client_event_id=old[12])  # a copy named by the old event_id
     assert sink.apply(micro_batch("q", 0, {"pin": [copy]}))
@@ -288,9 +356,14 @@ def test_event_tables_without_client_event_id_are_upgraded_in_place_keeping_thei
     with conn.cursor() as cur:
         cur.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%client_event_id' ORDER BY 1")
         assert [row[0] for row in cur.fetchall()] == [
-            "experimental_data_client_event_id", "geo_data_client_event_id", "quarantined_events_client_event_id",
-            "user_data_client_event_id"]
-        cur.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'geo_data'::regclass AND attname = 'client_event_id'")
+            "experimental_data_client_event_id",
+            "geo_data_client_event_id",
+            "quarantined_events_client_event_id",
+            "user_data_client_event_id",
+        ]
+        cur.execute(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'geo_data'::regclass AND attname = 'client_event_id'"
+        )
         assert cur.fetchone() == (True,)
     conn.close()
 
@@ -300,8 +373,10 @@ OLD_INDEXES = {
     "experimental_data_received_at": "experimental_data (received_at)",
     "experimental_data_offset": "experimental_data (kafka_partition, kafka_offset)",
     "experimental_data_ind": "experimental_data (ind)",
-    "geo_data_received_at": "geo_data (received_at)", "geo_data_offset": "geo_data (kafka_partition, kafka_offset)",
-    "user_data_received_at": "user_data (received_at)", "user_data_offset": "user_data (kafka_partition, kafka_offset)",
+    "geo_data_received_at": "geo_data (received_at)",
+    "geo_data_offset": "geo_data (kafka_partition, kafka_offset)",
+    "user_data_received_at": "user_data (received_at)",
+    "user_data_offset": "user_data (kafka_partition, kafka_offset)",
 }
 
 
@@ -316,9 +391,22 @@ def test_indexes_no_query_needs_are_dropped_in_place(stack_settings, database):
     with conn.cursor() as cur:
         cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
         assert [row[0] for row in cur.fetchall()] == [
-            "category_trends_pkey", "experimental_data_category_time", "experimental_data_client_event_id",
-            "experimental_data_pkey", "experimental_data_poster_time", "geo_data_client_event_id", "geo_data_ind_latest",
-            "geo_data_pkey", "profile_popularity_pkey", "profile_popularity_ranking", "quarantined_events_client_event_id",
-            "quarantined_events_pkey", "streaming_batches_pkey", "streaming_status_pkey", "user_data_client_event_id",
-            "user_data_ind_latest", "user_data_pkey"]
+            "category_trends_pkey",
+            "experimental_data_category_time",
+            "experimental_data_client_event_id",
+            "experimental_data_pkey",
+            "experimental_data_poster_time",
+            "geo_data_client_event_id",
+            "geo_data_ind_latest",
+            "geo_data_pkey",
+            "profile_popularity_pkey",
+            "profile_popularity_ranking",
+            "quarantined_events_client_event_id",
+            "quarantined_events_pkey",
+            "streaming_batches_pkey",
+            "streaming_status_pkey",
+            "user_data_client_event_id",
+            "user_data_ind_latest",
+            "user_data_pkey",
+        ]
     conn.close()

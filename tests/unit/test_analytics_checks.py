@@ -1,5 +1,5 @@
 """The analytics assets' checks made to fail: `non_empty` and `medians_within_group_range`
-(pinterest_assets/assets/analytics.py, logic in pinterest_assets/queries/analytics.py). The
+(pinterest_assets/defs/analytics/assets.py, logic in pinterest_assets/lib/queries/analytics.py). The
 assets run in Dagster on the local Spark over cleaned tables built for the case; their Parquet
 and PostgreSQL writes are replaced by fakes. Neither check blocks: they are leaves, an ERROR
 failure makes `make batch` exit 1."""
@@ -12,9 +12,9 @@ import dagster as dg
 import pytest
 from pyspark.sql import functions as F
 
-from pinterest_assets.assets import analytics as analytics_assets
-from pinterest_assets.assets.analytics import MEDIANS_IN_RANGE, NON_EMPTY, analytics_tables
-from pinterest_assets.queries.analytics import QUESTIONS, CleanedTables, answer, medians_outside_group_range
+from pinterest_assets.defs.analytics import assets as analytics_assets
+from pinterest_assets.defs.analytics.assets import MEDIANS_IN_RANGE, NON_EMPTY, analytics_tables
+from pinterest_assets.lib.queries.analytics import QUESTIONS, CleanedTables, answer, medians_outside_group_range
 
 PIN_COLUMNS = "ind int, unique_id string, category string, poster_name string, follower_count long"
 GEO_COLUMNS = "ind int, country string, timestamp timestamp"
@@ -43,7 +43,8 @@ def test_a_median_above_or_below_its_group_or_of_a_group_with_no_rows_is_counted
     question = next(q for q in QUESTIONS if q.name == "median_follower_count_per_join_year")
     # 2015: follower counts 100 and 300; 2016: 500 and 50; no row joined in 2019
     doctored = spark.createDataFrame(
-        [(2015, 301.0), (2016, 49.0), (2019, 10.0)], "post_year int, median_follower_count double")
+        [(2015, 301.0), (2016, 49.0), (2019, 10.0)], "post_year int, median_follower_count double"
+    )
     assert medians_outside_group_range(question, cleaned, doctored) == 3
     within = spark.createDataFrame([(2015, 300.0), (2016, 50.0)], "post_year int, median_follower_count double")
     assert medians_outside_group_range(question, cleaned, within) == 0
@@ -51,7 +52,7 @@ def test_a_median_above_or_below_its_group_or_of_a_group_with_no_rows_is_counted
 
 # The checks, run by Dagster ----------------------------------------------------------------------
 class NoS3:
-    """No cleaned table has a state yet (CuratedTable.read_state finds no _state.json)."""
+    """No cleaned table has a state yet (CleanedTable.read_state finds no _state.json)."""
 
     class exceptions:  # noqa: N801 (boto3's spelling)
         class NoSuchKey(Exception):
@@ -86,8 +87,9 @@ def published(monkeypatch) -> dict[str, list]:
     """The asset's Parquet and PostgreSQL writes, replaced: the rows published per question."""
     rows: dict[str, list] = {}
     monkeypatch.setattr(analytics_assets, "write_parquet", lambda *args: None)
-    monkeypatch.setattr(analytics_assets, "replace_table",
-                        lambda conn, table, columns, values: rows.update({table: values}))
+    monkeypatch.setattr(
+        analytics_assets, "replace_table", lambda conn, table, columns, values: rows.update({table: values})
+    )
     return rows
 
 
@@ -96,11 +98,15 @@ def run_analytics(spark, monkeypatch, cleaned: CleanedTables | None) -> dict[tup
     tables as they are before anything was cleaned); the evaluations by (question, check)."""
     if cleaned is not None:
         frames = {"pin": cleaned.pins, "geo": cleaned.geo, "user": cleaned.users}
-        monkeypatch.setattr(analytics_assets, "read_cleaned",
-                            lambda session, table, event_type, version: frames[event_type])
+        monkeypatch.setattr(
+            analytics_assets, "read_cleaned", lambda session, table, event_type, version: frames[event_type]
+        )
     with dg.instance_for_test() as instance:
-        result = dg.materialize([analytics_tables], instance=instance, resources={
-            "pyspark": Spark(spark), "s3": NoS3(), "postgres": Publisher(), "raw_lake": Lake()})
+        result = dg.materialize(
+            [analytics_tables],
+            instance=instance,
+            resources={"pyspark": Spark(spark), "s3": NoS3(), "postgres": Publisher(), "raw_lake": Lake()},
+        )
     assert result.success  # failed checks fail no run: none of them blocks
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     assert len(evaluations) == len(QUESTIONS) + len(MEDIAN_QUESTIONS)

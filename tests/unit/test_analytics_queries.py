@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from pinterest_assets.queries.analytics import QUESTIONS, CleanedTables, answer
+from pinterest_assets.lib.queries.analytics import QUESTIONS, CleanedTables, answer
 
 PIN_COLUMNS = "ind int, unique_id string, category string, poster_name string, follower_count long"
 GEO_COLUMNS = "ind int, country string, timestamp timestamp"
@@ -43,10 +43,14 @@ def answers(spark):
 def test_ties_keep_every_tied_row(answers):
     # Albania: art 2, travel 1; Chad: travel 2, quotes 2 (a tie, both kept)
     assert answers["top_category_per_country"] == [
-        ("Albania", "art", 2), ("Chad", "quotes", 2), ("Chad", "travel", 2),
+        ("Albania", "art", 2),
+        ("Chad", "quotes", 2),
+        ("Chad", "travel", 2),
     ]
     assert answers["most_followed_poster_per_country"] == [
-        ("Albania", "bob", 300), ("Albania", "cid", 300), ("Chad", "fay", 1000),
+        ("Albania", "bob", 300),
+        ("Albania", "cid", 300),
+        ("Chad", "fay", 1000),
     ]
     assert answers["most_followed_poster_country"] == [("Chad", 1000)]
 
@@ -59,11 +63,17 @@ def test_post_year_and_latest_year(answers):
 def test_age_groups_and_interpolating_medians(answers):
     # 18-24: ann 100, eve 50 -> 75.0; 25-35: bob 300; 36-50: cid 300; +50: fay 1000 (dee NULL ignored)
     assert answers["median_follower_count_per_age_group"] == [
-        ("+50", 1000.0), ("18-24", 75.0), ("25-35", 300.0), ("36-50", 300.0),
+        ("+50", 1000.0),
+        ("18-24", 75.0),
+        ("25-35", 300.0),
+        ("36-50", 300.0),
     ]
     assert answers["top_category_per_age_group"] == [
-        ("+50", "travel", 2), ("18-24", "art", 1), ("18-24", "quotes", 1),
-        ("25-35", "art", 1), ("36-50", "travel", 1),
+        ("+50", "travel", 2),
+        ("18-24", "art", 1),
+        ("18-24", "quotes", 1),
+        ("25-35", "art", 1),
+        ("36-50", "travel", 1),
     ]
 
 
@@ -72,6 +82,9 @@ def test_joining_year_answers(answers):
     # 2015: 100, 300 -> 200; 2016: 300 (NULL ignored); 2017: 50, 1000, 10 -> 50
     assert answers["median_follower_count_per_join_year"] == [(2015, 200.0), (2016, 300.0), (2017, 50.0)]
     assert answers["median_follower_count_per_join_year_and_age_group"] == [
-        ("+50", 2017, 1000.0), ("18-24", 2015, 100.0), ("18-24", 2017, 50.0),
-        ("25-35", 2015, 300.0), ("36-50", 2016, 300.0),
+        ("+50", 2017, 1000.0),
+        ("18-24", 2015, 100.0),
+        ("18-24", 2017, 50.0),
+        ("25-35", 2015, 300.0),
+        ("36-50", 2016, 300.0),
     ]

@@ -58,8 +58,9 @@ def publisher() -> FakePublisher:
 
 @pytest.fixture
 def client(publisher, tmp_path):
-    return create_app(make_settings(tmp_path, PINTEREST_API_BATCH_MAX_EVENTS="3", PINTEREST_API_MAX_BYTES="4096"),
-                      publisher).test_client()
+    return create_app(
+        make_settings(tmp_path, PINTEREST_API_BATCH_MAX_EVENTS="3", PINTEREST_API_MAX_BYTES="4096"), publisher
+    ).test_client()
 
 
 def post(client, path: str, body: bytes, content_type: str | None = "application/json"):
@@ -91,7 +92,13 @@ def test_the_canonical_dirty_triple_is_accepted_with_its_exact_bytes(client, pub
 
 def test_numbers_may_arrive_as_numeric_strings_and_dates_in_any_of_three_formats(client, publisher):
     for timestamp in ("2020-08-28 03:52:47", "2020-08-28T03:52:47", "2020:08:28 03:52:47"):
-        geo = {"ind": "7528", "timestamp": timestamp, "latitude": "-89.9787", "longitude": -173, "country": "Cote d'Ivoire"}
+        geo = {
+            "ind": "7528",
+            "timestamp": timestamp,
+            "latitude": "-89.9787",
+            "longitude": -173,
+            "country": "Cote d'Ivoire",
+        }
         assert post(client, "/geo/", json.dumps(geo).encode()).status_code == 202
     pin = {**CANONICAL_TRIPLE["pin"], "index": "12", "downloaded": "1", "follower_count": "5k"}
     assert post(client, "/pin/", json.dumps(pin).encode()).status_code == 202
@@ -99,8 +106,10 @@ def test_numbers_may_arrive_as_numeric_strings_and_dates_in_any_of_three_formats
 
 
 def test_the_value_keeps_the_bytes_as_sent_including_escapes_and_spacing(client, publisher):
-    body = ('  {"ind" : 1, "first_name": "Zo\\u00eb", "last_name": "\u00c5sa 🎨",\n "age": "20",'
-            ' "date_joined": "2015-10-24 11:23:51"}  ').encode()
+    body = (
+        '  {"ind" : 1, "first_name": "Zo\\u00eb", "last_name": "\u00c5sa 🎨",\n "age": "20",'
+        ' "date_joined": "2015-10-24 11:23:51"}  '
+    ).encode()
     assert post(client, "/user/", body).status_code == 202
     assert publisher.records[0].value == body.strip()
 
@@ -111,17 +120,24 @@ def test_the_value_keeps_the_bytes_as_sent_including_escapes_and_spacing(client,
         (b'{"ind": 1, "first_name": ', "application/json", 400, "malformed_json", "malformed JSON"),
         (b'{"ind": NaN}', "application/json", 400, "malformed_json", "NaN is not valid JSON"),
         (b'{"ind": 1, "ind": 2}', "application/json", 400, "malformed_json", "repeated field(s): ind"),
-        (b'\xff\xfe{}', "application/json", 400, "malformed_json", "not UTF-8"),
+        (b"\xff\xfe{}", "application/json", 400, "malformed_json", "not UTF-8"),
         (b"", "application/json", 400, "malformed_json", "the body is empty"),
-        (b'[1, 2]', "application/json", 422, "schema", "a user event must be a JSON object, got list"),
+        (b"[1, 2]", "application/json", 422, "schema", "a user event must be a JSON object, got list"),
         (b'"Abigail"', "application/json", 422, "schema", "must be a JSON object, got str"),
-        (json.dumps(CANONICAL_TRIPLE["user"]).encode(), "text/plain", 415, "unsupported_media_type",
-         "Content-Type must be application/json, got text/plain"),
+        (
+            json.dumps(CANONICAL_TRIPLE["user"]).encode(),
+            "text/plain",
+            415,
+            "unsupported_media_type",
+            "Content-Type must be application/json, got text/plain",
+        ),
         (json.dumps(CANONICAL_TRIPLE["user"]).encode(), None, 415, "unsupported_media_type", "got none"),
         (b'{"a": "' + b"x" * 5000 + b'"}', "application/json", 413, "too_large", "exceeds the limit of 4096 bytes"),
     ],
 )
-def test_a_bad_body_is_answered_with_its_problem_and_dead_lettered(client, publisher, body, content_type, status, reason, problem):
+def test_a_bad_body_is_answered_with_its_problem_and_dead_lettered(
+    client, publisher, body, content_type, status, reason, problem
+):
     answer = post(client, "/user/", body, content_type)
 
     assert answer.status_code == status
@@ -129,7 +145,12 @@ def test_a_bad_body_is_answered_with_its_problem_and_dead_lettered(client, publi
     assert not publisher.on("pinterest.user")
     [letter] = dead_letters(publisher)
     assert letter["event_id"] == answer.json["dead_letter_id"]
-    assert (letter["status"], letter["reason"], letter["event_type"], letter["endpoint"]) == (status, reason, "user", "/user/")
+    assert (letter["status"], letter["reason"], letter["event_type"], letter["endpoint"]) == (
+        status,
+        reason,
+        "user",
+        "/user/",
+    )
     assert letter["problems"] == answer.json["problems"]
     assert letter["body"] == (body[:4096] if status == 413 else body)
     assert letter["truncated"] == (status == 413)
@@ -142,17 +163,21 @@ def test_a_schema_error_names_every_problem(client, publisher):
 
     assert answer.status_code == 422
     assert answer.json["error"] == "invalid geo event"
-    assert sorted(answer.json["problems"]) == sorted([
-        "missing field 'country'", "unknown field 'clicks'", "'latitude' must be a number",
-        "'timestamp' must match one of %Y-%m-%d %H:%M:%S, %Y-%m-%dT%H:%M:%S, %Y:%m:%d %H:%M:%S",
-    ])
+    assert sorted(answer.json["problems"]) == sorted(
+        [
+            "missing field 'country'",
+            "unknown field 'clicks'",
+            "'latitude' must be a number",
+            "'timestamp' must match one of %Y-%m-%d %H:%M:%S, %Y-%m-%dT%H:%M:%S, %Y:%m:%d %H:%M:%S",
+        ]
+    )
     [letter] = dead_letters(publisher)
     assert letter["reason"] == "schema" and len(letter["problems"]) == 4
 
 
 def test_a_mixed_batch_reports_per_event(client, publisher):
     good, bad = CANONICAL_TRIPLE["geo"], {"ind": "x"}
-    body = f'[{json.dumps(good)} , {json.dumps(bad)},{json.dumps(good)}]'.encode()
+    body = f"[{json.dumps(good)} , {json.dumps(bad)},{json.dumps(good)}]".encode()
     answer = post(client, "/geo/batch", body)
 
     assert answer.status_code == 207
@@ -277,8 +302,7 @@ def test_without_an_idempotency_key_the_event_id_is_the_client_id(client, publis
 @pytest.mark.parametrize("key", ["", "has space", "é", "x" * 256])
 def test_an_invalid_idempotency_key_is_a_400_naming_the_header(client, publisher, key):
     body = json.dumps(CANONICAL_TRIPLE["pin"]).encode()
-    answer = client.post("/pin/", data=body, headers={"Content-Type": "application/json",
-                                                       "Idempotency-Key": key})
+    answer = client.post("/pin/", data=body, headers={"Content-Type": "application/json", "Idempotency-Key": key})
     assert answer.status_code == 400
     assert "Idempotency-Key" in answer.json["problems"][0]
     assert publisher.on("pinterest.pin") == []
@@ -296,7 +320,7 @@ def test_a_503_names_the_client_id_so_that_the_client_can_retry_with_it(client, 
 def test_batch_elements_name_themselves_in_an_envelope_or_take_the_requests_key_and_position(client, publisher):
     geo = CANONICAL_TRIPLE["geo"]
     event_bytes = b'{ "ind" : 7528, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": -173.293, "country": "X" }'
-    body = b'[{"idempotency_key": "mine", "event": ' + event_bytes + b'}, ' + json.dumps(geo).encode() + b']'
+    body = b'[{"idempotency_key": "mine", "event": ' + event_bytes + b"}, " + json.dumps(geo).encode() + b"]"
     answer = client.post("/geo/batch", data=body, headers={"Content-Type": "application/json", "Idempotency-Key": "b7"})
     assert answer.status_code == 202
     assert [r["client_event_id"] for r in answer.json["results"]] == ["mine", "b7:1"]
@@ -313,8 +337,10 @@ def test_a_batch_without_keys_gets_generated_client_ids(client, publisher):
 
 def test_an_envelope_with_an_invalid_key_or_event_is_rejected_per_element(client, publisher):
     good = json.dumps(CANONICAL_TRIPLE["pin"])
-    body = (f'[{{"idempotency_key": 7, "event": {good}}}, {{"idempotency_key": "ok", "event": {{"index": 1}}}},'
-            f' {{"idempotency_key": "fine", "event": {good}}}]').encode()
+    body = (
+        f'[{{"idempotency_key": 7, "event": {good}}}, {{"idempotency_key": "ok", "event": {{"index": 1}}}},'
+        f' {{"idempotency_key": "fine", "event": {good}}}]'
+    ).encode()
     answer = post(client, "/pin/batch", body)
     assert answer.status_code == 207
     results = answer.json["results"]

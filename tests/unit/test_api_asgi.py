@@ -20,12 +20,23 @@ PIN = json.dumps(CANONICAL_TRIPLE["pin"]).encode()
 MAX_BYTES = 4096
 
 
-def scope(method: str = "POST", path: str = "/pin/", headers: list[tuple[bytes, bytes]] | None = None,
-          query: bytes = b"") -> dict:
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
-            "headers": headers if headers is not None else [(b"host", b"api.test"), (b"content-type", b"application/json")],
-            "server": ("127.0.0.1", 8000), "client": ("10.1.2.3", 54321)}
+def scope(
+    method: str = "POST", path: str = "/pin/", headers: list[tuple[bytes, bytes]] | None = None, query: bytes = b""
+) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers if headers is not None else [(b"host", b"api.test"), (b"content-type", b"application/json")],
+        "server": ("127.0.0.1", 8000),
+        "client": ("10.1.2.3", 54321),
+    }
 
 
 class Client:
@@ -40,7 +51,11 @@ class Client:
         if self.chunks:
             chunk = self.chunks.pop(0)
             self.received += len(chunk)
-            return {"type": "http.request", "body": chunk, "more_body": bool(self.chunks) or self.stall or self.disconnect}
+            return {
+                "type": "http.request",
+                "body": chunk,
+                "more_body": bool(self.chunks) or self.stall or self.disconnect,
+            }
         if self.disconnect:
             return {"type": "http.disconnect"}
         await asyncio.sleep(3600)  # a client that stopped sending
@@ -111,8 +126,11 @@ def test_a_body_that_stops_arriving_is_answered_408_by_the_deadline(front, publi
     client = serve(front, Client([PIN[:10]], stall=True))  # it never sends more: the deadline ends it
     assert client.received == 10
     assert client.status == 408 and client.headers[b"connection"] == b"close"
-    assert client.json == {"status": 408, "error": "request timeout",
-                           "problems": ["the request was not received within 0.3 s"]}
+    assert client.json == {
+        "status": 408,
+        "error": "request timeout",
+        "problems": ["the request was not received within 0.3 s"],
+    }
     assert publisher.records == []  # the app never ran
 
 
@@ -162,12 +180,29 @@ def test_app_errors_pass_through_as_json(front):
 
 def test_the_environ_has_what_flask_needs(front):
     body = b'{"a": 1}'
-    environ = front.environ(scope(path="/pin/", query=b"x=1&y=%C3%A9", headers=[
-        (b"host", b"api.test"), (b"content-type", b"application/json"), (b"content-length", b"999"),
-        (b"transfer-encoding", b"chunked"), (b"x-api-key", b"k1"), (b"accept", b"a/b"), (b"accept", b"c/d")]), body)
+    environ = front.environ(
+        scope(
+            path="/pin/",
+            query=b"x=1&y=%C3%A9",
+            headers=[
+                (b"host", b"api.test"),
+                (b"content-type", b"application/json"),
+                (b"content-length", b"999"),
+                (b"transfer-encoding", b"chunked"),
+                (b"x-api-key", b"k1"),
+                (b"accept", b"a/b"),
+                (b"accept", b"c/d"),
+            ],
+        ),
+        body,
+    )
     assert environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/pin/" and environ["SCRIPT_NAME"] == ""
     assert environ["QUERY_STRING"] == "x=1&y=%C3%A9"
-    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["SERVER_PROTOCOL"]) == ("127.0.0.1", "8000", "HTTP/1.1")
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["SERVER_PROTOCOL"]) == (
+        "127.0.0.1",
+        "8000",
+        "HTTP/1.1",
+    )
     assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("10.1.2.3", "54321")
     assert environ["CONTENT_TYPE"] == "application/json" and environ["CONTENT_LENGTH"] == str(len(body))
     assert "HTTP_TRANSFER_ENCODING" not in environ and "HTTP_CONTENT_LENGTH" not in environ
@@ -260,8 +295,17 @@ def test_over_tcp_through_gunicorns_protocol_slow_headers_are_cut_off_and_slow_b
         loop = asyncio.get_running_loop()
         front = WsgiToAsgi(hello, threads=1, max_bytes=100, read_timeout_s=0.5)
         cfg = Config()
-        worker = types.SimpleNamespace(cfg=cfg, log=RecordingLogger(cfg), asgi=front, loop=loop, nr_conns=0, alive=True,
-                                       nr=0, max_requests=sys.maxsize, state={})
+        worker = types.SimpleNamespace(
+            cfg=cfg,
+            log=RecordingLogger(cfg),
+            asgi=front,
+            loop=loop,
+            nr_conns=0,
+            alive=True,
+            nr=0,
+            max_requests=sys.maxsize,
+            state={},
+        )
         server = await loop.create_server(lambda: _HeaderDeadlineProtocol(worker), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
 
@@ -274,7 +318,9 @@ def test_over_tcp_through_gunicorns_protocol_slow_headers_are_cut_off_and_slow_b
 
         try:
             return {
-                "whole": await exchange(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
+                "whole": await exchange(
+                    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+                ),
                 "headers": await exchange(b"POST / HTTP/1.1\r\nHost: x\r\n"),
                 "body": await exchange(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na"),
             }

@@ -57,8 +57,11 @@ def _accepts(field_schema: dict, value) -> bool:
         # Numeric strings within the rules' bounds: JSON Schema bounds apply to numbers only.
         ("pin", "index", [7528, "7528", " 3 ", "+4", "7.5", "x", 7.5, True, "", -3, 2**31]),
         ("geo", "latitude", [-89.9787, "-89.9787", "1e1", ".5", "5.", "north", True, "1,5", 90.5, -91]),
-        ("geo", "timestamp", ["2020-08-28 03:52:47", "2020-08-28T03:52:47", "2020:08:28 03:52:47",
-                              "28/08/2020", "2020-08-28", 20200828]),
+        (
+            "geo",
+            "timestamp",
+            ["2020-08-28 03:52:47", "2020-08-28T03:52:47", "2020:08:28 03:52:47", "28/08/2020", "2020-08-28", 20200828],
+        ),
         ("user", "first_name", ["Abigail", "", 3]),
     ],
 )

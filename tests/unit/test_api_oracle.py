@@ -32,6 +32,7 @@ def sender(client):
         answer = client.post(request.path, data=request.body, headers=headers)
         assert answer.is_json, (request.label, answer.status_code, answer.get_data()[:300])
         return answer.status_code, answer.json
+
     return send
 
 
@@ -42,8 +43,10 @@ def published(publisher: FakePublisher) -> list[oracle.Record]:
 def test_every_generated_request_gets_the_verdict_the_contract_gives_it(app):
     requests, labels = oracle.plan(SEED, VALUE_CASES, document_cases=VALUE_CASES // 10, batch_level_cases=200)
     ledger = oracle.run(requests, sender(app.test_client()))
-    print(f"\noracle: {ledger.cases} cases in {len(requests)} requests, "
-          f"answers {dict(sorted(ledger.statuses.items()))}, batch elements {dict(ledger.element_statuses)}")
+    print(
+        f"\noracle: {ledger.cases} cases in {len(requests)} requests, "
+        f"answers {dict(sorted(ledger.statuses.items()))}, batch elements {dict(ledger.element_statuses)}"
+    )
     assert ledger.cases >= VALUE_CASES
     assert not oracle.required_labels() - set(labels), "labels never generated"
     oracle.verify_topics(ledger, published(app.extensions["publisher"]))

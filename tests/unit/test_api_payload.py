@@ -30,7 +30,9 @@ def test_objects_named_member_wise_keep_each_members_bytes():
     assert first.value == {"k": "ab", "e": {"x": 1.5}}
     assert first.raw == b'{"k" :"a\\u0062", "e": {"x" : 1.50}}'
     assert {name: (m.value, m.raw) for name, m in first.members.items()} == {
-        "k": ("ab", b'"a\\u0062"'), "e": ({"x": 1.5}, b'{"x" : 1.50}')}
+        "k": ("ab", b'"a\\u0062"'),
+        "e": ({"x": 1.5}, b'{"x" : 1.50}'),
+    }
     assert escaped.value == {"e": []} and escaped.members["e"].raw == b"[ ]"  # an escaped name is decoded
     assert other.members is None and empty.members is None
 
@@ -47,7 +49,7 @@ def test_a_body_that_is_not_an_array_is_named_by_its_type():
     [
         (b'{"a": 1} {"b": 2}', "extra data"),
         (b'{"a": {"b": 1, "b": 1}}', "repeated field(s): b"),
-        (b'[Infinity]', "Infinity is not valid JSON"),
+        (b"[Infinity]", "Infinity is not valid JSON"),
         (b'{"a": -NaN}', "line 1 column 7"),
         (b"[" * 100_000 + b"]" * 100_000, "recursion"),
         (b'{"n": ' + b"9" * 5000 + b"}", "digits"),

@@ -48,14 +48,19 @@ def test_the_report_names_each_vulnerability_and_each_package_not_audited(pages)
     assert text.endswith("[audit] 2 distributions: 1 audited, 1 not audited; 1 known vulnerability")
 
 
-@pytest.mark.parametrize(("documents", "strict", "status"), [
-    ({"a/1/json": {"vulnerabilities": []}}, True, 0),
-    ({"a/1/json": {"vulnerabilities": [FLAW]}}, False, 1),
-    ({"a/json": {"info": {"version": "2"}}}, False, 0),
-    ({"a/json": {"info": {"version": "2"}}}, True, 2),
-])
+@pytest.mark.parametrize(
+    ("documents", "strict", "status"),
+    [
+        ({"a/1/json": {"vulnerabilities": []}}, True, 0),
+        ({"a/1/json": {"vulnerabilities": [FLAW]}}, False, 1),
+        ({"a/json": {"info": {"version": "2"}}}, False, 0),
+        ({"a/json": {"info": {"version": "2"}}}, True, 2),
+    ],
+)
 def test_exit_status(monkeypatch, capsys, documents, strict, status):
     monkeypatch.setattr(audit_module, "installed", lambda skip: {"a": "1"})
-    monkeypatch.setattr(audit_module, "_json", lambda url: documents.get(url.removeprefix(audit_module.PYPI_JSON + "/")))
+    monkeypatch.setattr(
+        audit_module, "_json", lambda url: documents.get(url.removeprefix(audit_module.PYPI_JSON + "/"))
+    )
     assert main(["--strict"] if strict else []) == status
     assert "[audit] 1 distributions" in capsys.readouterr().out

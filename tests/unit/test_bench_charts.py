@@ -31,8 +31,11 @@ def test_the_same_results_draw_the_same_files(tmp_path):
 def test_a_part_not_run_or_failed_has_no_chart_and_the_report_says_why(tmp_path):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "spark_growth.png").write_bytes(PNG)  # from an earlier run
-    partial = {**RESULTS, "sections": {"ingest": RESULTS["sections"]["ingest"]},
-               "errors": {"spark": "Traceback ...\nRuntimeError: boom"}}
+    partial = {
+        **RESULTS,
+        "sections": {"ingest": RESULTS["sections"]["ingest"]},
+        "errors": {"spark": "Traceback ...\nRuntimeError: boom"},
+    }
 
     drawn = charts.render(partial, tmp_path / "bench")
     markdown = render_markdown(partial, drawn)
@@ -50,10 +53,12 @@ def test_a_figure_missing_from_a_part_that_ran_is_named(tmp_path):
 
     drawn = charts.render({**RESULTS, "sections": {"ingest": ingest}}, tmp_path)
 
-    assert drawn["ingest_throughput"].missing == ("not in the results: sections.ingest.single.ceiling_events_per_s, "
-                                                  "sections.ingest.single.kafka_events_per_s")
+    assert drawn["ingest_throughput"].missing == (
+        "not in the results: sections.ingest.single.ceiling_events_per_s, sections.ingest.single.kafka_events_per_s"
+    )
     assert "*No chart of ingest throughput against its ceilings: not in the results" in charts.markdown(
-        drawn, "ingest_throughput")
+        drawn, "ingest_throughput"
+    )
 
 
 def test_without_charts_the_report_has_no_chart_lines():

@@ -57,8 +57,10 @@ def test_lag_is_judged_at_the_produced_rate():
     assert not lag_bounded(240.0, 4600.0, 3.0)
     assert lag_bounded(200.0, 4600.0, 3.0)
     assert not lag_bounded(0.0, 4600.0, None)  # never drained
-    sweep = [{"offered_events_per_s": 5000, "produced_events_per_s": 4916.0, "bounded": True},
-             {"offered_events_per_s": 6000, "produced_events_per_s": 5890.0, "bounded": False}]
+    sweep = [
+        {"offered_events_per_s": 5000, "produced_events_per_s": 4916.0, "bounded": True},
+        {"offered_events_per_s": 6000, "produced_events_per_s": 5890.0, "bounded": False},
+    ]
     assert highest_bounded_rate(sweep) == 4916.0
     latency = {"latency_ms": {"p99": 1.0}, "unseen": 0, "failures": 0}
     assert not list(goals(latency, sweep).values())[1]["met"]  # offered 5,000 but produced 4,916
@@ -84,8 +86,14 @@ def test_the_empty_lake_run_counts_when_only_the_answers_non_empty_checks_failed
 
 
 def _drain(**changes) -> dict:
-    return {"events_per_s": 25_000.0, "ok": True, "events": 1_000_000, "backlog": 1_000_000, "backlog_left": 0,
-            **changes}
+    return {
+        "events_per_s": 25_000.0,
+        "ok": True,
+        "events": 1_000_000,
+        "backlog": 1_000_000,
+        "backlog_left": 0,
+        **changes,
+    }
 
 
 def test_the_drain_goal_needs_the_run_ok_and_the_whole_backlog_landed():

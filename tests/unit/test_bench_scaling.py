@@ -15,18 +15,39 @@ SYNTHETIC = {
     "started_at": "2030-01-01T00:00:00+00:00",
     "machine": {"cores": 2},
     "sections": {
-        "ingest": {"single": {"kafka_events_per_s": 1000.0}, "batch": {"pin_250": {"kafka_events_per_s": 10_000.0}},
-                   "bare_producer": {"events_per_s": 20_000.0, "settings": {"linger_ms": 5}},
-                   "settings": {"api_threads": 4}},
-        "drain": {"events_per_s": 4000.0, "events": 1_000_000, "kafka_log_bytes": 400_000_000,
-                  "value_bytes": 300_000_000, "lake_gzip_bytes": 100_000_000, "seconds_per_run": 10.0,
-                  "settings": {"max_records_per_run": 50_000, "roll_max_records": 5000}},
-        "spark": {"summary": {"fixed_s": 100.0, "growth": [{"triples": 250_000, "wall_s": 150.0},
-                                                           {"triples": 500_000, "wall_s": 200.0},
-                                                           {"triples": 1_000_000, "wall_s": 300.0}]}},
-        "streaming": {"highest_bounded_rate": 3000.0, "settings": {"trigger_seconds": 1.0, "max_offsets_per_trigger": 20_000},
-                      "lag_sweep": [{"micro_batches": {"applied_events_per_s": 1000.0}},
-                                    {"micro_batches": {"applied_events_per_s": 2000.0}}]},
+        "ingest": {
+            "single": {"kafka_events_per_s": 1000.0},
+            "batch": {"pin_250": {"kafka_events_per_s": 10_000.0}},
+            "bare_producer": {"events_per_s": 20_000.0, "settings": {"linger_ms": 5}},
+            "settings": {"api_threads": 4},
+        },
+        "drain": {
+            "events_per_s": 4000.0,
+            "events": 1_000_000,
+            "kafka_log_bytes": 400_000_000,
+            "value_bytes": 300_000_000,
+            "lake_gzip_bytes": 100_000_000,
+            "seconds_per_run": 10.0,
+            "settings": {"max_records_per_run": 50_000, "roll_max_records": 5000},
+        },
+        "spark": {
+            "summary": {
+                "fixed_s": 100.0,
+                "growth": [
+                    {"triples": 250_000, "wall_s": 150.0},
+                    {"triples": 500_000, "wall_s": 200.0},
+                    {"triples": 1_000_000, "wall_s": 300.0},
+                ],
+            }
+        },
+        "streaming": {
+            "highest_bounded_rate": 3000.0,
+            "settings": {"trigger_seconds": 1.0, "max_offsets_per_trigger": 20_000},
+            "lag_sweep": [
+                {"micro_batches": {"applied_events_per_s": 1000.0}},
+                {"micro_batches": {"applied_events_per_s": 2000.0}},
+            ],
+        },
     },
 }
 

@@ -27,10 +27,13 @@ def once(store: str, exact: bool, copies: int = 0, **counts) -> ClientCount:
 
 def passed(number: int = 1, retried: int = 2, kafka_copies: int = 0) -> ScenarioResult:
     result = ScenarioResult(number, "broker killed", must_retry=True, recovery_s=12.34, recovery_what="until acked")
-    ledger = ClientLedger({("pin", c): "acknowledged" for c in "abc"} | {("pin", "f"): "failed"},
-                          {("pin", c): 1 + (i < retried) for i, c in enumerate("abc")} | {("pin", "f"): 1})
-    result.reconciled(ledger, [once(KAFKA, False, kafka_copies), once(RAW_LAKE, False, kafka_copies),
-                               once(STREAMING, True)])
+    ledger = ClientLedger(
+        {("pin", c): "acknowledged" for c in "abc"} | {("pin", "f"): "failed"},
+        {("pin", c): 1 + (i < retried) for i, c in enumerate("abc")} | {("pin", "f"): 1},
+    )
+    result.reconciled(
+        ledger, [once(KAFKA, False, kafka_copies), once(RAW_LAKE, False, kafka_copies), once(STREAMING, True)]
+    )
     return result
 
 
@@ -66,10 +69,30 @@ def test_a_scenario_that_must_retry_fails_without_retries():
 
 def test_the_retries_are_counted_from_the_ledger_the_emulator_and_the_probe_wrote(tmp_path):
     path = tmp_path / "ledger.jsonl"
-    lines = [{"client_event_id": "emu-1", "event_type": "geo", "outcome": "acknowledged", "status": 202, "attempts": 4,
-              "event_id": "e1", "topic": "pinterest.geo", "partition": 0, "offset": 1},
-             {"client_event_id": "probe-1", "event_type": "pin", "outcome": "acknowledged", "status": 202, "attempts": 1,
-              "event_id": "e2", "topic": "pinterest.pin", "partition": 1, "offset": 7}]
+    lines = [
+        {
+            "client_event_id": "emu-1",
+            "event_type": "geo",
+            "outcome": "acknowledged",
+            "status": 202,
+            "attempts": 4,
+            "event_id": "e1",
+            "topic": "pinterest.geo",
+            "partition": 0,
+            "offset": 1,
+        },
+        {
+            "client_event_id": "probe-1",
+            "event_type": "pin",
+            "outcome": "acknowledged",
+            "status": 202,
+            "attempts": 1,
+            "event_id": "e2",
+            "topic": "pinterest.pin",
+            "partition": 1,
+            "offset": 7,
+        },
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = ScenarioResult(2, "cluster", must_retry=True)
     result.reconciled(read_client_ledger([path]), [ClientCount(KAFKA, False, 2, 2, 0, 0)])
@@ -110,8 +133,9 @@ def test_the_table_has_a_row_per_scenario_with_retries_copies_and_downstream_dup
 
 def test_a_scenario_without_a_store_that_keeps_one_copy_shows_no_downstream_figure():
     upstream = ScenarioResult(3, "drain", recovery_s=None)
-    upstream.reconciled(ClientLedger({("pin", "a"): "acknowledged"}, {("pin", "a"): 1}),
-                        [ClientCount(KAFKA, False, 1, 1, 0, 0)])
+    upstream.reconciled(
+        ClientLedger({("pin", "a"): "acknowledged"}, {("pin", "a"): 1}), [ClientCount(KAFKA, False, 1, 1, 0, 0)]
+    )
     assert upstream.duplicated_downstream is None
     assert render_table([upstream]).splitlines()[2].split()[-4:] == ["-", "0/0", "-", "ok"]
 
@@ -132,23 +156,34 @@ def test_exit_code_is_1_when_any_scenario_failed_or_none_ran():
     assert exit_code([]) == 1
 
 
-ACCOUNTING_OK = ("24/12/06 WARN NativeCodeLoader: ...\n"
-                 "cleaned + quarantined: 290 acknowledged = 270 cleaned (+ 3 superseded by a later version of "
-                 "their key) + 17 quarantined; 0 unaccounted, 0 twice  ok\n      quarantine reasons: schema-invalid 17\n")
+ACCOUNTING_OK = (
+    "24/12/06 WARN NativeCodeLoader: ...\n"
+    "cleaned + quarantined: 290 acknowledged = 270 cleaned (+ 3 superseded by a later version of "
+    "their key) + 17 quarantined; 0 unaccounted, 0 twice  ok\n      quarantine reasons: schema-invalid 17\n"
+)
 
 
 def cleaned(batch: int | None = 0, accounting: int | None = 0, output: str = ACCOUNTING_OK) -> CleanedCheck:
-    return CleanedCheck([3, 4], batch, 95.4, accounting, output if accounting is not None else "", 40.2,
-                        ["/w/drain-full-batch.log", "/w/accounting.log"])
+    return CleanedCheck(
+        [3, 4],
+        batch,
+        95.4,
+        accounting,
+        output if accounting is not None else "",
+        40.2,
+        ["/w/drain-full-batch.log", "/w/accounting.log"],
+    )
 
 
 def test_the_cleaned_tables_line_is_the_accounting_result_and_passes():
     check = cleaned()
     assert check.ok and check.failures() == []
     lines = check.render().splitlines()
-    assert lines[0] == ("cleaned tables (scenarios 3, 4; batch pass 95s, accounting 40s): 290 acknowledged = 270 "
-                        "cleaned (+ 3 superseded by a later version of their key) + 17 quarantined; "
-                        "0 unaccounted, 0 twice  ok")
+    assert lines[0] == (
+        "cleaned tables (scenarios 3, 4; batch pass 95s, accounting 40s): 290 acknowledged = 270 "
+        "cleaned (+ 3 superseded by a later version of their key) + 17 quarantined; "
+        "0 unaccounted, 0 twice  ok"
+    )
     assert lines[1:] == ["      quarantine reasons: schema-invalid 17"]
     assert exit_code([passed(3), passed(4)], check) == 0
 

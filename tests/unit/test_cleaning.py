@@ -12,7 +12,7 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -40,23 +40,25 @@ from pinterest_common.schema import EVENT_TYPES, PIN_SENTINELS, parse_datetime, 
 
 # Captured from a public run of the original pipeline (a copy of the shared reference samples).
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-METADATA = T.StructType([
-    T.StructField("event_id", T.StringType()),
-    T.StructField("received_at", T.TimestampType()),
-    T.StructField("kafka_partition", T.IntegerType()),
-    T.StructField("kafka_offset", T.LongType()),
-])
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+METADATA = T.StructType(
+    [
+        T.StructField("event_id", T.StringType()),
+        T.StructField("received_at", T.TimestampType()),
+        T.StructField("kafka_partition", T.IntegerType()),
+        T.StructField("kafka_offset", T.LongType()),
+    ]
+)
 BLANKS = ("", "   ", "\t\n", "\u00a0\u3000")
 
 
 def utc(year, month, day, hour=0, minute=0, second=0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def comparable(value):
     """Collected timestamps are naive local datetimes: make them aware so they compare to utc()."""
-    return value.astimezone(timezone.utc) if isinstance(value, datetime) else value
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
 def raw_frame(spark, event_type: str, records: list[dict]):
@@ -65,7 +67,8 @@ def raw_frame(spark, event_type: str, records: list[dict]):
     one) event_id f"{i:06d}"."""
     fields = [f for f in spark_raw_schema(EVENT_TYPES[event_type]).fields if any(f.name in r for r in records)]
     rows = [
-        tuple(record.get(f.name) for f in fields) + (
+        tuple(record.get(f.name) for f in fields)
+        + (
             record.get("event_id", f"{i:06d}"),
             T0 + timedelta(seconds=i),
             0,
@@ -77,6 +80,7 @@ def raw_frame(spark, event_type: str, records: list[dict]):
 
 
 # --- the dirty-value catalogue: one row per case -------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -100,10 +104,20 @@ PIN_BASE = {
     "save_location": "Local save in /data/diy-and-crafts",
     "category": "diy-and-crafts",
 }
-GEO_BASE = {"ind": "7528", "timestamp": "2020-08-28 03:52:47", "latitude": "-89.9787", "longitude": "-173.293",
-            "country": "Albania"}
-USER_BASE = {"ind": "7528", "first_name": "Abigail", "last_name": "Ali", "age": "20",
-             "date_joined": "2015-10-24 11:23:51"}
+GEO_BASE = {
+    "ind": "7528",
+    "timestamp": "2020-08-28 03:52:47",
+    "latitude": "-89.9787",
+    "longitude": "-173.293",
+    "country": "Albania",
+}
+USER_BASE = {
+    "ind": "7528",
+    "first_name": "Abigail",
+    "last_name": "Ali",
+    "age": "20",
+    "date_joined": "2015-10-24 11:23:51",
+}
 BASES = {"pin": PIN_BASE, "geo": GEO_BASE, "user": USER_BASE}
 
 # Rules the base record itself triggers, by the raw field whose override replaces them.
@@ -126,8 +140,10 @@ def blank_cases(event_type: str) -> list[Case]:
         if event_type == "user" and name in ("first_name", "last_name"):
             continue  # a blank name part leaves the other one: see USER_CASES
         target = CLEANED_NAME[event_type].get(name, name)
-        cases += [Case(f"blank {name} {blank!r}", {name: blank}, {target: None}, (f"blank_to_null.{name}",))
-                  for blank in BLANKS]
+        cases += [
+            Case(f"blank {name} {blank!r}", {name: blank}, {target: None}, (f"blank_to_null.{name}",))
+            for blank in BLANKS
+        ]
     return cases
 
 
@@ -142,53 +158,130 @@ def unparseable(event_type: str, name: str, text: str) -> Case:
 
 
 PIN_CASES = [
-    Case("clean record", {}, {
-        "ind": 2863, "unique_id": PIN_BASE["unique_id"], "title": PIN_BASE["title"],
-        "description": PIN_BASE["description"], "follower_count": 124_000, "poster_name": PIN_BASE["poster_name"],
-        "tag_list": PIN_BASE["tag_list"], "is_image_or_video": "image", "image_src": PIN_BASE["image_src"],
-        "save_location": "/data/diy-and-crafts", "category": "diy-and-crafts", "downloaded": 1,
-    }),
-    *(Case(f"sentinel {name} {value!r}", {name: value}, {name: None}, (f"sentinel_to_null.{name}",))
-      for name, values in PIN_SENTINELS.items() for value in values),
-    Case("sentinel padded with whitespace", {"description": " Untitled\u00a0"}, {"description": None},
-         ("sentinel_to_null.description",)),
+    Case(
+        "clean record",
+        {},
+        {
+            "ind": 2863,
+            "unique_id": PIN_BASE["unique_id"],
+            "title": PIN_BASE["title"],
+            "description": PIN_BASE["description"],
+            "follower_count": 124_000,
+            "poster_name": PIN_BASE["poster_name"],
+            "tag_list": PIN_BASE["tag_list"],
+            "is_image_or_video": "image",
+            "image_src": PIN_BASE["image_src"],
+            "save_location": "/data/diy-and-crafts",
+            "category": "diy-and-crafts",
+            "downloaded": 1,
+        },
+    ),
+    *(
+        Case(f"sentinel {name} {value!r}", {name: value}, {name: None}, (f"sentinel_to_null.{name}",))
+        for name, values in PIN_SENTINELS.items()
+        for value in values
+    ),
+    Case(
+        "sentinel padded with whitespace",
+        {"description": " Untitled\u00a0"},
+        {"description": None},
+        ("sentinel_to_null.description",),
+    ),
     Case("sentinels belong to their field", {"title": "Untitled"}, {"title": "Untitled"}),
-    Case("sentinels match the whole value", {"title": "No Title Data Available yet"},
-         {"title": "No Title Data Available yet"}),
-    Case("story-format scrape failure", {
-        "title": "No Title Data Available", "description": "No description available Story format",
-        "poster_name": "User Info Error", "follower_count": "User Info Error",
-        "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e", "is_image_or_video": "multi-video(story page format)",
-        "downloaded": "0",
-    }, {
-        "title": None, "description": None, "poster_name": None, "follower_count": None, "tag_list": None,
-        "is_image_or_video": "multi-video(story page format)", "downloaded": 0,
-    }, tuple(f"sentinel_to_null.{name}" for name in ("title", "description", "poster_name", "follower_count",
-                                                     "tag_list"))),
+    Case(
+        "sentinels match the whole value",
+        {"title": "No Title Data Available yet"},
+        {"title": "No Title Data Available yet"},
+    ),
+    Case(
+        "story-format scrape failure",
+        {
+            "title": "No Title Data Available",
+            "description": "No description available Story format",
+            "poster_name": "User Info Error",
+            "follower_count": "User Info Error",
+            "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
+            "is_image_or_video": "multi-video(story page format)",
+            "downloaded": "0",
+        },
+        {
+            "title": None,
+            "description": None,
+            "poster_name": None,
+            "follower_count": None,
+            "tag_list": None,
+            "is_image_or_video": "multi-video(story page format)",
+            "downloaded": 0,
+        },
+        tuple(
+            f"sentinel_to_null.{name}" for name in ("title", "description", "poster_name", "follower_count", "tag_list")
+        ),
+    ),
     Case("null stays null", {"image_src": None}, {"image_src": None}),
     *blank_cases("pin"),
-    *(follower_case(text, count) for text, count in [
-        ("124k", 124_000), ("1.2k", 1_200), ("8M", 8_000_000), ("15M", 15_000_000), ("1.5M", 1_500_000),
-        ("3B", 3_000_000_000), ("2.5B", 2_500_000_000), ("0", 0), ("7", 7), ("999", 999), ("124K", 124_000),
-        ("8m", 8_000_000), ("3b", 3_000_000_000), (" 124k\u00a0", 124_000), ("1.2345k", 1_235),
-        ("0.0004k", 0), ("12.0", 12), ("9223372036854775807", 9_223_372_036_854_775_807),
-        ("12x", None), ("k", None), ("1.2.3k", None), ("-5", None), ("+5", None), ("1,234", None),
-        ("1e3", None), ("12 k", None), ("12kk", None), (".5k", None), ("1.k", None), ("NaN", None),
-        ("User Info Error!", None), ("9223372036854775808", None), ("99999999999B", None),
-        ("9" * 40 + "B", None),
-    ]),
+    *(
+        follower_case(text, count)
+        for text, count in [
+            ("124k", 124_000),
+            ("1.2k", 1_200),
+            ("8M", 8_000_000),
+            ("15M", 15_000_000),
+            ("1.5M", 1_500_000),
+            ("3B", 3_000_000_000),
+            ("2.5B", 2_500_000_000),
+            ("0", 0),
+            ("7", 7),
+            ("999", 999),
+            ("124K", 124_000),
+            ("8m", 8_000_000),
+            ("3b", 3_000_000_000),
+            (" 124k\u00a0", 124_000),
+            ("1.2345k", 1_235),
+            ("0.0004k", 0),
+            ("12.0", 12),
+            ("9223372036854775807", 9_223_372_036_854_775_807),
+            ("12x", None),
+            ("k", None),
+            ("1.2.3k", None),
+            ("-5", None),
+            ("+5", None),
+            ("1,234", None),
+            ("1e3", None),
+            ("12 k", None),
+            ("12kk", None),
+            (".5k", None),
+            ("1.k", None),
+            ("NaN", None),
+            ("User Info Error!", None),
+            ("9223372036854775808", None),
+            ("99999999999B", None),
+            ("9" * 40 + "B", None),
+        ]
+    ),
     Case("index as an integer string", {"index": "7528"}, {"ind": 7528}),
     Case("index padded with whitespace", {"index": " 42\u00a0"}, {"ind": 42}),
     Case("index with a sign", {"index": "+7"}, {"ind": 7}),
     *(unparseable("pin", "index", text) for text in ("4.0", "abc", "99999999999", "7528L", "0x10")),
     Case("downloaded 0", {"downloaded": "0"}, {"downloaded": 0}),
     *(unparseable("pin", "downloaded", text) for text in ("yes", "1.0", "true")),
-    Case("save_location path", {"save_location": "Local save in /data/home-decor"},
-         {"save_location": "/data/home-decor"}, ("save_location_path",)),
-    Case("save_location padded", {"save_location": "  Local save in   /data/art\u00a0"},
-         {"save_location": "/data/art"}, ("save_location_path",)),
-    Case("save_location without a path", {"save_location": "Local save in "}, {"save_location": None},
-         ("save_location_path",)),
+    Case(
+        "save_location path",
+        {"save_location": "Local save in /data/home-decor"},
+        {"save_location": "/data/home-decor"},
+        ("save_location_path",),
+    ),
+    Case(
+        "save_location padded",
+        {"save_location": "  Local save in   /data/art\u00a0"},
+        {"save_location": "/data/art"},
+        ("save_location_path",),
+    ),
+    Case(
+        "save_location without a path",
+        {"save_location": "Local save in "},
+        {"save_location": None},
+        ("save_location_path",),
+    ),
     Case("save_location already a path", {"save_location": "/data/art"}, {"save_location": "/data/art"}),
 ]
 
@@ -221,37 +314,66 @@ def datetime_case(name: str, text: str, moment: datetime | None) -> Case:
 
 
 GEO_CASES = [
-    Case("canonical record", {}, {
-        "ind": 7528, "country": "Albania", "coordinates": [-89.9787, -173.293],
-        "timestamp": utc(2020, 8, 28, 3, 52, 47),
-    }),
+    Case(
+        "canonical record",
+        {},
+        {
+            "ind": 7528,
+            "country": "Albania",
+            "coordinates": [-89.9787, -173.293],
+            "timestamp": utc(2020, 8, 28, 3, 52, 47),
+        },
+    ),
     *blank_cases("geo"),
     *(datetime_case("timestamp", text, moment) for text, moment in DATETIMES),
-    *(Case(f"coordinates {lat!r}, {lon!r}", {"latitude": lat, "longitude": lon}, {"coordinates": [la, lo]})
-      for lat, lon, la, lo in [
-          ("12", "-7", 12.0, -7.0), ("+5.5", " -0.5 ", 5.5, -0.5), ("1e-3", "1.0E-5", 0.001, 0.00001),
-          ("89.999999", "179.999999", 89.999999, 179.999999),
-      ]),
+    *(
+        Case(f"coordinates {lat!r}, {lon!r}", {"latitude": lat, "longitude": lon}, {"coordinates": [la, lo]})
+        for lat, lon, la, lo in [
+            ("12", "-7", 12.0, -7.0),
+            ("+5.5", " -0.5 ", 5.5, -0.5),
+            ("1e-3", "1.0E-5", 0.001, 0.00001),
+            ("89.999999", "179.999999", 89.999999, 179.999999),
+        ]
+    ),
     *(unparseable("geo", name, text) for name in ("latitude", "longitude") for text in ("abc", "12,5", "1.2.3")),
     *(unparseable("geo", "ind", text) for text in ("x", "1.5")),
-    Case("faker country names", {"country": "Antarctica (the territory South of 60 deg S)"},
-         {"country": "Antarctica (the territory South of 60 deg S)"}),
+    Case(
+        "faker country names",
+        {"country": "Antarctica (the territory South of 60 deg S)"},
+        {"country": "Antarctica (the territory South of 60 deg S)"},
+    ),
     Case("apostrophe", {"country": "Cote d'Ivoire"}, {"country": "Cote d'Ivoire"}),
 ]
 
 USER_CASES = [
-    Case("canonical record", {}, {
-        "ind": 7528, "user_name": "Abigail Ali", "age": 20, "date_joined": utc(2015, 10, 24, 11, 23, 51),
-    }),
+    Case(
+        "canonical record",
+        {},
+        {
+            "ind": 7528,
+            "user_name": "Abigail Ali",
+            "age": 20,
+            "date_joined": utc(2015, 10, 24, 11, 23, 51),
+        },
+    ),
     *blank_cases("user"),
-    *(Case(f"blank first_name {blank!r}", {"first_name": blank}, {"user_name": "Ali"}, ("blank_to_null.first_name",))
-      for blank in BLANKS),
-    *(Case(f"blank last_name {blank!r}", {"last_name": blank}, {"user_name": "Abigail"}, ("blank_to_null.last_name",))
-      for blank in BLANKS),
-    Case("no name at all", {"first_name": " ", "last_name": ""}, {"user_name": None},
-         ("blank_to_null.first_name", "blank_to_null.last_name")),
-    Case("names are kept verbatim", {"first_name": "Mary Ann", "last_name": "O'Neil"},
-         {"user_name": "Mary Ann O'Neil"}),
+    *(
+        Case(f"blank first_name {blank!r}", {"first_name": blank}, {"user_name": "Ali"}, ("blank_to_null.first_name",))
+        for blank in BLANKS
+    ),
+    *(
+        Case(f"blank last_name {blank!r}", {"last_name": blank}, {"user_name": "Abigail"}, ("blank_to_null.last_name",))
+        for blank in BLANKS
+    ),
+    Case(
+        "no name at all",
+        {"first_name": " ", "last_name": ""},
+        {"user_name": None},
+        ("blank_to_null.first_name", "blank_to_null.last_name"),
+    ),
+    Case(
+        "names are kept verbatim", {"first_name": "Mary Ann", "last_name": "O'Neil"}, {"user_name": "Mary Ann O'Neil"}
+    ),
     Case("age 59", {"age": "59"}, {"age": 59}),
     *(unparseable("user", "age", text) for text in ("x", "20.5", "twenty")),
     *(datetime_case("date_joined", text, moment) for text, moment in DATETIMES),
@@ -310,12 +432,30 @@ def test_rule_change_counts_count_every_change_of_the_catalogue(catalogue, event
     assert {f"blank_to_null.{name}" for name in fields} <= counts.keys()
 
 
-@pytest.mark.parametrize("event_type, types", [
-    ("pin", ["int", "string", "string", "string", "bigint", "string", "string", "string", "string", "string",
-             "string", "int"]),
-    ("geo", ["int", "string", "array<double>", "timestamp"]),
-    ("user", ["int", "string", "int", "timestamp"]),
-])
+@pytest.mark.parametrize(
+    "event_type, types",
+    [
+        (
+            "pin",
+            [
+                "int",
+                "string",
+                "string",
+                "string",
+                "bigint",
+                "string",
+                "string",
+                "string",
+                "string",
+                "string",
+                "string",
+                "int",
+            ],
+        ),
+        ("geo", ["int", "string", "array<double>", "timestamp"]),
+        ("user", ["int", "string", "int", "timestamp"]),
+    ],
+)
 def test_cleaned_columns_follow_the_contract_then_the_metadata(catalogue, event_type, types):
     result = catalogue[event_type]
     assert result.columns == [*CLEANED_COLUMNS[event_type], *METADATA.fieldNames()]
@@ -324,8 +464,20 @@ def test_cleaned_columns_follow_the_contract_then_the_metadata(catalogue, event_
 
 
 def test_column_orders_are_the_contracts():
-    assert PIN_COLUMNS == ("ind", "unique_id", "title", "description", "follower_count", "poster_name", "tag_list",
-                           "is_image_or_video", "image_src", "save_location", "category", "downloaded")
+    assert PIN_COLUMNS == (
+        "ind",
+        "unique_id",
+        "title",
+        "description",
+        "follower_count",
+        "poster_name",
+        "tag_list",
+        "is_image_or_video",
+        "image_src",
+        "save_location",
+        "category",
+        "downloaded",
+    )
     assert GEO_COLUMNS == ("ind", "country", "coordinates", "timestamp")
     assert USER_COLUMNS == ("ind", "user_name", "age", "date_joined")
 
@@ -333,28 +485,56 @@ def test_column_orders_are_the_contracts():
 @pytest.mark.parametrize("text, moment", DATETIMES)
 def test_datetime_catalogue_agrees_with_the_api_validation(text, moment):
     parsed = parse_datetime(text.strip())
-    assert (parsed.replace(tzinfo=timezone.utc) if parsed else None) == moment
+    assert (parsed.replace(tzinfo=UTC) if parsed else None) == moment
 
 
 # --- numbers as JSON numbers or as numeric strings ---------------------------------------------
 
 CANONICAL_TRIPLE = {
-    "pin": {"index": 7528, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf", "title": "No Title Data Available",
-            "description": "No description available Story format", "poster_name": "User Info Error",
-            "follower_count": "User Info Error", "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-            "is_image_or_video": "multi-video(story page format)", "image_src": "Image src error.", "downloaded": 0,
-            "save_location": "Local save in /data/mens-fashion", "category": "mens-fashion"},
-    "geo": {"ind": 7528, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": -173.293,
-            "country": "Albania"},
+    "pin": {
+        "index": 7528,
+        "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf",
+        "title": "No Title Data Available",
+        "description": "No description available Story format",
+        "poster_name": "User Info Error",
+        "follower_count": "User Info Error",
+        "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
+        "is_image_or_video": "multi-video(story page format)",
+        "image_src": "Image src error.",
+        "downloaded": 0,
+        "save_location": "Local save in /data/mens-fashion",
+        "category": "mens-fashion",
+    },
+    "geo": {
+        "ind": 7528,
+        "timestamp": "2020-08-28 03:52:47",
+        "latitude": -89.9787,
+        "longitude": -173.293,
+        "country": "Albania",
+    },
     "user": {"ind": 7528, "first_name": "Abigail", "last_name": "Ali", "age": 20, "date_joined": "2015-10-24 11:23:51"},
 }
 CANONICAL_CLEANED = {
-    "pin": {"ind": 7528, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf", "title": None, "description": None,
-            "follower_count": None, "poster_name": None, "tag_list": None,
-            "is_image_or_video": "multi-video(story page format)", "image_src": None,
-            "save_location": "/data/mens-fashion", "category": "mens-fashion", "downloaded": 0},
-    "geo": {"ind": 7528, "country": "Albania", "coordinates": [-89.9787, -173.293],
-            "timestamp": utc(2020, 8, 28, 3, 52, 47)},
+    "pin": {
+        "ind": 7528,
+        "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf",
+        "title": None,
+        "description": None,
+        "follower_count": None,
+        "poster_name": None,
+        "tag_list": None,
+        "is_image_or_video": "multi-video(story page format)",
+        "image_src": None,
+        "save_location": "/data/mens-fashion",
+        "category": "mens-fashion",
+        "downloaded": 0,
+    },
+    "geo": {
+        "ind": 7528,
+        "country": "Albania",
+        "coordinates": [-89.9787, -173.293],
+        "timestamp": utc(2020, 8, 28, 3, 52, 47),
+    },
     "user": {"ind": 7528, "user_name": "Abigail Ali", "age": 20, "date_joined": utc(2015, 10, 24, 11, 23, 51)},
 }
 
@@ -365,7 +545,8 @@ def test_json_numbers_and_numeric_strings_clean_alike(spark, event_type):
     as_strings = {name: str(value) for name, value in as_numbers.items()}
     json_events = spark.createDataFrame([(json.dumps(as_numbers),), (json.dumps(as_strings),)], "value string")
     raw = json_events.select(F.from_json("value", spark_raw_schema(EVENT_TYPES[event_type])).alias("event")).select(
-        "event.*", F.lit("e").alias("event_id"), F.lit(T0).alias("received_at"))
+        "event.*", F.lit("e").alias("event_id"), F.lit(T0).alias("received_at")
+    )
     rows = clean(event_type, raw).collect()
     for row in rows:
         assert {name: comparable(row[name]) for name in CLEANED_COLUMNS[event_type]} == CANONICAL_CLEANED[event_type]
@@ -378,6 +559,7 @@ def test_parse_follower_count_is_a_reusable_column_expression(spark):
 
 
 # --- the captured samples ------------------------------------------------------------------------
+
 
 def python_follower_count(text: str) -> int | None:
     """An independent reading of the follower_count rule, for the samples."""
@@ -482,12 +664,12 @@ def test_pin_sample_save_locations_and_types(samples, pin_accounting):
 def test_geo_and_user_samples_clean_field_by_field(samples):
     for record, row in zip(samples["geo"].records, samples["geo"].cleaned):
         assert row["coordinates"] == [float(record["latitude"]), float(record["longitude"])]
-        assert comparable(row["timestamp"]) == parse_datetime(record["timestamp"]).replace(tzinfo=timezone.utc)
+        assert comparable(row["timestamp"]) == parse_datetime(record["timestamp"]).replace(tzinfo=UTC)
         assert row["country"] == record["country"]
     for record, row in zip(samples["user"].records, samples["user"].cleaned):
         assert row["user_name"] == f"{record['first_name']} {record['last_name']}"
         assert row["age"] == int(record["age"])
-        assert comparable(row["date_joined"]) == parse_datetime(record["date_joined"]).replace(tzinfo=timezone.utc)
+        assert comparable(row["date_joined"]) == parse_datetime(record["date_joined"]).replace(tzinfo=UTC)
 
 
 def test_samples_dedup_keeps_the_last_replay_per_key(samples):
@@ -508,20 +690,24 @@ def test_null_rates_of_the_cleaned_pin_samples(samples, pin_accounting):
 
 # --- dedup ---------------------------------------------------------------------------------------
 
+
 def test_latest_per_key_latest_received_wins_ties_go_to_the_greater_event_id(spark):
     at = lambda seconds: T0 + timedelta(seconds=seconds)  # noqa: E731
-    frame = spark.createDataFrame([
-        ("a", at(1), "e1", "first post"),
-        ("a", at(3), "e2", "latest replay"),
-        ("a", at(2), "e3", "late arrival of an older replay"),
-        ("b", at(5), "e4", "tie, smaller event id"),
-        ("b", at(5), "e5", "tie, greater event id"),
-        ("c", None, "e6", "no received_at"),
-        ("c", at(0), "e7", "received"),
-        ("d", at(9), "e8", "only one"),
-        (None, at(9), "e9", "no key"),
-        (None, at(8), "e10", "no key either"),
-    ], "unique_id string, received_at timestamp, event_id string, note string")
+    frame = spark.createDataFrame(
+        [
+            ("a", at(1), "e1", "first post"),
+            ("a", at(3), "e2", "latest replay"),
+            ("a", at(2), "e3", "late arrival of an older replay"),
+            ("b", at(5), "e4", "tie, smaller event id"),
+            ("b", at(5), "e5", "tie, greater event id"),
+            ("c", None, "e6", "no received_at"),
+            ("c", at(0), "e7", "received"),
+            ("d", at(9), "e8", "only one"),
+            (None, at(9), "e9", "no key"),
+            (None, at(8), "e10", "no key either"),
+        ],
+        "unique_id string, received_at timestamp, event_id string, note string",
+    )
     kept = {row.unique_id: row.event_id for row in latest_per_key(frame, "unique_id").collect()}
     assert kept == {"a": "e2", "b": "e5", "c": "e7", "d": "e8"}
 
@@ -537,6 +723,7 @@ def test_dedup_keys_and_cleaned_replays(spark):
 
 
 # --- shape of the API ----------------------------------------------------------------------------
+
 
 def spark_jobs(spark, action) -> int:
     """How many Spark jobs `action` runs."""
@@ -559,7 +746,9 @@ def test_accounting_takes_one_aggregation(spark):
 
 @pytest.mark.parametrize("event_type", CASES)
 def test_clean_counts_the_rule_changes_while_it_writes(spark, tmp_path, event_type):
-    raw = raw_frame(spark, event_type, [BASES[event_type] | case.raw | {"event_id": case.id} for case in CASES[event_type]])
+    raw = raw_frame(
+        spark, event_type, [BASES[event_type] | case.raw | {"event_id": case.id} for case in CASES[event_type]]
+    )
     rule_changes = Observation(f"rule_changes_{event_type}")
     cleaned = clean(event_type, raw, rule_changes)
     dedup(event_type, cleaned).write.parquet(str(tmp_path / "cleaned"))

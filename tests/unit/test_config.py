@@ -16,13 +16,15 @@ def test_defaults_point_at_the_local_stack():
 
 
 def test_environment_overrides_and_empty_endpoint_means_aws():
-    settings = Settings.from_env({
-        "PINTEREST_HOME": "/srv/pinterest",
-        "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9092,broker-2:9092",
-        "PINTEREST_S3_ENDPOINT_URL": "",
-        "PINTEREST_S3_ACCESS_KEY_ID": "",
-        "PINTEREST_PG_PORT": "6543",
-    })
+    settings = Settings.from_env(
+        {
+            "PINTEREST_HOME": "/srv/pinterest",
+            "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9092,broker-2:9092",
+            "PINTEREST_S3_ENDPOINT_URL": "",
+            "PINTEREST_S3_ACCESS_KEY_ID": "",
+            "PINTEREST_PG_PORT": "6543",
+        }
+    )
     assert settings.home == Path("/srv/pinterest")
     assert settings.stack_dir == Path("/srv/pinterest/stack")
     assert settings.kafka_port == 9092

@@ -33,8 +33,13 @@ def test_every_rule_is_in_the_table_under_its_stage():
 
 
 def test_every_record_reason_is_listed():
-    for reason in (quarantine.INVALID_HEADERS, quarantine.NO_VALUE, quarantine.VALUE_NOT_UTF8,
-                   quarantine.VALUE_NOT_JSON, quarantine.VALUE_NOT_OBJECT):
+    for reason in (
+        quarantine.INVALID_HEADERS,
+        quarantine.NO_VALUE,
+        quarantine.VALUE_NOT_UTF8,
+        quarantine.VALUE_NOT_JSON,
+        quarantine.VALUE_NOT_OBJECT,
+    ):
         assert f"| `{reason}` |" in DOC
     assert f"`{quarantine.MISSING_FIELD}:<field>`" in DOC and f"`{quarantine.WRONG_TYPE}:<field>`" in DOC
 

@@ -26,12 +26,10 @@ DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
 MAKEFILE = REPO_ROOT / "Makefile"
 
 INFRASTRUCTURE = {"kafka", "minio", "postgres"}
-PROJECT_SERVICES = {"api", "streaming", "dagster-webserver", "dagster-daemon"}
+PROJECT_SERVICES = {"api", "streaming", "dagster-webserver", "dagster-daemon", "pg-roles"}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}, $NAME; `$$` escapes.
-INTERPOLATION = re.compile(
-    r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
-)
+INTERPOLATION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 HOST_PORT = re.compile(r"(?:^|[/@,\s])([a-z][a-z0-9-]*):(\d+)\b")
 
 # The defaults as settings (secrets empty, so that nothing is generated on disk).
@@ -55,19 +53,18 @@ def environment(service: dict) -> dict[str, str]:
 
 def interpolations(text: str) -> list[tuple[str, str | None, str | None]]:
     """(variable, operator, argument) of each interpolation in `text`."""
-    return [
-        (m.group(1) or m.group(4), m.group(2), m.group(3))
-        for m in INTERPOLATION.finditer(text)
-    ]
+    return [(m.group(1) or m.group(4), m.group(2), m.group(3)) for m in INTERPOLATION.finditer(text)]
 
 
 def resolved(value: str) -> str:
     """The value with each interpolation replaced by its default (`<NAME>` when it has none)."""
+
     def substitute(match: re.Match) -> str:
         name, operator, argument = match.group(1) or match.group(4), match.group(2), match.group(3)
         if operator in ("-", ":-"):
             return argument
         return DEFAULTS.get(name) or f"<{name}>"
+
     return INTERPOLATION.sub(substitute, value).replace("$$", "$")
 
 
@@ -104,10 +101,7 @@ def is_project_service(service: dict) -> bool:
 def kafka_listeners(compose: dict) -> tuple[dict[str, int], dict[str, str]]:
     """({listener name: port}, {listener name: advertised host:port}) of the kafka service."""
     env = environment(compose["services"]["kafka"])
-    listeners = {
-        name: int(port)
-        for name, port in re.findall(r"([A-Z_]+)://[^:,]*:(\d+)", env["KAFKA_LISTENERS"])
-    }
+    listeners = {name: int(port) for name, port in re.findall(r"([A-Z_]+)://[^:,]*:(\d+)", env["KAFKA_LISTENERS"])}
     advertised = dict(re.findall(r"([A-Z_]+)://([^,]+)", env.get("KAFKA_ADVERTISED_LISTENERS", "")))
     return listeners, advertised
 
@@ -119,6 +113,7 @@ def ui_port() -> int:
 
 
 # --- services -------------------------------------------------------------------------------
+
 
 def test_compose_has_the_platforms_services(compose):
     services = compose["services"]
@@ -143,14 +138,23 @@ def test_kafka_runs_in_kraft_mode(compose):
 def test_project_containers_run_the_platforms_commands(compose):
     services = compose["services"]
     assert command(services["streaming"])[:3] == ["python", "-m", "streaming"]
+    # the roles come from the code the local stack runs, not from a second copy in SQL
+    assert command(services["pg-roles"]) == ["python", "-m", "pinterest_common.pg_roles"]
+    sql = [
+        line.upper()
+        for line in (COMPOSE.parent / "postgres-init.sql").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("--")
+    ]
+    assert sql and not any("ROLE" in line or "GRANT" in line for line in sql), sql
     webserver, daemon = command(services["dagster-webserver"]), command(services["dagster-daemon"])
     assert "dagster-webserver" in webserver and "workspace.yaml" in webserver
-    assert daemon[daemon.index("dagster-daemon"):][:2] == ["dagster-daemon", "run"] and "workspace.yaml" in daemon
+    assert daemon[daemon.index("dagster-daemon") :][:2] == ["dagster-daemon", "run"] and "workspace.yaml" in daemon
     api = command(services["api"]) or re.search(r"^CMD\s+(.*)$", DOCKERFILE.read_text(), re.M).group(1)
     assert "gunicorn" in str(api) and "ingestion_api.app:create_app()" in str(api)
 
 
 # --- variables ------------------------------------------------------------------------------
+
 
 def test_project_containers_set_only_configuration_variables(compose):
     for name, service in compose["services"].items():
@@ -188,6 +192,7 @@ def test_secrets_have_no_default(compose):
 
 # --- ports and host names -------------------------------------------------------------------
 
+
 def test_published_ports_are_the_configured_defaults(compose):
     expected = {
         "kafka": DEFAULT_SETTINGS.kafka_port,
@@ -212,7 +217,9 @@ def test_container_ports_are_what_the_services_listen_on(compose):
     [(_, _, kafka_target)] = published(services["kafka"])
     host_listener = next(name for name, port in listeners.items() if port == kafka_target)
     assert advertised[host_listener] == DEFAULTS["KAFKA_BOOTSTRAP_SERVERS"]
-    assert str(DEFAULT_SETTINGS.kafka_controller_port) == str(listeners[environment(services["kafka"])["KAFKA_CONTROLLER_LISTENER_NAMES"]])
+    assert str(DEFAULT_SETTINGS.kafka_controller_port) == str(
+        listeners[environment(services["kafka"])["KAFKA_CONTROLLER_LISTENER_NAMES"]]
+    )
     # MinIO serves S3 on its --address (9000 when absent).
     minio_command = command(services["minio"])
     address = minio_command[minio_command.index("--address") + 1] if "--address" in minio_command else ":9000"
@@ -267,6 +274,7 @@ def test_build_context_leaves_out_local_state():
 
 # --- the real client, where there is one ----------------------------------------------------
 
+
 def _compose_client() -> tuple[list[str] | None, str]:
     docker = shutil.which("docker")
     if docker is None:
@@ -289,6 +297,10 @@ def test_docker_compose_config_accepts_the_file():
     env = {**os.environ, **{name: "placeholder-secret" for name in LOCAL_SECRETS}}
     result = subprocess.run(
         [*client, "-f", str(COMPOSE), "config", "-q"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 0, result.stderr or result.stdout

@@ -104,8 +104,11 @@ def test_media_tags_descriptions_and_downloads(triples):
     assert_share(pins, lambda p: p["is_image_or_video"] == "video", 0.05, 0.015)
     assert_share(pins, lambda p: p["is_image_or_video"].startswith("multi-video"), 0.055, 0.015)
     assert_share(pins, lambda p: p["tag_list"].startswith("N,o, ,T"), 0.03, 0.01)
-    assert all(p["description"] == "No description available Story format"
-               for p in pins if p["is_image_or_video"].startswith("multi-video"))
+    assert all(
+        p["description"] == "No description available Story format"
+        for p in pins
+        if p["is_image_or_video"].startswith("multi-video")
+    )
     descriptions = Counter(p["description"] for p in pins)
     assert descriptions["No description available"] > 0 and descriptions["Untitled"] > 0
     assert_share(pins, lambda p: p["description"].endswith("…\xa0"), 0.31, 0.04)
@@ -168,8 +171,13 @@ def test_ages_countries_names_and_coordinates(triples):
 def test_numbers_are_sent_as_numbers_or_numeric_strings(new):
     assert_share(new, lambda t: isinstance(t.pin["index"], str), 0.30, 0.02)
     for triple in new[:2000]:
-        kinds = {type(triple.pin["index"]), type(triple.pin["downloaded"]), type(triple.geo["ind"]),
-                 type(triple.geo["latitude"]), type(triple.user["age"])}
+        kinds = {
+            type(triple.pin["index"]),
+            type(triple.pin["downloaded"]),
+            type(triple.geo["ind"]),
+            type(triple.geo["latitude"]),
+            type(triple.user["age"]),
+        }
         assert kinds in ({str}, {int, float}, {int})
 
 

@@ -62,7 +62,9 @@ def test_every_acknowledged_event_is_in_the_ledger_once(url, publisher, tmp_path
     assert len(publisher.on(DLQ_TOPIC)) == summary.rejected
     entries = ledger_entries(ledger)
     assert len(entries) == 180 == len({e["client_event_id"] for e in entries})  # every event tried, named once
-    assert sorted(e["client_event_id"] for e in entries if e["outcome"] == "acknowledged") == sorted(kafka_client_ids(publisher))
+    assert sorted(e["client_event_id"] for e in entries if e["outcome"] == "acknowledged") == sorted(
+        kafka_client_ids(publisher)
+    )
     assert sum(e["outcome"] == "rejected" for e in entries) == summary.rejected
 
 
@@ -104,8 +106,17 @@ def test_a_timed_out_request_is_retried_with_the_same_client_id(publisher, tmp_p
     monkeypatch.setattr(traffic, "BACKOFF_S", (0.01, 0.01))
     ledger = tmp_path / "ledger.jsonl"
     try:
-        summary = Emulator(EmulatorOptions(url=f"http://127.0.0.1:{server.server_port}", count=1, seed=3,
-                                           invalid_share=0.0, concurrency=1, ledger=ledger), progress=None).run()
+        summary = Emulator(
+            EmulatorOptions(
+                url=f"http://127.0.0.1:{server.server_port}",
+                count=1,
+                seed=3,
+                invalid_share=0.0,
+                concurrency=1,
+                ledger=ledger,
+            ),
+            progress=None,
+        ).run()
     finally:
         server.shutdown()
         thread.join()
@@ -118,8 +129,21 @@ def test_a_timed_out_request_is_retried_with_the_same_client_id(publisher, tmp_p
 
 def test_gives_up_after_max_retries_and_the_command_says_so(url, publisher, tmp_path, capsys):
     publisher.up = False
-    status = main(["emulate", "--url", url, "--count", "2", "--max-retries", "1", "--invalid-share", "0",
-                   "--ledger", str(tmp_path / "ledger.jsonl")])
+    status = main(
+        [
+            "emulate",
+            "--url",
+            url,
+            "--count",
+            "2",
+            "--max-retries",
+            "1",
+            "--invalid-share",
+            "0",
+            "--ledger",
+            str(tmp_path / "ledger.jsonl"),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert "0 accepted" in out and "6 failed" in out and "6 retries" in out
@@ -167,6 +191,7 @@ def test_a_quarantine_share_sends_events_the_api_accepts_but_a_cleaning_rule_ref
         event = json.loads(body)
         assert validate(EVENT_TYPES[event_type], event) == []  # the API takes it: 202
         kinds = {f.name: f.kind for f in EVENT_TYPES[event_type].fields}
-        assert any(rule_broken(RULES[rule], kinds[field], event[field], now)
-                   for field, _, rule in QUARANTINABLE[event_type]), event
+        assert any(
+            rule_broken(RULES[rule], kinds[field], event[field], now) for field, _, rule in QUARANTINABLE[event_type]
+        ), event
     assert {post.expected[i] for post in posts for i, q in enumerate(post.quarantinable) if q} == {202}

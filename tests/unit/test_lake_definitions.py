@@ -1,8 +1,10 @@
 """The code location's shape: what `dagster dev -w workspace.yaml` shows, and its instance config."""
 
+import os
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -11,10 +13,12 @@ from dagster_aws.s3 import S3Resource
 from dagster_pyspark import PySparkResource
 
 from pinterest_assets import instance as instance_module
-from pinterest_assets.definitions import defs
-from pinterest_assets.raw_streams import STREAMS
+from pinterest_assets.definitions import build_definitions
+from pinterest_assets.lib.topics import DRAINED_TOPICS
 from pinterest_assets.resources import build_resources
 from pinterest_common.config import REPO_ROOT, Settings
+
+defs = build_definitions()
 
 
 def asset_graph():
@@ -23,7 +27,7 @@ def asset_graph():
 
 def test_assets_read_like_the_architecture():
     graph = asset_graph()
-    for stream in STREAMS:
+    for stream in DRAINED_TOPICS:
         raw = graph.get(dg.AssetKey(stream.asset_name))
         topic = graph.get(dg.AssetKey(stream.topic_asset_name))
         assert raw.group_name == "raw_lake" and raw.kinds == {"kafka", "s3"}
@@ -31,14 +35,18 @@ def test_assets_read_like_the_architecture():
         assert raw.parent_keys == {topic.key}
     groups = {"kafka", "raw_lake"}
     assert {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name in groups} == {
-        "raw_pin_events", "raw_geo_events", "raw_user_events",
-        "kafka_pin_events", "kafka_geo_events", "kafka_user_events",
+        "raw_pin_events",
+        "raw_geo_events",
+        "raw_user_events",
+        "kafka_pin_events",
+        "kafka_geo_events",
+        "kafka_user_events",
     }
 
 
 def test_each_raw_asset_has_its_two_checks_and_its_landing_job_runs_them():
     graph = asset_graph()
-    for stream in STREAMS:
+    for stream in DRAINED_TOPICS:
         checks = {k.name for k in graph.asset_check_keys if k.asset_key == dg.AssetKey(stream.asset_name)}
         assert checks == {"nothing_lost", "no_duplicate_offsets"}
         job = defs.resolve_job_def(stream.job_name)
@@ -80,8 +88,41 @@ def test_workspace_file_loads_the_module_and_no_pyproject_block_overrides_it():
     assert "dagster" not in tool and "dg" not in tool
 
 
+def test_dagsters_own_validation_of_the_workspace_passes():
+    """`dagster definitions validate`: what `dg check defs` does for a dg project, on workspace.yaml."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_loading_the_definitions_sets_no_environment_variable():
+    code = (
+        "import os; before = dict(os.environ); from pinterest_assets.definitions import defs, build_definitions; "
+        "build_definitions(); changed = {k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)}; "
+        "print(sorted(changed))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("PINTEREST_", "DAGSTER_"))},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_loading_the_definitions_warns_about_nothing():
-    code = "from pinterest_assets.definitions import defs; dg = __import__('dagster'); dg.Definitions.validate_loadable(defs)"
+    code = (
+        "from pinterest_assets.definitions import build_definitions; dg = __import__('dagster'); "
+        "dg.Definitions.validate_loadable(build_definitions())"
+    )
     result = subprocess.run(
         [sys.executable, "-W", "always", "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
@@ -99,13 +140,19 @@ def test_the_instance_config_keeps_everything_in_postgres_through_env_references
         "PINTEREST_PG_PORT": "6543",
         "PINTEREST_PG_USER": "pinterest",
         "PINTEREST_PG_PASSWORD": settings.pg_password,
+        # the secrets the resources name as EnvVars
+        "PINTEREST_PG_PUBLISHER_PASSWORD": settings.pg_publisher_password,
+        "PINTEREST_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key,
     }
     written = instance_module.write_instance_config(settings.dagster_home)
     config = yaml.safe_load(written.read_text())
     db = config["storage"]["postgres"]["postgres_db"]
     assert db["db_name"] == "dagster"
     assert {db[k]["env"] for k in ("hostname", "port", "username", "password")} == {
-        "PINTEREST_PG_HOST", "PINTEREST_PG_PORT", "PINTEREST_PG_USER", "PINTEREST_PG_PASSWORD",
+        "PINTEREST_PG_HOST",
+        "PINTEREST_PG_PORT",
+        "PINTEREST_PG_USER",
+        "PINTEREST_PG_PASSWORD",
     }
 
     # Dagster's schema accepts it (it raises on an invalid dagster.yaml).

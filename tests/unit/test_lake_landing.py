@@ -1,4 +1,4 @@
-"""Landing one range exactly once (pinterest_assets.lake.landing), with in-memory Kafka, S3 and
+"""Landing one range exactly once (pinterest_assets.lib.lake.landing), with in-memory Kafka, S3 and
 progress: crashes between upload and commit, re-runs, ranges that grew, gaps, write-ahead
 before every upload, and S3 answering with a checksum other than the bytes'."""
 
@@ -8,19 +8,19 @@ import hashlib
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pinterest_assets.lake.landing import ChecksumMismatch, RangeNotReady, land_range
-from pinterest_assets.lake.objects import RollLimits
-from pinterest_assets.lake.progress import ObjectRow
-from pinterest_assets.lake.ranges import OffsetRange
+from pinterest_assets.lib.lake.landing import ChecksumMismatch, RangeNotReady, land_range
+from pinterest_assets.lib.lake.objects import RollLimits
+from pinterest_assets.lib.lake.progress import ObjectRow
+from pinterest_assets.lib.lake.ranges import OffsetRange
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import GEO, record_key
 
 TOPIC = GEO.topic
-T0 = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,14 @@ class Record:
 
 def geo_record(offset, partition=0, value=None):
     event = {"ind": offset, "timestamp": "2020-08-28 03:52:47", "latitude": 1.5, "longitude": 2.5, "country": "Albania"}
-    meta = RecordMetadata(f"00000000-0000-4000-8000-{offset:012d}", "geo", (T0 + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    return Record(TOPIC, partition, offset, 0, record_key(GEO, event), value or json.dumps(event).encode(), meta.headers())
+    meta = RecordMetadata(
+        f"00000000-0000-4000-8000-{offset:012d}",
+        "geo",
+        (T0 + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    )
+    return Record(
+        TOPIC, partition, offset, 0, record_key(GEO, event), value or json.dumps(event).encode(), meta.headers()
+    )
 
 
 class Crash(BaseException):
@@ -58,7 +64,11 @@ class FakeProgress:
         return self.next_offsets.get(partition)
 
     def objects(self, topic, state=None, partition=None):
-        return [r for r in self.rows.values() if (state is None or r.state == state) and (partition is None or r.partition == partition)]
+        return [
+            r
+            for r in self.rows.values()
+            if (state is None or r.state == state) and (partition is None or r.partition == partition)
+        ]
 
     def record_pending(self, rows):
         for row in rows:
@@ -106,10 +116,20 @@ class Kafka:
         return [r for r in self.records if max(start, self.earliest) <= r.offset < end]
 
 
-def land(kafka, s3, progress, start, end, limits=RollLimits(max_records=4), upload_threads=2):
+FOUR_A_ROLL = RollLimits(max_records=4)
+
+
+def land(kafka, s3, progress, start, end, limits=FOUR_A_ROLL, upload_threads=2):
     return land_range(
-        OffsetRange(TOPIC, 0, start, end), GEO, read=kafka.read, earliest=lambda: kafka.earliest, s3=s3,
-        bucket="lake", progress=progress, limits=limits, upload_threads=upload_threads,
+        OffsetRange(TOPIC, 0, start, end),
+        GEO,
+        read=kafka.read,
+        earliest=lambda: kafka.earliest,
+        s3=s3,
+        bucket="lake",
+        progress=progress,
+        limits=limits,
+        upload_threads=upload_threads,
     )
 
 
@@ -157,8 +177,16 @@ def test_reading_kafka_failing_midway_commits_nothing():
 
     progress, s3 = FakeProgress(), FakeS3()
     with pytest.raises(TimeoutError):
-        land_range(OffsetRange(TOPIC, 0, 0, 10), GEO, read=read, earliest=lambda: 0, s3=s3, bucket="lake",
-                   progress=progress, limits=RollLimits(max_records=2))
+        land_range(
+            OffsetRange(TOPIC, 0, 0, 10),
+            GEO,
+            read=read,
+            earliest=lambda: 0,
+            s3=s3,
+            bucket="lake",
+            progress=progress,
+            limits=RollLimits(max_records=2),
+        )
     assert progress.next_offsets == {} and all(r.state == "pending" for r in progress.rows.values())
 
 
@@ -233,11 +261,17 @@ def test_garbage_lands_in_the_raw_lake_like_any_record_once_each():
     assert (report.records_consumed, report.records_landed) == (7, 7)
     assert all(key.startswith("raw/geo/dt=") for key in s3.objects)
     assert offsets_in_lake(s3) == list(range(7))
-    lines = {line["kafka_offset"]: line for body in s3.objects.values() for line in map(json.loads, gzip.decompress(body).splitlines())}
+    lines = {
+        line["kafka_offset"]: line
+        for body in s3.objects.values()
+        for line in map(json.loads, gzip.decompress(body).splitlines())
+    }
     assert lines[1]["value"] == "not json" and lines[2]["value"] == '{"ind": 1}'
     assert lines[3]["value"] is None and lines[3]["value_base64"] == "//4="
     assert lines[4]["headers"] == [] and lines[4]["key_base64"] == "/w=="
-    assert lines[5]["value"] is None and lines[5]["headers"] == [{"name": "event_id", "value": None, "value_base64": "/w=="}]
+    assert lines[5]["value"] is None and lines[5]["headers"] == [
+        {"name": "event_id", "value": None, "value_base64": "/w=="}
+    ]
     # Without a received_at, a record's day is that of its Kafka timestamp.
     days = [(o.first_offset, o.last_offset, o.key.split("/")[2]) for o in report.objects]
     assert days == [(0, 3, "dt=2026-11-26"), (4, 4, "dt=2020-09-13"), (5, 5, "dt=1970-01-01"), (6, 6, "dt=2026-11-26")]

@@ -1,13 +1,13 @@
-"""Rolling, naming and encoding lake objects (pinterest_assets.lake.objects)."""
+"""Rolling, naming and encoding lake objects (pinterest_assets.lib.lake.objects)."""
 
 import gzip
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pinterest_assets.lake.objects import (
+from pinterest_assets.lib.lake.objects import (
     Roller,
     RollLimits,
     build_objects,
@@ -16,9 +16,9 @@ from pinterest_assets.lake.objects import (
     object_key,
     roll,
 )
-from pinterest_assets.lake.records import LakeLine
+from pinterest_assets.lib.lake.records import LakeLine
 
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def line(offset, moment=T0, size=10):
@@ -46,7 +46,7 @@ def test_gzip_bytes_are_deterministic_and_carry_no_timestamp():
 
 def test_roll_by_record_count():
     groups = roll([line(i) for i in range(7)], RollLimits(max_records=3))
-    assert [[l.offset for l in g] for g in groups] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [[item.offset for item in g] for g in groups] == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 def test_roll_by_uncompressed_bytes():
@@ -61,9 +61,9 @@ def test_roll_by_uncompressed_bytes():
 def test_roll_by_received_at_span_and_at_day_boundaries_never_by_wall_clock():
     moments = [T0, T0 + timedelta(minutes=30), T0 + timedelta(minutes=61), T0 + timedelta(minutes=62)]
     groups = roll([line(i, m) for i, m in enumerate(moments)], RollLimits(max_span_seconds=3600))
-    assert [[l.offset for l in g] for g in groups] == [[0, 1], [2, 3]]
+    assert [[item.offset for item in g] for g in groups] == [[0, 1], [2, 3]]
 
-    midnight = datetime(2026, 11, 26, 23, 59, 59, tzinfo=timezone.utc)
+    midnight = datetime(2026, 11, 26, 23, 59, 59, tzinfo=UTC)
     groups = roll([line(0, midnight), line(1, midnight + timedelta(seconds=2))], RollLimits())
     assert [g[0].day.isoformat() for g in groups] == ["2026-11-26", "2026-11-27"]
 
@@ -71,7 +71,7 @@ def test_roll_by_received_at_span_and_at_day_boundaries_never_by_wall_clock():
 def test_span_counts_out_of_order_received_at_values():
     moments = [T0, T0 - timedelta(minutes=50), T0 + timedelta(minutes=20)]
     groups = roll([line(i, m) for i, m in enumerate(moments)], RollLimits(max_span_seconds=3600))
-    assert [[l.offset for l in g] for g in groups] == [[0, 1], [2]]
+    assert [[item.offset for item in g] for g in groups] == [[0, 1], [2]]
 
 
 def test_build_objects_puts_every_line_in_one_object_named_by_its_first_and_last_offsets():
@@ -80,9 +80,13 @@ def test_build_objects_puts_every_line_in_one_object_named_by_its_first_and_last
     assert [(o.first_offset, o.last_offset, o.records) for o in objects] == [(10, 11, 2), (13, 14, 2), (15, 15, 1)]
     assert objects[0].key == "raw/pin/dt=2026-11-26/pinterest.pin+p1+o000000000010+o000000000011.jsonl.gz"
     assert objects[2].key.startswith("raw/pin/dt=2026-11-27/")
-    assert [json.loads(l)["kafka_offset"] for l in gzip.decompress(objects[0].body).splitlines()] == [10, 11]
-    assert [json.loads(l)["kafka_offset"] for o in objects for l in gzip.decompress(o.body).splitlines()] == [
-        10, 11, 13, 14, 15,
+    assert [json.loads(raw)["kafka_offset"] for raw in gzip.decompress(objects[0].body).splitlines()] == [10, 11]
+    assert [json.loads(raw)["kafka_offset"] for o in objects for raw in gzip.decompress(o.body).splitlines()] == [
+        10,
+        11,
+        13,
+        14,
+        15,
     ]
     assert objects[0].uncompressed_bytes == len(gzip.decompress(objects[0].body))
     assert all(o.md5 == hashlib.md5(o.body).hexdigest() and o.bytes == len(o.body) for o in objects)

@@ -1,8 +1,9 @@
-"""Range planning for the drain sensors (pinterest_assets.lake.ranges): no services."""
+"""Range planning for the drain sensors (pinterest_assets.lib.lake.ranges): no services."""
 
 import pytest
 
-from pinterest_assets.lake.ranges import DrainCursor, OffsetRange, PartitionOffsets, chunk, plan_ranges
+from pinterest_assets.lib.lake.ranges import DrainCursor, OffsetRange, chunk, plan_ranges
+from pinterest_common.kafka_io import PartitionOffsets
 
 TOPIC = "pinterest.pin"
 

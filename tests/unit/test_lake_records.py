@@ -1,27 +1,40 @@
-"""Kafka records -> raw lake lines (pinterest_assets.lake.records): every record is one line,
+"""Kafka records -> raw lake lines (pinterest_assets.lib.lake.records): every record is one line,
 whatever it holds; an API record's line has the ten documented fields, garbage stays visible."""
 
 import base64
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from pinterest_assets.lake.records import parse_record
+from pinterest_assets.lib.lake.records import parse_record
 from pinterest_common.records import RecordMetadata
 from pinterest_common.schema import GEO, PIN, USER, record_key
 
 PIN_EVENT = {
-    "index": 7528, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf", "title": "No Title Data Available",
-    "description": "No description available Story format", "poster_name": "User Info Error",
-    "follower_count": "User Info Error", "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-    "is_image_or_video": "multi-video(story page format)", "image_src": "Image src error.", "downloaded": 0,
-    "save_location": "Local save in /data/mens-fashion", "category": "mens-fashion",
+    "index": 7528,
+    "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf",
+    "title": "No Title Data Available",
+    "description": "No description available Story format",
+    "poster_name": "User Info Error",
+    "follower_count": "User Info Error",
+    "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
+    "is_image_or_video": "multi-video(story page format)",
+    "image_src": "Image src error.",
+    "downloaded": 0,
+    "save_location": "Local save in /data/mens-fashion",
+    "category": "mens-fashion",
 }
-GEO_EVENT = {"ind": 7528, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": -173.293, "country": "Albania"}
+GEO_EVENT = {
+    "ind": 7528,
+    "timestamp": "2020-08-28 03:52:47",
+    "latitude": -89.9787,
+    "longitude": -173.293,
+    "country": "Albania",
+}
 USER_EVENT = {"ind": 7528, "first_name": "Abigail", "last_name": "Ali", "age": 20, "date_joined": "2015-10-24 11:23:51"}
-RECEIVED = datetime(2026, 11, 26, 23, 59, 59, 123456, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 11, 26, 23, 59, 59, 123456, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -39,15 +52,28 @@ def api_record(event_type, event, offset=42, value=None, now=RECEIVED):
     """A record exactly as the API writes it."""
     meta = RecordMetadata.new(event_type.name, now=now)
     return Record(
-        topic=event_type.topic, partition=1, offset=offset, timestamp=1_796_000_000_000,
-        key=record_key(event_type, event), value=value if value is not None else json.dumps(event).encode(),
+        topic=event_type.topic,
+        partition=1,
+        offset=offset,
+        timestamp=1_796_000_000_000,
+        key=record_key(event_type, event),
+        value=value if value is not None else json.dumps(event).encode(),
         headers=meta.headers(),
     ), meta
 
 
 API_FIELDS = [
-    "event_id", "event_type", "received_at", "schema_version", "client_event_id", "kafka_topic", "kafka_partition",
-    "kafka_offset", "kafka_timestamp", "key", "value",
+    "event_id",
+    "event_type",
+    "received_at",
+    "schema_version",
+    "client_event_id",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "key",
+    "value",
 ]
 
 
@@ -61,7 +87,11 @@ def test_api_records_become_lake_lines_with_the_documented_fields(event_type, ev
     assert line.fields["received_at"] == "2026-11-26T23:59:59.123456Z"
     assert line.fields["schema_version"] == 1
     assert line.fields["client_event_id"] == meta.event_id  # no Idempotency-Key: the event_id stands in
-    assert (line.fields["kafka_topic"], line.fields["kafka_partition"], line.fields["kafka_offset"]) == (event_type.topic, 1, 42)
+    assert (line.fields["kafka_topic"], line.fields["kafka_partition"], line.fields["kafka_offset"]) == (
+        event_type.topic,
+        1,
+        42,
+    )
     assert line.fields["kafka_timestamp"] == 1_796_000_000_000
     assert line.fields["key"] == record_key(event_type, event).decode()
     assert line.fields["value"] == record.value.decode()
@@ -71,11 +101,21 @@ def test_api_records_become_lake_lines_with_the_documented_fields(event_type, ev
 def test_an_api_records_line_is_byte_for_byte_what_it_was():
     record, meta = api_record(GEO, GEO_EVENT)
     expected = {
-        "event_id": meta.event_id, "event_type": "geo", "received_at": "2026-11-26T23:59:59.123456Z",
-        "schema_version": 1, "client_event_id": meta.event_id, "kafka_topic": "pinterest.geo", "kafka_partition": 1, "kafka_offset": 42,
-        "kafka_timestamp": 1_796_000_000_000, "key": "7528", "value": json.dumps(GEO_EVENT),
+        "event_id": meta.event_id,
+        "event_type": "geo",
+        "received_at": "2026-11-26T23:59:59.123456Z",
+        "schema_version": 1,
+        "client_event_id": meta.event_id,
+        "kafka_topic": "pinterest.geo",
+        "kafka_partition": 1,
+        "kafka_offset": 42,
+        "kafka_timestamp": 1_796_000_000_000,
+        "key": "7528",
+        "value": json.dumps(GEO_EVENT),
     }
-    assert parse_record(record).data == (json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    assert (
+        parse_record(record).data == (json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    )
 
 
 def test_the_value_is_kept_exactly_as_received():
@@ -218,9 +258,19 @@ def test_records_with_other_headers_become_one_line_too(case):
 def test_schema_version_is_an_int_only_when_the_header_is_a_32_bit_integer():
     record = api_record(PIN, PIN_EVENT)[0]
     for text, expected, listed in [
-        ("1", 1, False), ("2", 2, False), ("-3", -3, False), ("01", 1, True), ("+1", None, True), (" 1", None, True),
-        ("1.0", None, True), ("١", None, True), ("1_0", None, True), ("", None, True), ("v1", None, True),
-        (str(2**31 - 1), 2**31 - 1, False), (str(2**31), None, True),
+        ("1", 1, False),
+        ("2", 2, False),
+        ("-3", -3, False),
+        ("01", 1, True),
+        ("+1", None, True),
+        (" 1", None, True),
+        ("1.0", None, True),
+        ("١", None, True),
+        ("1_0", None, True),
+        ("", None, True),
+        ("v1", None, True),
+        (str(2**31 - 1), 2**31 - 1, False),
+        (str(2**31), None, True),
     ]:
         line = parse_record(_with_headers(record, schema_version=text))
         assert line.fields["schema_version"] == expected, text
@@ -229,10 +279,14 @@ def test_schema_version_is_an_int_only_when_the_header_is_a_32_bit_integer():
 
 def test_headers_that_are_not_utf8_or_have_no_value_are_null_and_listed_in_base64():
     record = _with_headers(api_record(PIN, PIN_EVENT)[0])
-    record = replace(record, headers=[
-        ("event_id", b"\xff\xfe"), *[(n, v) for n, v in record.headers if n in ("event_type", "received_at")],
-        ("schema_version", None),
-    ])
+    record = replace(
+        record,
+        headers=[
+            ("event_id", b"\xff\xfe"),
+            *[(n, v) for n, v in record.headers if n in ("event_type", "received_at")],
+            ("schema_version", None),
+        ],
+    )
     line = parse_record(record)
     assert line.fields["event_id"] is None and line.fields["schema_version"] is None
     assert line.fields["event_type"] == "pin" and line.day.isoformat() == "2026-11-26"
@@ -248,9 +302,19 @@ def test_garbage_everywhere_is_one_line_with_every_byte_visible():
     record = Record("pinterest.pin", 0, 7, 1_600_000_000_000, b"\x00\xff", b"\xff\xfe", [("x", b"\xff"), ("y", None)])
     line = parse_record(record)
     assert line.fields == {
-        "event_id": None, "event_type": None, "received_at": None, "schema_version": None, "client_event_id": None,
-        "kafka_topic": "pinterest.pin", "kafka_partition": 0, "kafka_offset": 7, "kafka_timestamp": 1_600_000_000_000,
-        "key": None, "value": None, "key_base64": b64(b"\x00\xff"), "value_base64": b64(b"\xff\xfe"),
+        "event_id": None,
+        "event_type": None,
+        "received_at": None,
+        "schema_version": None,
+        "client_event_id": None,
+        "kafka_topic": "pinterest.pin",
+        "kafka_partition": 0,
+        "kafka_offset": 7,
+        "kafka_timestamp": 1_600_000_000_000,
+        "key": None,
+        "value": None,
+        "key_base64": b64(b"\x00\xff"),
+        "value_base64": b64(b"\xff\xfe"),
         "headers": [
             {"name": "x", "value": None, "value_base64": b64(b"\xff")},
             {"name": "y", "value": None, "value_base64": None},
@@ -276,7 +340,7 @@ def test_the_same_record_always_gives_the_same_bytes():
 
 # One serialisation, by orjson: the bytes json.dumps(ensure_ascii=False, compact) would write,
 # which Spark's JSON reader reads back to the same strings.
-AWKWARD_TEXT = "tab\there \"quoted\" back\\slash /slash \x00\x01\x1f\x7f é 🌍 \u2028\u2029 \r\n\b\f end"
+AWKWARD_TEXT = 'tab\there "quoted" back\\slash /slash \x00\x01\x1f\x7f é 🌍 \u2028\u2029 \r\n\b\f end'
 
 
 def _reference(line) -> bytes:
@@ -296,31 +360,53 @@ def test_lines_are_the_bytes_of_compact_json_with_utf8_kept_and_control_characte
 
 
 def test_the_fast_path_writes_the_line_of_the_general_path():
-    from pinterest_assets.lake.records import _any_line, _api_line
+    from pinterest_assets.lib.lake.records import _any_line, _api_line
 
     records = [api_record(t, e)[0] for t, e in ((PIN, PIN_EVENT), (GEO, GEO_EVENT), (USER, USER_EVENT))]
-    records += [_drop_header(records[0], "client_event_id"), replace(records[0], key=None, value=None),
-                replace(records[1], value=AWKWARD_TEXT.encode()), _with_headers(records[2], event_id="42")]
+    records += [
+        _drop_header(records[0], "client_event_id"),
+        replace(records[0], key=None, value=None),
+        replace(records[1], value=AWKWARD_TEXT.encode()),
+        _with_headers(records[2], event_id="42"),
+    ]
     for record in records:
         assert _api_line(record) is not None
         assert _api_line(record) == _any_line(record)
     # Anything else takes the general path.
-    for record in [replace(records[0], value=b"\xff"), replace(records[0], key=b"\xff"),
-                   _with_headers(records[0], schema_version="01"), _with_headers(records[0], schema_version="-1"),
-                   _with_headers(records[0], schema_version=str(2**31)), _with_headers(records[0], traceparent="x"),
-                   replace(records[0], headers=[*records[0].headers[:3], ("schema_version", None), records[0].headers[4]]),
-                   replace(records[0], headers=[])]:
+    for record in [
+        replace(records[0], value=b"\xff"),
+        replace(records[0], key=b"\xff"),
+        _with_headers(records[0], schema_version="01"),
+        _with_headers(records[0], schema_version="-1"),
+        _with_headers(records[0], schema_version=str(2**31)),
+        _with_headers(records[0], traceparent="x"),
+        replace(records[0], headers=[*records[0].headers[:3], ("schema_version", None), records[0].headers[4]]),
+        replace(records[0], headers=[]),
+    ]:
         assert _api_line(record) is None
 
 
-@pytest.mark.parametrize("text", [
-    "2026-11-26T23:59:59.123456Z", "2024-02-29T00:00:00.000000Z", "2026-02-29T00:00:00.000000Z",
-    "2026-11-26T24:00:00.000000Z", "2026-11-26T23:59:60.000000Z", "2026-13-01T00:00:00.000000Z",
-    "2026-W48-4T23:59:59.123456Z", "2026-11-26T23:59:59Z", "2026-11-26T23:59:59.1Z", "2026-11-26 23:59:59.123456Z",
-    "2026-11-26T23:59:59.123456+00:00", "2026-1-2T3:4:5.6Z", "２０２６-11-26T23:59:59.123456Z", "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-26T23:59:59.123456Z",
+        "2024-02-29T00:00:00.000000Z",
+        "2026-02-29T00:00:00.000000Z",
+        "2026-11-26T24:00:00.000000Z",
+        "2026-11-26T23:59:60.000000Z",
+        "2026-13-01T00:00:00.000000Z",
+        "2026-W48-4T23:59:59.123456Z",
+        "2026-11-26T23:59:59Z",
+        "2026-11-26T23:59:59.1Z",
+        "2026-11-26 23:59:59.123456Z",
+        "2026-11-26T23:59:59.123456+00:00",
+        "2026-1-2T3:4:5.6Z",
+        "２０２６-11-26T23:59:59.123456Z",
+        "",
+    ],
+)
 def test_received_at_is_read_as_parse_received_at_reads_it(text):
-    from pinterest_assets.lake.records import _received_at
+    from pinterest_assets.lib.lake.records import _received_at
     from pinterest_common.records import parse_received_at
 
     try:

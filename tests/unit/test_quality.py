@@ -1,4 +1,4 @@
-"""pinterest_assets.queries.quality: the clean step's split, and each check's figure made to fail
+"""pinterest_assets.lib.queries.quality: the clean step's split, and each check's figure made to fail
 by data built for it (the pipeline test, tests/integration/test_data_quality.py, shows the
 blocking ones stopping the analytics)."""
 
@@ -13,8 +13,8 @@ from pyspark.sql import Observation, Row
 from pyspark.sql import functions as F
 
 from ingestion_api.canonical import CANONICAL_TRIPLE
-from pinterest_assets.queries import quality
-from pinterest_assets.queries.lake_tables import LAKE_LINE_SCHEMA
+from pinterest_assets.lib.queries import quality
+from pinterest_assets.lib.queries.lake_tables import LAKE_LINE_SCHEMA
 from pinterest_common.cleaning import CLEANED_COLUMNS, dedup
 
 NOW = datetime(2026, 12, 1, 12, 0, 0)
@@ -25,11 +25,19 @@ def line(kind="pin", offset=0, event=None, value=None, **fields):
     """A raw lake line as the drain writes it for an API record of `kind` (override any field)."""
     event = event if event is not None else CANONICAL_TRIPLE[kind]
     base = {
-        "event_id": f"10000000-0000-4000-8000-{offset:012d}", "event_type": kind,
-        "received_at": "2026-12-01T10:00:00.000000Z", "schema_version": 1, "client_event_id": None,
+        "event_id": f"10000000-0000-4000-8000-{offset:012d}",
+        "event_type": kind,
+        "received_at": "2026-12-01T10:00:00.000000Z",
+        "schema_version": 1,
+        "client_event_id": None,
         "kafka_topic": f"pinterest.{kind}",
-        "kafka_partition": 0, "kafka_offset": offset, "kafka_timestamp": 1, "key": "k",
-        "value": value if value is not None else json.dumps(event), "key_base64": None, "value_base64": None,
+        "kafka_partition": 0,
+        "kafka_offset": offset,
+        "kafka_timestamp": 1,
+        "key": "k",
+        "value": value if value is not None else json.dumps(event),
+        "key_base64": None,
+        "value_base64": None,
         "headers": None,
     }
     base.update(fields)
@@ -56,7 +64,12 @@ def test_triage_gives_each_line_its_reason(spark):
     ]
     rows = quality.triage(frame(spark, lines), "pin").select("kafka_offset", quality.REASON).collect()
     assert {r["kafka_offset"]: r[quality.REASON] for r in rows} == {
-        0: None, 1: None, 2: "value_not_utf8", 3: "invalid_headers", 4: "downloaded_is_flag", 5: "value_not_json",
+        0: None,
+        1: None,
+        2: "value_not_utf8",
+        3: "invalid_headers",
+        4: "downloaded_is_flag",
+        5: "value_not_json",
         6: "invalid_headers",
     }
 
@@ -75,9 +88,13 @@ def test_quarantine_rows_keep_the_line_whole_and_lines_of_gives_it_back(spark):
 def test_a_line_quarantined_again_keeps_its_first_moment(spark):
     earlier = quality.quarantine_rows(quality.triage(frame(spark, [line(offset=1, value="x")]), "pin"), NOW)
     later = quality.quarantine_rows(
-        quality.triage(frame(spark, [line(offset=1, value="x"), line(offset=2, value="y")]), "pin"), datetime(2027, 1, 1)
+        quality.triage(frame(spark, [line(offset=1, value="x"), line(offset=2, value="y")]), "pin"),
+        datetime(2027, 1, 1),
     )
-    kept = {r["kafka_offset"]: r[quality.QUARANTINED_AT] for r in quality.keep_first_quarantined_at(later, earlier).collect()}
+    kept = {
+        r["kafka_offset"]: r[quality.QUARANTINED_AT]
+        for r in quality.keep_first_quarantined_at(later, earlier).collect()
+    }
     assert kept == {1: NOW, 2: datetime(2027, 1, 1)}
 
 
@@ -124,11 +141,14 @@ def test_the_cleaned_fields_are_those_of_the_value(spark):
     assert row["client_event_id"] == row["event_id"] and row["received_at"] == datetime(2026, 12, 1, 10, 0, 0)
 
 
-@pytest.mark.parametrize("changes,check", [
-    ({"title": "No Title Data Available"}, "no_sentinel_left"),
-    ({"follower_count": -5}, "follower_count_not_negative"),
-    ({"save_location": "/tmp/elsewhere"}, "save_location_is_path"),
-])
+@pytest.mark.parametrize(
+    "changes,check",
+    [
+        ({"title": "No Title Data Available"}, "no_sentinel_left"),
+        ({"follower_count": -5}, "follower_count_not_negative"),
+        ({"save_location": "/tmp/elsewhere"}, "save_location_is_path"),
+    ],
+)
 def test_a_cleaned_pin_that_breaks_a_rule_fails_its_check(spark, changes, check):
     # Rows as a faulty pipeline would have written them, past the cleaning functions.
     good = cleaned_pins(spark, pin(0)).first().asDict()
@@ -165,7 +185,9 @@ def test_duplicates_count_keys_and_event_ids(spark):
 
 
 def test_figures_count_rows_and_null_rates(spark):
-    found = figures("cleaned_pins", cleaned_pins(spark, pin(0, title="Tulips"), pin(1)))  # the canonical title is a sentinel
+    found = figures(
+        "cleaned_pins", cleaned_pins(spark, pin(0, title="Tulips"), pin(1))
+    )  # the canonical title is a sentinel
     assert found["rows"] == 2 and found["null_rates"]["title"] == 0.5 and found["null_rates"]["unique_id"] == 0.0
 
 
@@ -192,7 +214,12 @@ def run(spark, lines, index=None, table=None, totals=None):
     folded_table = dedup("pin", merged if table is None else merged.unionByName(table), folded).cache()
     folded_table.count()
     totals = quality.add_totals(totals or dict.fromkeys(quality.TOTALS, 0), split, folded.get)
-    return totals, folded_table, quality.quarantine_rows(marked, NOW).collect(), index.unionByName(quality.index_entries(marked))
+    return (
+        totals,
+        folded_table,
+        quality.quarantine_rows(marked, NOW).collect(),
+        index.unionByName(quality.index_entries(marked)),
+    )
 
 
 def account(totals, table, quarantined, index):
@@ -202,15 +229,23 @@ def account(totals, table, quarantined, index):
 @pytest.fixture
 def lake(spark):
     """A run over three pin lines: two versions of one pin and a line the contract refuses."""
-    lines = frame(spark, [line(offset=0, event=pin(0)), line(offset=1, event=pin(0, title="v2")), line(offset=2, value="{")])
+    lines = frame(
+        spark, [line(offset=0, event=pin(0)), line(offset=1, event=pin(0, title="v2")), line(offset=2, value="{")]
+    )
     return run(spark, lines)
 
 
 def test_accounting_balances_for_a_clean_split(lake):
     counts = account(*lake)
     assert quality.balanced(counts), counts
-    assert (counts["raw_lines"], counts["quarantined_lines"], counts["cleaned_rows"], counts["superseded"],
-            counts["later_copies"], counts["index_rows"]) == (3, 1, 1, 1, 0, 3)  # each line its own event_id
+    assert (
+        counts["raw_lines"],
+        counts["quarantined_lines"],
+        counts["cleaned_rows"],
+        counts["superseded"],
+        counts["later_copies"],
+        counts["index_rows"],
+    ) == (3, 1, 1, 1, 0, 3)  # each line its own event_id
     assert lake[1].first()["title"] == "v2"
 
 
@@ -240,11 +275,18 @@ def test_accounting_finds_a_missing_index_entry_or_a_row_dropped_without_key(lak
 
 def test_running_totals_add_up_over_runs(spark, lake):
     totals, table, quarantined, index = lake
-    later = frame(spark, [line(offset=3, event=pin(1)), line(offset=4, event=pin(0, title="v3")), line(offset=5, value="[")])
+    later = frame(
+        spark, [line(offset=3, event=pin(1)), line(offset=4, event=pin(0, title="v3")), line(offset=5, value="[")]
+    )
     totals, table, more, index = run(spark, later, index, table, totals)
     counts = account(totals, table, quarantined + more, index)
     assert quality.balanced(counts), counts
-    assert (counts["raw_lines"], counts["cleaned_rows"], counts["superseded"], counts["quarantined_lines"]) == (6, 2, 2, 2)
+    assert (counts["raw_lines"], counts["cleaned_rows"], counts["superseded"], counts["quarantined_lines"]) == (
+        6,
+        2,
+        2,
+        2,
+    )
 
 
 def test_folding_few_events_ranks_only_their_keys_with_the_same_outcome(spark, lake):
@@ -253,16 +295,32 @@ def test_folding_few_events_ranks_only_their_keys_with_the_same_outcome(spark, l
     outcomes = []
     for few in (None, events):
         dropped, rule_changes = Observation(), Observation()  # the asset observes the events' rule changes too
-        observed = quality.cleaned_events(quality.triage(frame(spark, [line(offset=i, event=e) for i, e in enumerate(
-            [pin(0, title="v3"), pin(1), pin(1, title="again")])]), "pin"), "pin", rule_changes)
-        rows = sorted((r["unique_id"], r["title"]) for r in quality.fold(table, observed, "pin", dropped, few).collect())
+        observed = quality.cleaned_events(
+            quality.triage(
+                frame(
+                    spark,
+                    [
+                        line(offset=i, event=e)
+                        for i, e in enumerate([pin(0, title="v3"), pin(1), pin(1, title="again")])
+                    ],
+                ),
+                "pin",
+            ),
+            "pin",
+            rule_changes,
+        )
+        rows = sorted(
+            (r["unique_id"], r["title"]) for r in quality.fold(table, observed, "pin", dropped, few).collect()
+        )
         outcomes.append((rows, dropped.get, rule_changes.get))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1] == {"superseded": 2, "without_key": 0} and len(outcomes[0][0]) == 2
 
 
 def retried(offset, client_id, event, minute):
-    return line(offset=offset, event=event, client_event_id=client_id, received_at=f"2026-12-01T10:{minute:02d}:00.000000Z")
+    return line(
+        offset=offset, event=event, client_event_id=client_id, received_at=f"2026-12-01T10:{minute:02d}:00.000000Z"
+    )
 
 
 def test_a_retry_is_a_later_copy_and_never_supersedes_a_newer_version(spark):
@@ -291,11 +349,15 @@ def test_a_copy_arriving_in_a_later_run_is_found_through_the_index(spark):
 
 
 def test_lines_without_any_id_are_their_own_first_copies_and_old_lines_use_the_event_id(spark):
-    lines = frame(spark, [
-        line(offset=0, event_id=None, event_type=None, received_at=None, schema_version=None),
-        line(offset=1, event_id=None, event_type=None, received_at=None, schema_version=None),
-        line(offset=2, event=pin(2)), line(offset=3, event=pin(2), event_id=line(offset=2)["event_id"]),
-    ])
+    lines = frame(
+        spark,
+        [
+            line(offset=0, event_id=None, event_type=None, received_at=None, schema_version=None),
+            line(offset=1, event_id=None, event_type=None, received_at=None, schema_version=None),
+            line(offset=2, event=pin(2)),
+            line(offset=3, event=pin(2), event_id=line(offset=2)["event_id"]),
+        ],
+    )
     firsts, copies, index = quality.first_copies(lines, no_index(spark))
     assert sorted(r["kafka_offset"] for r in firsts.collect()) == [0, 1, 2]
     assert [r["kafka_offset"] for r in copies.collect()] == [3]  # same event_id, no client id: a Kafka-level copy

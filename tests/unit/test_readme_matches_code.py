@@ -48,6 +48,7 @@ LOCAL_PORT = re.compile(r"(?<!=)(?<!=http://)(?<!=https://)\b(?:127\.0\.0\.1|loc
 
 # --- what the code says ---------------------------------------------------------------------
 
+
 def makefile_targets() -> set[str]:
     targets = set()
     for line in MAKEFILE.read_text().splitlines():
@@ -94,7 +95,7 @@ def readme_default(name: str) -> str:
     """DEFAULTS[name] as the README writes it: paths inside the repository relative to it."""
     value = DEFAULTS[name]
     if value.startswith(str(REPO_ROOT)):
-        value = "." + value[len(str(REPO_ROOT)):]
+        value = "." + value[len(str(REPO_ROOT)) :]
     return value
 
 
@@ -116,6 +117,7 @@ def default_ports() -> dict[str, int]:
 
 
 # --- what the README says -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def readme() -> str:
@@ -161,7 +163,7 @@ def configuration_table(text: str) -> dict[str, str]:
         cells = [cell.strip().lower() for cell in line.strip().strip("|").split("|")]
         if line.startswith("|") and cells[:2] == ["variable", "default"]:
             rows = {}
-            for row in lines[index + 2:]:
+            for row in lines[index + 2 :]:
                 if not row.startswith("|"):
                     break
                 name, default = (cell.strip() for cell in row.strip().strip("|").split("|")[:2])
@@ -171,6 +173,7 @@ def configuration_table(text: str) -> dict[str, str]:
 
 
 # --- the checks -----------------------------------------------------------------------------
+
 
 def test_readme_starts_with_make_demo_and_make_test(readme):
     lines = [line for line in readme.splitlines() if line.strip()]
@@ -214,11 +217,7 @@ def test_every_relative_link_names_an_existing_file_and_heading():
 
 def test_every_make_target_named_exists(documentation):
     targets = makefile_targets()
-    named = {
-        match.group(2)
-        for fragment in code_fragments(documentation)
-        for match in MAKE_COMMAND.finditer(fragment)
-    }
+    named = {match.group(2) for fragment in code_fragments(documentation) for match in MAKE_COMMAND.finditer(fragment)}
     assert {"demo", "test", "up", "down"} <= named, named
     assert sorted(named - targets) == [], f"the docs name make targets the Makefile lacks (has: {sorted(targets)})"
 
@@ -272,14 +271,25 @@ def test_logs_and_state_paths_are_the_stacks(tmp_path):
     assert "$PINTEREST_HOME/stack/logs/<service>.log" in readme
     for service in stack.services:
         relative = service.log_file.relative_to(settings.home / "stack")
-        assert f"`{relative.as_posix()}`" in readme, f"{service.name}: docs/OPERATIONS.md does not name its log {relative}"
+        assert f"`{relative.as_posix()}`" in readme, (
+            f"{service.name}: docs/OPERATIONS.md does not name its log {relative}"
+        )
         assert f"`{service.name}`" in readme
 
 
 def test_variable_pattern_catches_what_it_should():
-    found = [m.groups() for m in VARIABLE.finditer("`PINTEREST_PG_*`, KAFKA_BOOTSTRAP_SERVERS=x, DAGSTER_HOME; DEMO_TRIPLES")]
-    assert found == [("PINTEREST_PG", "_*"), ("KAFKA_BOOTSTRAP_SERVERS", None), ("DAGSTER_HOME", None),
-                     ("DEMO_TRIPLES", None)]
-    assert [m.group(2) for m in MAKE_COMMAND.finditer("make demo DEMO_TRIPLES=2 ; make up X=1 status")] == ["demo", "up"]
+    found = [
+        m.groups() for m in VARIABLE.finditer("`PINTEREST_PG_*`, KAFKA_BOOTSTRAP_SERVERS=x, DAGSTER_HOME; DEMO_TRIPLES")
+    ]
+    assert found == [
+        ("PINTEREST_PG", "_*"),
+        ("KAFKA_BOOTSTRAP_SERVERS", None),
+        ("DAGSTER_HOME", None),
+        ("DEMO_TRIPLES", None),
+    ]
+    assert [m.group(2) for m in MAKE_COMMAND.finditer("make demo DEMO_TRIPLES=2 ; make up X=1 status")] == [
+        "demo",
+        "up",
+    ]
     assert [m.group(2) for m in MAKE_COMMAND.finditer("make DEMO_TRIPLES=2000 demo")] == ["demo"]
     assert Path(README).is_file()

@@ -7,8 +7,13 @@ from devstack.reconcile import ClientCount, count_clients, read_client_ledger
 
 
 def _line(client_id, outcome, attempts=1, event_type="pin", event_id=None):
-    entry = {"client_event_id": client_id, "event_type": event_type, "outcome": outcome,
-             "status": {"acknowledged": 202, "rejected": 400, "failed": 503}[outcome], "attempts": attempts}
+    entry = {
+        "client_event_id": client_id,
+        "event_type": event_type,
+        "outcome": outcome,
+        "status": {"acknowledged": 202, "rejected": 400, "failed": 503}[outcome],
+        "attempts": attempts,
+    }
     if outcome == "acknowledged":
         entry.update(event_id=event_id or f"id-{client_id}", topic=f"pinterest.{event_type}", partition=0, offset=0)
     return json.dumps(entry) + "\n"
@@ -16,9 +21,14 @@ def _line(client_id, outcome, attempts=1, event_type="pin", event_id=None):
 
 def ledger(tmp_path):
     path = tmp_path / "ledger.jsonl"
-    path.write_text(_line("a", "acknowledged") + _line("b", "acknowledged", attempts=3)
-                    + _line("c", "acknowledged", event_type="geo") + _line("r", "rejected")
-                    + _line("f", "failed", attempts=61) + _line("g", "failed", attempts=61))
+    path.write_text(
+        _line("a", "acknowledged")
+        + _line("b", "acknowledged", attempts=3)
+        + _line("c", "acknowledged", event_type="geo")
+        + _line("r", "rejected")
+        + _line("f", "failed", attempts=61)
+        + _line("g", "failed", attempts=61)
+    )
     return read_client_ledger([path])
 
 
@@ -39,8 +49,16 @@ def test_an_event_settled_twice_is_acknowledged_if_it_once_was(tmp_path):
 def test_copies_are_allowed_where_the_store_keeps_every_copy(tmp_path):
     store = Counter({("pin", "a"): 1, ("pin", "b"): 3, ("geo", "c"): 1, ("pin", "f"): 2, ("pin", "z"): 9})
     kafka = count_clients("Kafka", ledger(tmp_path), store, exact=False)
-    assert kafka == ClientCount("Kafka", False, acknowledged=3, found=3, duplicated=1, copies=2,
-                                unacknowledged_found=1, unacknowledged_duplicated=1)
+    assert kafka == ClientCount(
+        "Kafka",
+        False,
+        acknowledged=3,
+        found=3,
+        duplicated=1,
+        copies=2,
+        unacknowledged_found=1,
+        unacknowledged_duplicated=1,
+    )
     assert kafka.ok and kafka.problems() == []
     assert "2 extra copies (1 events)" in kafka.line() and kafka.line().endswith("ok")
 
@@ -48,8 +66,10 @@ def test_copies_are_allowed_where_the_store_keeps_every_copy(tmp_path):
 def test_an_exact_store_fails_on_any_event_held_twice_acknowledged_or_not(tmp_path):
     store = Counter({("pin", "a"): 1, ("pin", "b"): 2, ("geo", "c"): 1, ("pin", "f"): 2})
     streaming = count_clients("streaming", ledger(tmp_path), store, exact=True)
-    assert streaming.problems() == ["streaming: 1 acknowledged events held more than once",
-                                    "streaming: 1 unacknowledged events held more than once"]
+    assert streaming.problems() == [
+        "streaming: 1 acknowledged events held more than once",
+        "streaming: 1 unacknowledged events held more than once",
+    ]
     assert streaming.line().endswith("MISMATCH")
     once = Counter({("pin", "a"): 1, ("pin", "b"): 1, ("geo", "c"): 1, ("pin", "f"): 1})
     passed = count_clients("streaming", ledger(tmp_path), once, exact=True)
@@ -58,8 +78,9 @@ def test_an_exact_store_fails_on_any_event_held_twice_acknowledged_or_not(tmp_pa
 
 def test_the_event_type_is_part_of_the_key(tmp_path):
     # ("geo", "a") is another event than ("pin", "a"): the pin is lost
-    stage = count_clients("Kafka", ledger(tmp_path), Counter({("geo", "a"): 1, ("pin", "b"): 1, ("geo", "c"): 1}),
-                          exact=False)
+    stage = count_clients(
+        "Kafka", ledger(tmp_path), Counter({("geo", "a"): 1, ("pin", "b"): 1, ("geo", "c"): 1}), exact=False
+    )
     assert stage.lost == 1 and stage.problems() == ["Kafka: 1 acknowledged events lost"]
 
 

@@ -5,9 +5,8 @@ from types import SimpleNamespace
 import dagster as dg
 
 from pinterest_assets.definitions import build_definitions
-from pinterest_assets.jobs import REFRESH_JOB
-from pinterest_assets.sensors import refresh_on_new_raw_data
-from pinterest_assets.sensors.refresh import covers
+from pinterest_assets.defs.analytics.jobs import REFRESH_JOB
+from pinterest_assets.defs.analytics.sensors import covers, refresh_on_new_raw_data
 from pinterest_common.config import Settings
 
 
@@ -51,7 +50,7 @@ def test_cleaned_tables_newer_than_their_raw_data_need_nothing():
         assert tick(instance).tags["pinterest/new_raw_data"] == "user"
 
 
-def test_a_refresh_in_flight_makes_it_wait():
+def test_a_refresh_in_flight_makes_it_wait(resource_secrets):
     with dg.instance_for_test() as instance:
         materialize(instance, "raw_pin_events")
         job = build_definitions(Settings.from_env({})).resolve_job_def(REFRESH_JOB.name)

@@ -10,13 +10,23 @@ import uuid
 import dagster as dg
 import pytest
 
-from pinterest_assets.batch import existing_run
-from pinterest_assets.definitions import defs
-from pinterest_assets.lake.ranges import PartitionOffsets
-from pinterest_assets.raw_streams import ATTEMPT_TAG, PARTITION_TAG, RANGE_TAG, STREAMS, TOPIC_TAG, UNTIL_OFFSET_TAG
+from devstack.batch import existing_run
+from pinterest_assets.definitions import build_definitions
+from pinterest_assets.lib.topics import (
+    ATTEMPT_TAG,
+    DRAINED_TOPICS,
+    PARTITION_TAG,
+    RANGE_TAG,
+    RUN_KEY_TAG,
+    TOPIC_TAG,
+    UNTIL_OFFSET_TAG,
+)
 from pinterest_assets.resources import KafkaResource, PostgresResource, RawLakeResource
+from pinterest_common.kafka_io import PartitionOffsets
 
-PIN = STREAMS[0]
+defs = build_definitions()
+
+PIN = DRAINED_TOPICS[0]
 
 
 class FakeKafka(KafkaResource):
@@ -60,7 +70,10 @@ def tick(instance, *, offsets, landed=None, cursor=None, max_records=500, max_ru
         "kafka": FakeKafka(bootstrap_servers="unused:9092", offsets=offsets),
         "postgres": PostgresResource(host="unused", user="unused", password="unused"),
         "raw_lake": FakeLake(
-            bucket="lake", landed=landed or {}, max_records_per_run=max_records, max_runs_per_tick=max_runs,
+            bucket="lake",
+            landed=landed or {},
+            max_records_per_run=max_records,
+            max_runs_per_tick=max_runs,
             run_timeout_seconds=run_timeout,
         ),
     }
@@ -70,8 +83,10 @@ def tick(instance, *, offsets, landed=None, cursor=None, max_records=500, max_ru
 
 def add_run(instance, run_key, tags, status):
     run = dg.DagsterRun(
-        job_name=PIN.job_name, run_id=str(uuid.uuid4()), status=status,
-        tags={**tags, "dagster/run_key": run_key, "dagster/sensor_name": PIN.sensor_name},
+        job_name=PIN.job_name,
+        run_id=str(uuid.uuid4()),
+        status=status,
+        tags={**tags, RUN_KEY_TAG: run_key},
     )
     instance.add_run(run)
     return run
@@ -79,11 +94,11 @@ def add_run(instance, run_key, tags, status):
 
 def launch_all(instance, result, status=dg.DagsterRunStatus.STARTED):
     """What a launcher does with a tick's requests: one run per run key the sensor has no run for
-    yet, by `make batch`'s run-key rule (batch.existing_run, the rule of Dagster's daemon)."""
+    yet, by `make batch`'s run-key rule (devstack.batch.existing_run, the rule of Dagster's daemon)."""
     return [
         add_run(instance, request.run_key, request.tags, status)
         for request in result.run_requests
-        if existing_run(instance, PIN.sensor_name, request.run_key) is None
+        if existing_run(instance, request.run_key) is None
     ]
 
 
@@ -95,7 +110,7 @@ def ranges(result):
 
 
 def test_the_drain_sensors_are_running_by_default_and_target_the_landing_jobs():
-    for stream in STREAMS:
+    for stream in DRAINED_TOPICS:
         sensor = defs.resolve_sensor_def(stream.sensor_name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
         assert sensor.job_name == stream.job_name

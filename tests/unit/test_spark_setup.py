@@ -50,8 +50,14 @@ class _RecordingS3:
 
 def test_keys_are_deleted_children_before_the_folders_that_hold_them():
     s3 = _RecordingS3()
-    keys = ["out/", "out/_temporary/0/", "out/_temporary/0/task_1/", "out/_temporary/0/_temporary/",
-            "out/part-0.parquet", "out/_temporary/0/task_1/part-0.parquet"]
+    keys = [
+        "out/",
+        "out/_temporary/0/",
+        "out/_temporary/0/task_1/",
+        "out/_temporary/0/_temporary/",
+        "out/part-0.parquet",
+        "out/_temporary/0/task_1/part-0.parquet",
+    ]
     delete_keys(s3, "bucket", keys)
     (sent,) = s3.requests
     assert sorted(sent) == sorted(keys)

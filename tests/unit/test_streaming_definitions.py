@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC
 
 import dagster as dg
 
-from pinterest_assets.checks.streaming_freshness import FRESHNESS_CHECK
 from pinterest_assets.definitions import build_definitions
-from pinterest_assets.jobs import OBSERVE_STREAMING_JOB
-from pinterest_assets.sensors import streaming_observation_sensor
+from pinterest_assets.defs.streaming_tables.checks import FRESHNESS_CHECK
+from pinterest_assets.defs.streaming_tables.jobs import OBSERVE_STREAMING_JOB
+from pinterest_assets.defs.streaming_tables.sensors import streaming_observation_sensor
 from pinterest_common.config import REPO_ROOT, Settings
 
 TABLES = {"experimental_data", "geo_data", "user_data", "profile_popularity", "category_trends"}
@@ -29,8 +30,11 @@ def test_tables_are_observable_in_the_streaming_group_downstream_of_the_topics()
         assert node.is_observable and not node.is_materializable
     assert graph.get(dg.AssetKey("experimental_data")).parent_keys == {dg.AssetKey("kafka_pin_events")}
     assert graph.get(dg.AssetKey("profile_popularity")).parent_keys == {dg.AssetKey("experimental_data")}
-    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys
-              if key.asset_key.to_user_string() in TABLES}
+    checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in graph.asset_check_keys
+        if key.asset_key.to_user_string() in TABLES
+    }
     assert checks == {(table, FRESHNESS_CHECK) for table in ("experimental_data", "geo_data", "user_data")}
 
 
@@ -39,14 +43,18 @@ def test_the_observation_job_observes_every_table_and_checks_freshness():
     assert set(job.graph.node_dict) == {"observe_streaming_tables", "streaming_tables_freshness"}
 
 
-def test_the_sensor_runs_by_default_and_requests_an_observation_unless_one_is_running():
+def test_the_sensor_runs_by_default_and_requests_an_observation_unless_one_is_running(resource_secrets):
     assert streaming_observation_sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert streaming_observation_sensor.minimum_interval_seconds == Settings.from_env({}).streaming_observe_interval_seconds
+    assert (
+        streaming_observation_sensor.minimum_interval_seconds
+        == Settings.from_env({}).streaming_observe_interval_seconds
+    )
     with dg.instance_for_test() as instance:
         request = streaming_observation_sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(request, dg.RunRequest)
-        instance.create_run_for_job(streaming_definitions().resolve_job_def(OBSERVE_STREAMING_JOB.name),
-                                    status=dg.DagsterRunStatus.STARTED)
+        instance.create_run_for_job(
+            streaming_definitions().resolve_job_def(OBSERVE_STREAMING_JOB.name), status=dg.DagsterRunStatus.STARTED
+        )
         assert isinstance(streaming_observation_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
 
 
@@ -61,17 +69,27 @@ def test_loading_the_definitions_emits_no_deprecation_warning():
 
 
 def test_the_event_tables_report_their_quarantined_records_in_all_and_per_reason_and_their_copies_skipped():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from pinterest_assets.assets.streaming_tables import TABLES, TableState, TopicLag, _observation
+    from pinterest_assets.defs.streaming_tables.assets import TABLES, TableState, TopicLag, _observation
 
     quarantined = {"pinterest.pin": {"value_not_json": 2, "unique_id_is_uuid": 1}}
     copies = {"pinterest.pin": 4, "pinterest.user": 1}
-    metadata = {table.name: _observation(table, TableState(3, None, "3"), TopicLag(0, None), None, quarantined,
-                                         copies, datetime.now(timezone.utc)).metadata for table in TABLES}
-    assert [metadata[name]["duplicate_copies_skipped"] for name in ("experimental_data", "geo_data", "user_data")] == [4, 0, 1]
+    metadata = {
+        table.name: _observation(
+            table, TableState(3, None, "3"), TopicLag(0, None), None, quarantined, copies, datetime.now(UTC)
+        ).metadata
+        for table in TABLES
+    }
+    assert [metadata[name]["duplicate_copies_skipped"] for name in ("experimental_data", "geo_data", "user_data")] == [
+        4,
+        0,
+        1,
+    ]
     assert "duplicate_copies_skipped" not in metadata["category_trends"]
     assert metadata["experimental_data"]["quarantined_records"] == 3
     assert metadata["experimental_data"]["quarantined_by_reason"].value == {"unique_id_is_uuid": 1, "value_not_json": 2}
-    assert metadata["geo_data"]["quarantined_records"] == 0 and metadata["geo_data"]["quarantined_by_reason"].value == {}
+    assert (
+        metadata["geo_data"]["quarantined_records"] == 0 and metadata["geo_data"]["quarantined_by_reason"].value == {}
+    )
     assert "quarantined_records" not in metadata["profile_popularity"]

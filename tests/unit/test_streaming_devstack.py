@@ -12,8 +12,14 @@ from streaming.status import JobStatus
 
 
 def service(tmp_path) -> SparkStreaming:
-    settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path), "PINTEREST_PG_PASSWORD": "pw",
-                                  "PINTEREST_STREAMING_DATABASE": "streaming_db", "SPARK_MASTER": "local[1]"})
+    settings = Settings.from_env(
+        {
+            "PINTEREST_HOME": str(tmp_path),
+            "PINTEREST_PG_PASSWORD": "pw",
+            "PINTEREST_STREAMING_DATABASE": "streaming_db",
+            "SPARK_MASTER": "local[1]",
+        }
+    )
     return SparkStreaming(settings, tmp_path / "stack")
 
 

@@ -1,25 +1,25 @@
 """The streaming tables' freshness check made to fail without services: `fresh_while_events_flow`
-(pinterest_assets/checks/streaming_freshness.py) over a fake heartbeat table and fake Kafka
+(pinterest_assets/defs/streaming_tables/checks.py) over a fake heartbeat table and fake Kafka
 offsets and records. tests/integration/test_streaming_observation.py shows it red with the real
 job stopped and green once it has caught up."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
 
-from pinterest_assets.checks.streaming_freshness import FRESHNESS_CHECK, streaming_tables_freshness
-from pinterest_assets.lake.ranges import PartitionOffsets
+from pinterest_assets.defs.streaming_tables.checks import FRESHNESS_CHECK, streaming_tables_freshness
 from pinterest_common.config import LOCAL_SECRETS
+from pinterest_common.kafka_io import PartitionOffsets
 from pinterest_common.records import RecordMetadata, format_received_at
 
 BOUND_S = 60
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 TABLES = {"pinterest.pin": "experimental_data", "pinterest.geo": "geo_data", "pinterest.user": "user_data"}

@@ -19,12 +19,15 @@ def app_with_recommendations(home, **overrides: str):
     return app
 
 
-@pytest.mark.parametrize("query, problem", [
-    ("category=knitting", "'category' must be one of"),
-    ("limit=0", "'limit' must be an integer from 1 to 100"),
-    ("limit=101", "'limit' must be an integer from 1 to 100"),
-    ("limit=ten", "'limit' must be an integer from 1 to 100"),
-])
+@pytest.mark.parametrize(
+    "query, problem",
+    [
+        ("category=knitting", "'category' must be one of"),
+        ("limit=0", "'limit' must be an integer from 1 to 100"),
+        ("limit=101", "'limit' must be an integer from 1 to 100"),
+        ("limit=ten", "'limit' must be an integer from 1 to 100"),
+    ],
+)
 def test_bad_parameters_are_answered_400_naming_the_problem(query, problem, tmp_path):
     answer = app_with_recommendations(tmp_path).test_client().get(f"/recommendations/profiles?{query}")
     assert answer.status_code == 400

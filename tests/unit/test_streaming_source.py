@@ -11,7 +11,7 @@ import json
 import os
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyspark.sql import functions as F
@@ -25,17 +25,27 @@ from pinterest_common.schema import EVENT_TYPES, record_key, spark_raw_schema
 from streaming.ddl import EVENT_COLUMNS, QUARANTINED_COLUMNS, TABLE_COLUMNS
 from streaming.source import QUARANTINED, api_records, cleaned, copy_lines, lines_by_target, record_columns
 
-KAFKA_SCHEMA = T.StructType([
-    T.StructField("key", T.BinaryType()),
-    T.StructField("value", T.BinaryType()),
-    T.StructField("topic", T.StringType()),
-    T.StructField("partition", T.IntegerType()),
-    T.StructField("offset", T.LongType()),
-    T.StructField("headers", T.ArrayType(T.StructType([
-        T.StructField("key", T.StringType()), T.StructField("value", T.BinaryType()),
-    ]))),
-])
-RECEIVED = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+KAFKA_SCHEMA = T.StructType(
+    [
+        T.StructField("key", T.BinaryType()),
+        T.StructField("value", T.BinaryType()),
+        T.StructField("topic", T.StringType()),
+        T.StructField("partition", T.IntegerType()),
+        T.StructField("offset", T.LongType()),
+        T.StructField(
+            "headers",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("key", T.StringType()),
+                        T.StructField("value", T.BinaryType()),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
+RECEIVED = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
 def changed(event_type: str, **fields) -> bytes:
@@ -75,8 +85,10 @@ def garbage_row(event_type: str, value: bytes | None, offset: int, metadata: Rec
 @pytest.fixture(scope="module")
 def garbage():
     """Offset -> (event type, value, reason, headers) of the GARBAGE and BREAKING_CLEANING_RULES records."""
-    return {200 + i: (event_type, value, reason, RecordMetadata.new(event_type, RECEIVED))
-            for i, (event_type, value, reason) in enumerate(GARBAGE + BREAKING_CLEANING_RULES)}
+    return {
+        200 + i: (event_type, value, reason, RecordMetadata.new(event_type, RECEIVED))
+        for i, (event_type, value, reason) in enumerate(GARBAGE + BREAKING_CLEANING_RULES)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +157,10 @@ def output(spark, events, garbage, tmp_path_factory):
     rows = [kafka_row(name, event, offset, metadata) for offset, (name, event, metadata) in enumerate(events)]
     rows.append(rows[0])  # the same record delivered twice
     rows.append(kafka_row("pin", CANONICAL_TRIPLE["pin"], 99, None))  # not written by the API
-    rows += [garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, _, metadata) in garbage.items()]
-    first, = run_stream(spark, tmp_path_factory.mktemp("stream"), [rows])
+    rows += [
+        garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, _, metadata) in garbage.items()
+    ]
+    (first,) = run_stream(spark, tmp_path_factory.mktemp("stream"), [rows])
     return first
 
 
@@ -166,7 +180,11 @@ def test_records_that_are_no_cleanable_event_become_quarantined_rows_with_the_re
     for offset, (event_type, value, reason, metadata) in garbage.items():
         row = quarantined[offset]
         assert (row["kafka_topic"], row["kafka_partition"], row["event_id"], row["event_type"]) == (
-            EVENT_TYPES[event_type].topic, offset % 3, metadata.event_id, event_type)
+            EVENT_TYPES[event_type].topic,
+            offset % 3,
+            metadata.event_id,
+            event_type,
+        )
         assert (row["received_at"], row["client_event_id"]) == (RECEIVED.replace(tzinfo=None), metadata.event_id)
         assert row["reason"] == reason
         if reason == "value_not_utf8":
@@ -178,14 +196,21 @@ def test_records_that_are_no_cleanable_event_become_quarantined_rows_with_the_re
 
 def test_relaxed_cleaning_rules_no_longer_quarantine(spark, tmp_path):
     relaxed = tuple(reason for _, _, reason in BREAKING_CLEANING_RULES)
-    records = [(event_type, value, RecordMetadata.new(event_type, RECEIVED))
-               for event_type, value, _ in (*BREAKING_CLEANING_RULES, GARBAGE[0], GARBAGE[-1])]
-    rows = [garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, metadata) in enumerate(records)]
-    output, = run_stream(spark, tmp_path, [rows], relaxed_rules=relaxed)
+    records = [
+        (event_type, value, RecordMetadata.new(event_type, RECEIVED))
+        for event_type, value, _ in (*BREAKING_CLEANING_RULES, GARBAGE[0], GARBAGE[-1])
+    ]
+    rows = [
+        garbage_row(event_type, value, offset, metadata) for offset, (event_type, value, metadata) in enumerate(records)
+    ]
+    (output,) = run_stream(spark, tmp_path, [rows], relaxed_rules=relaxed)
     for event_type, _, metadata in records[:3]:
         assert [row["event_id"] for row in output[event_type]] == [metadata.event_id]
     by_id = {row["event_id"]: row["reason"] for row in output[QUARANTINED]}
-    assert by_id == {records[3][2].event_id: "value_not_json", records[4][2].event_id: "latitude_in_range"}  # EDGE stays
+    assert by_id == {
+        records[3][2].event_id: "value_not_json",
+        records[4][2].event_id: "latitude_in_range",
+    }  # EDGE stays
     assert output["user"][0]["age"] == 12
 
 
@@ -193,7 +218,9 @@ def test_rows_are_the_shared_cleaning_of_the_events(spark, output, events):
     for name, et in EVENT_TYPES.items():
         raw = [(json.dumps(event), metadata.event_id) for event_type, event, metadata in events if event_type == name]
         frame = spark.createDataFrame(raw, "value string, event_id string")
-        parsed = frame.select(F.from_json("value", spark_raw_schema(et)).alias("e"), "event_id").select("e.*", "event_id")
+        parsed = frame.select(F.from_json("value", spark_raw_schema(et)).alias("e"), "event_id").select(
+            "e.*", "event_id"
+        )
         reference = {row.event_id: row for row in clean(name, parsed).collect()}
         for values in output[name]:
             expected = reference[values["event_id"]]
@@ -208,7 +235,11 @@ def test_canonical_triple_cleaned_with_metadata(output, events):
     assert (pin["ind"], pin["poster_name"], pin["follower_count"], pin["title"]) == (7528, None, None, None)
     assert (pin["save_location"], pin["category"], pin["downloaded"]) == ("/data/mens-fashion", "mens-fashion", 0)
     assert (pin["received_at"], pin["kafka_partition"], pin["kafka_offset"]) == (RECEIVED.replace(tzinfo=None), 0, 0)
-    assert (geo["country"], geo["coordinates"], geo["timestamp"]) == ("Albania", [-89.9787, -173.293], datetime(2020, 8, 28, 3, 52, 47))
+    assert (geo["country"], geo["coordinates"], geo["timestamp"]) == (
+        "Albania",
+        [-89.9787, -173.293],
+        datetime(2020, 8, 28, 3, 52, 47),
+    )
     assert (user["user_name"], user["age"], user["age_group"]) == ("Abigail Ali", 20, "18-24")
     assert user["date_joined"] == datetime(2015, 10, 24, 11, 23, 51)
 
@@ -216,7 +247,7 @@ def test_canonical_triple_cleaned_with_metadata(output, events):
 def _naive_utc(value):
     """PySpark returns TimestampType values in the local zone; the sink gets UTC wall-clock."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -225,13 +256,19 @@ def test_no_record_is_dropped_neither_one_delivered_twice_nor_a_late_one(spark, 
     and its windows recomputed."""
     name, event, metadata = events[0]
     late = RecordMetadata.new("pin", RECEIVED - timedelta(days=2))
-    outputs = run_stream(spark, tmp_path, [
-        [kafka_row(name, event, 0, metadata)],
-        [kafka_row(name, event, 1, metadata)],
-        [kafka_row("pin", event, 2, late)],
-    ])
+    outputs = run_stream(
+        spark,
+        tmp_path,
+        [
+            [kafka_row(name, event, 0, metadata)],
+            [kafka_row(name, event, 1, metadata)],
+            [kafka_row("pin", event, 2, late)],
+        ],
+    )
     assert [[row["event_id"] for row in output["pin"]] for output in outputs] == [
-        [metadata.event_id], [metadata.event_id], [late.event_id],
+        [metadata.event_id],
+        [metadata.event_id],
+        [late.event_id],
     ]
     assert outputs[2]["pin"][0]["received_at"] == (RECEIVED - timedelta(days=2)).replace(tzinfo=None)
 
@@ -241,11 +278,13 @@ def test_text_with_copys_special_characters_and_nul_survives_the_copy_line(spark
     NUL, so each becomes U+FFFD and the event is stored rather than failing its micro-batch."""
     title = "a\\N\tb\nc\rd\\e \x00 \\."
     value = changed("pin", title=title)
-    output, = run_stream(spark, tmp_path, [[garbage_row("pin", value, 0, RecordMetadata.new("pin", RECEIVED))]])
+    (output,) = run_stream(spark, tmp_path, [[garbage_row("pin", value, 0, RecordMetadata.new("pin", RECEIVED))]])
     assert [row["title"] for row in output["pin"]] == [title.replace("\x00", "\ufffd")]
 
 
-def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_records_name_themselves(spark, events, tmp_path):
+def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_records_name_themselves(
+    spark, events, tmp_path
+):
     """A client's retries are copies with event_ids of their own: none is dropped here (the sink
     keeps the first and counts the others); a record without the header, or with an empty one, is
     named by its event_id."""
@@ -254,13 +293,20 @@ def test_client_copies_all_reach_the_sink_with_their_client_event_id_and_older_r
     older = replace(RecordMetadata.new("pin", RECEIVED), client_event_id=None)
     empty = replace(RecordMetadata.new("pin", RECEIVED), client_event_id="")
     assert "client_event_id" not in dict(older.headers()) and dict(empty.headers())["client_event_id"] == b""
-    first, second = run_stream(spark, tmp_path, [
-        [kafka_row("pin", event, offset, metadata) for offset, metadata in enumerate([*copies[:2], older, empty])],
-        [kafka_row("pin", event, 4, copies[2])],
-    ])
+    first, second = run_stream(
+        spark,
+        tmp_path,
+        [
+            [kafka_row("pin", event, offset, metadata) for offset, metadata in enumerate([*copies[:2], older, empty])],
+            [kafka_row("pin", event, 4, copies[2])],
+        ],
+    )
     named = {row["event_id"]: row["client_event_id"] for output in (first, second) for row in output["pin"]}
-    assert named == {**{copy.event_id: "order-7" for copy in copies},
-                     older.event_id: older.event_id, empty.event_id: empty.event_id}
+    assert named == {
+        **{copy.event_id: "order-7" for copy in copies},
+        older.event_id: older.event_id,
+        empty.event_id: empty.event_id,
+    }
 
 
 def test_a_checkpoint_with_the_dedup_state_of_earlier_releases_resumes_where_it_stopped(spark, events, tmp_path):
@@ -275,7 +321,8 @@ def test_a_checkpoint_with_the_dedup_state_of_earlier_releases_resumes_where_it_
 
     def run(frame) -> None:
         frame.writeStream.foreachBatch(lambda batch, _: seen.append(batch.count())).option(
-            "checkpointLocation", checkpoint).trigger(availableNow=True).start().awaitTermination()
+            "checkpointLocation", checkpoint
+        ).trigger(availableNow=True).start().awaitTermination()
 
     for number in range(2):
         row = kafka_row(name, event, number, RecordMetadata.new(name, RECEIVED))

@@ -1,0 +1,15 @@
+"""The refresh: clean the new raw objects and answer every question, in one run and one Spark
+session (starting Spark is most of a small refresh's cost)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pinterest_assets.defs.analytics.assets import ANALYTICS_GROUP
+from pinterest_assets.defs.cleaned.assets import CLEANED_GROUP
+
+REFRESH_JOB = dg.define_asset_job(
+    name="refresh_cleaned_and_analytics",
+    selection=dg.AssetSelection.groups(CLEANED_GROUP, ANALYTICS_GROUP),
+    description="Fold new raw objects into the cleaned tables (blocking checks), then answer every question.",
+)

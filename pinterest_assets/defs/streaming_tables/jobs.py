@@ -1,0 +1,14 @@
+"""The observation of the streaming job's tables and their freshness check."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .assets import STREAMING_ASSETS
+from .checks import STREAMING_CHECKS
+
+OBSERVE_STREAMING_JOB = dg.define_asset_job(
+    name="observe_streaming_tables_job",
+    selection=dg.AssetSelection.assets(*STREAMING_ASSETS) | dg.AssetSelection.checks(*STREAMING_CHECKS),
+    description="Observe the streaming job's tables (row counts, newest rows, lag behind Kafka) and check freshness.",
+)

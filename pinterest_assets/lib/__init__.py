@@ -1,0 +1,1 @@
+"""Plain logic of the code location, wrapped by the definitions in `defs/`."""
