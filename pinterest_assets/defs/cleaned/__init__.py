@@ -1,5 +1,5 @@
-import dagster as dg
+from pinterest_assets.lib.domains import DATA_PLATFORM, domain_definitions
 
 from .assets import cleaned_tables
 
-defs = dg.Definitions(assets=[cleaned_tables])
+defs = domain_definitions(DATA_PLATFORM, [cleaned_tables])

@@ -1,5 +1,5 @@
-import dagster as dg
+from pinterest_assets.lib.domains import INGESTION, domain_definitions
 
 from .assets import KAFKA_TOPICS
 
-defs = dg.Definitions(assets=KAFKA_TOPICS)
+defs = domain_definitions(INGESTION, KAFKA_TOPICS)
