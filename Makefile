@@ -35,7 +35,7 @@ demo: up ## the main job end to end: emulator -> API -> Kafka -> batch + streami
 	@$(PY) -m devstack.demo --triples $(DEMO_TRIPLES)
 
 ui: up ## the Dagster UI (dagster dev -w workspace.yaml) on 127.0.0.1:3000 against the local instance
-	@$(PY) -m pinterest_assets.instance -- $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@$(PY) -m devstack.ui --host 127.0.0.1 --port 3000
 
 test: install ## the whole suite; starts its own services on free ports and stops them after
 	@$(VENV)/bin/pytest

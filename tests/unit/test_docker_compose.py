@@ -109,7 +109,7 @@ def kafka_listeners(compose: dict) -> tuple[dict[str, int], dict[str, str]]:
 def ui_port() -> int:
     ui = re.search(r"^ui:.*?\n((?:\t.*\n?)+)", MAKEFILE.read_text(), re.M)
     assert ui, "the Makefile has no `ui` target"
-    return int(re.search(r"\s-p\s+(\d+)", ui.group(1)).group(1))
+    return int(re.search(r"\s(?:-p|--port)\s+(\d+)", ui.group(1)).group(1))
 
 
 # --- services -------------------------------------------------------------------------------
