@@ -110,8 +110,8 @@ def default_ports() -> dict[str, int]:
     }
     ui = re.search(r"^ui:.*?\n((?:\t.*\n?)+)", MAKEFILE.read_text(), re.M)
     assert ui, "the Makefile has no `ui` target"
-    port = re.search(r"\s-p\s+(\d+)", ui.group(1))
-    assert port, "the Makefile's `ui` target names no port (-p)"
+    port = re.search(r"\s(?:-p|--port)\s+(\d+)", ui.group(1))
+    assert port, "the Makefile's `ui` target names no port (-p or --port)"
     ports["make ui"] = int(port.group(1))
     return ports
 
