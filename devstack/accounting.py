@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pinterest_assets.defs.cleaned.assets import (
@@ -64,7 +64,7 @@ class Accounting:
         )
 
 
-def _key_of_value(event_type: str) -> F.Column:
+def _key_of_value(event_type: str) -> Column:
     """The event's key as the cleaned table types it, read from the raw value."""
     field = EVENT_TYPES[event_type].key_field
     text = F.get_json_object("value", f"$.{field}")

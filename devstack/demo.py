@@ -162,6 +162,7 @@ def first_rows(settings: Settings, table: str, limit: int = 5) -> tuple[list[str
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM {table} ORDER BY 1 LIMIT %s", (limit,))  # names from the code
+            assert cur.description is not None  # set by a query that returns rows
             return [column.name for column in cur.description], cur.fetchall()
     finally:
         conn.close()
