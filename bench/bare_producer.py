@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from types import SimpleNamespace
+from typing import cast
 
 IN_FLIGHT = 5_000  # records sent and not yet acknowledged: a fraction of a second of the ceiling
 
@@ -28,8 +29,9 @@ def api_producer(settings):
     without the publisher's connection thread and per-request waiting."""
     from ingestion_api.kafka_producer import KafkaPublisher
 
+    # The method reads only these two attributes of its publisher.
     shim = SimpleNamespace(_settings=settings, _timeout_ms=int(settings.api_kafka_timeout_s * 1000))
-    return KafkaPublisher._new_producer(shim)
+    return KafkaPublisher._new_producer(cast(KafkaPublisher, shim))
 
 
 def main(argv: list[str] | None = None) -> int:

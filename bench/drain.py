@@ -183,7 +183,8 @@ def profile_range(settings: Settings, records: int) -> dict:
 def truncate_topics(settings: Settings) -> dict[str, int]:
     """Delete every record of the event topics (Kafka's delete-records, up to the end offsets),
     so that what follows starts from an empty backlog; returns the records deleted per topic."""
-    from kafka import KafkaAdminClient, TopicPartition
+    from kafka import KafkaAdminClient
+    from kafka.structs import TopicPartition  # not re-exported by kafka in typeshed's (2.3) stubs
 
     from pinterest_common import kafka_io
 

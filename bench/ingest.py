@@ -339,7 +339,7 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
     return figures
 
 
-def ratio(value: float, ceiling: float) -> float | None:
+def ratio(value: float, ceiling: float | None) -> float | None:
     """`value` / `ceiling`, rounded; None without a ceiling."""
     return round(value / ceiling, 3) if ceiling else None
 

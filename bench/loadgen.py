@@ -25,9 +25,8 @@ import time
 from urllib.parse import urlsplit
 
 
-def _percentile(values, share):
-    if not values:
-        return None
+def _percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile of sorted, non-empty `values`."""
     return values[min(len(values) - 1, max(0, math.ceil(share * len(values)) - 1))]
 
 

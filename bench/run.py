@@ -270,8 +270,9 @@ def issue_goals(r: dict) -> list[tuple]:
         "drain, run ok and backlog landed",
         rate,
         ">= 20,000 ev/s and >= 0.5 of a bare consume->gzip->PUT loop",
-        loop_share is not None
+        rate is not None
         and rate >= 20_000
+        and loop_share is not None
         and loop_share >= 0.5
         and m("drain_ok") is True
         and m("drain_left") == 0,

@@ -124,7 +124,7 @@ def plan(v: dict) -> dict:
     consumers = [c for c in (drain_peak_cores, streaming_cores) if c is not None]
     partitions = _up(max(consumers) / EVENT_TOPICS) if consumers else None
     if partitions is not None and brokers:
-        partitions = brokers * _up(partitions / brokers)  # leaders spread evenly over the brokers
+        partitions = _mul(brokers, _up(partitions / brokers))  # leaders spread evenly over the brokers
     roll_records = _up(_div(LAKE_OBJECT_MB * 1e6, gzip_bytes_per_event))
     return {
         "average_events_per_s": avg,

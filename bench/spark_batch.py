@@ -125,7 +125,9 @@ def duckdb_run(settings: Settings, bucket: str, workdir: Path) -> dict:
     lines = load_raw(db, root)
     rows = answers(db, {q.name: q.columns for q in QUESTIONS})
     finished = time.monotonic()
-    threads = db.execute("SELECT current_setting('threads')").fetchone()[0]
+    row = db.execute("SELECT current_setting('threads')").fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    threads = row[0]
     db.close()
     shutil.rmtree(root, ignore_errors=True)
     return {
