@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from pinterest_common.records import RecordMetadata
     from pinterest_common.schema import PIN, record_key
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--bodies", required=True, help="a file with one pin per line")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=2.0)

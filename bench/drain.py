@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handle_sigterm()
     load_at_start = load_average()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 events, for development")
     parser.add_argument("--events", type=int, default=None, help="the backlog to drain (default 1,000,000)")
     args = parser.parse_args(argv)

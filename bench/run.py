@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.fresh import fresh_stack, settings_stack, start_service, stop_service
 
     handle_sigterm()
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts (default: all)")
     parser.add_argument(

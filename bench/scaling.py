@@ -338,7 +338,7 @@ def write(json_path: Path, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help="the benchmark results (docs/benchmarks.json)")
     parser.add_argument("--output", type=Path, default=RESULTS_JSON.parent / "SCALING.md", help="docs/SCALING.md")
     args = parser.parse_args(argv)

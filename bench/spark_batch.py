@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handle_sigterm()
     load_at_start = load_average()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data sets, for development")
     parser.add_argument("--triples", type=int, default=None, help="the largest data set (default 1,000,000)")
     parser.add_argument(

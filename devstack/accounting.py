@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from .reconcile import ACKNOWLEDGED, read_client_ledger
 
-    parser = argparse.ArgumentParser(prog="python -m devstack.accounting", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.accounting", description=main.__doc__ and main.__doc__.splitlines()[0]
+    )
     parser.add_argument("ledgers", nargs="+", type=Path)
     args = parser.parse_args(argv)
     settings = get_settings()
