@@ -46,7 +46,7 @@ bench: install ## benchmarks on a stack of their own (free ports); writes docs/B
 chaos: install ## fault injection under load on a stack of its own, reconciled by client event (CHAOS_ARGS="--scenarios 1,7 --events 90")
 	@$(PY) -m devstack.chaos $(CHAOS_ARGS)
 
-lint: ## ruff (lint and format), the type checker (basedpyright, basic) and the layering contract (import-linter)
+lint: install ## ruff (lint and format), the type checker (basedpyright, basic) and the layering contract (import-linter)
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 	@$(VENV)/bin/basedpyright

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from types import SimpleNamespace
+from typing import cast
 
 IN_FLIGHT = 5_000  # records sent and not yet acknowledged: a fraction of a second of the ceiling
 
@@ -28,8 +29,9 @@ def api_producer(settings):
     without the publisher's connection thread and per-request waiting."""
     from ingestion_api.kafka_producer import KafkaPublisher
 
+    # The method reads only these two attributes of its publisher.
     shim = SimpleNamespace(_settings=settings, _timeout_ms=int(settings.api_kafka_timeout_s * 1000))
-    return KafkaPublisher._new_producer(shim)
+    return KafkaPublisher._new_producer(cast(KafkaPublisher, shim))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from pinterest_common.records import RecordMetadata
     from pinterest_common.schema import PIN, record_key
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--bodies", required=True, help="a file with one pin per line")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=2.0)

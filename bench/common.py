@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pinterest_common.config import REPO_ROOT, Settings
 
@@ -172,12 +173,12 @@ FIGURES = {
 }
 
 
-def measured(results: dict, name: str):
+def measured(results: dict, name: str) -> Any:
     """The figure `name` of FIGURES in the results, None where it is not."""
     return figure(results, FIGURES[name])
 
 
-def figure(results: dict, path: str):
+def figure(results: Any, path: str) -> Any:
     """The value at a dotted path into the results ("sections.drain.events_per_s"; an integer step
     indexes a list, -1 the last; a "*" step maps the rest over a list), None where a step is missing."""
     head, _, rest = path.partition(".")

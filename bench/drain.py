@@ -183,7 +183,8 @@ def profile_range(settings: Settings, records: int) -> dict:
 def truncate_topics(settings: Settings) -> dict[str, int]:
     """Delete every record of the event topics (Kafka's delete-records, up to the end offsets),
     so that what follows starts from an empty backlog; returns the records deleted per topic."""
-    from kafka import KafkaAdminClient, TopicPartition
+    from kafka import KafkaAdminClient
+    from kafka.structs import TopicPartition  # not re-exported by kafka in typeshed's (2.3) stubs
 
     from pinterest_common import kafka_io
 
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handle_sigterm()
     load_at_start = load_average()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 events, for development")
     parser.add_argument("--events", type=int, default=None, help="the backlog to drain (default 1,000,000)")
     args = parser.parse_args(argv)

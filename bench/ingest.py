@@ -339,7 +339,7 @@ def run(settings: Settings, state_dir: Path, quick: bool = False, sampler=None) 
     return figures
 
 
-def ratio(value: float, ceiling: float) -> float | None:
+def ratio(value: float, ceiling: float | None) -> float | None:
     """`value` / `ceiling`, rounded; None without a ceiling."""
     return round(value / ceiling, 3) if ceiling else None
 
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handle_sigterm()
     load_at_start = load_average()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short measurements, for development")
     args = parser.parse_args(argv)
     with fresh_stack("bench-ingest-", services=("kafka", "api")) as settings:

@@ -266,6 +266,7 @@ def lake_objects(
         if dirty and case == len(DIRTY):
             # a client's retry of the previous pin, another value: set aside (first copy wins);
             # then a replay of this pin under a new client id: the latest received wins
+            assert retry_of is not None  # the previous triple's pin
             emitted.append(("pin", {**retry_of["event"], "follower_count": "999B"}, retry_of["client"]))
             emitted.append(("pin", {**triple[0], "poster_name": "Dirty Replay"}, None))
         for position, (name, event, client) in enumerate(emitted):
@@ -341,6 +342,7 @@ def cached_lake(
     for chunk, obj in lake_objects(count, seed, partitions, limits, per_event, chunk_triples, log, dirty=dirty):
         path = root / f"chunk-{chunk:03d}" / obj.key
         path.parent.mkdir(parents=True, exist_ok=True)
+        assert obj.body is not None  # built, not uploaded
         path.write_bytes(obj.body)
         written += 1
     (root / "_complete").write_text(str(written))

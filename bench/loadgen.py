@@ -25,9 +25,8 @@ import time
 from urllib.parse import urlsplit
 
 
-def _percentile(values, share):
-    if not values:
-        return None
+def _percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile of sorted, non-empty `values`."""
     return values[min(len(values) - 1, max(0, math.ceil(share * len(values)) - 1))]
 
 
@@ -153,7 +152,7 @@ async def open_loop(client: Client, connections: int, rate: float, warmup: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--bodies", required=True, help="a file with one request body per line")
     parser.add_argument("--duration", type=float, default=20.0)

@@ -55,7 +55,9 @@ def summarise(raw_files: list[Path], top: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile_api", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile_api", description=__doc__ and __doc__.splitlines()[0]
+    )
     parser.add_argument("--rate", type=int, default=1800, help="single pins offered per second (default 1,800)")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long py-spy samples (default 15)")
     parser.add_argument("--top", type=int, default=20, help="functions listed (default 20)")

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.fresh import fresh_stack, settings_stack, start_service, stop_service
 
     handle_sigterm()
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts (default: all)")
     parser.add_argument(
@@ -270,8 +270,9 @@ def issue_goals(r: dict) -> list[tuple]:
         "drain, run ok and backlog landed",
         rate,
         ">= 20,000 ev/s and >= 0.5 of a bare consume->gzip->PUT loop",
-        loop_share is not None
+        rate is not None
         and rate >= 20_000
+        and loop_share is not None
         and loop_share >= 0.5
         and m("drain_ok") is True
         and m("drain_left") == 0,

@@ -124,7 +124,7 @@ def plan(v: dict) -> dict:
     consumers = [c for c in (drain_peak_cores, streaming_cores) if c is not None]
     partitions = _up(max(consumers) / EVENT_TOPICS) if consumers else None
     if partitions is not None and brokers:
-        partitions = brokers * _up(partitions / brokers)  # leaders spread evenly over the brokers
+        partitions = _mul(brokers, _up(partitions / brokers))  # leaders spread evenly over the brokers
     roll_records = _up(_div(LAKE_OBJECT_MB * 1e6, gzip_bytes_per_event))
     return {
         "average_events_per_s": avg,
@@ -338,7 +338,7 @@ def write(json_path: Path, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help="the benchmark results (docs/benchmarks.json)")
     parser.add_argument("--output", type=Path, default=RESULTS_JSON.parent / "SCALING.md", help="docs/SCALING.md")
     args = parser.parse_args(argv)

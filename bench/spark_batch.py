@@ -125,7 +125,9 @@ def duckdb_run(settings: Settings, bucket: str, workdir: Path) -> dict:
     lines = load_raw(db, root)
     rows = answers(db, {q.name: q.columns for q in QUESTIONS})
     finished = time.monotonic()
-    threads = db.execute("SELECT current_setting('threads')").fetchone()[0]
+    row = db.execute("SELECT current_setting('threads')").fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    threads = row[0]
     db.close()
     shutil.rmtree(root, ignore_errors=True)
     return {
@@ -424,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handle_sigterm()
     load_at_start = load_average()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data sets, for development")
     parser.add_argument("--triples", type=int, default=None, help="the largest data set (default 1,000,000)")
     parser.add_argument(

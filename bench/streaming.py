@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handle_sigterm()
     load_at_start = load_average()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30 s of latency, two rates of 20 s")
     args = parser.parse_args(argv)
     with fresh_stack("bench-streaming-") as settings:

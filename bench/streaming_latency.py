@@ -271,7 +271,7 @@ def _latency_run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default: %(default)s)")
     parser.add_argument("--poll-ms", type=float, default=50.0, help="PostgreSQL poll interval (default: %(default)s)")

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pinterest_assets.defs.cleaned.assets import (
@@ -64,7 +64,7 @@ class Accounting:
         )
 
 
-def _key_of_value(event_type: str) -> F.Column:
+def _key_of_value(event_type: str) -> Column:
     """The event's key as the cleaned table types it, read from the raw value."""
     field = EVENT_TYPES[event_type].key_field
     text = F.get_json_object("value", f"$.{field}")
@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from .reconcile import ACKNOWLEDGED, read_client_ledger
 
-    parser = argparse.ArgumentParser(prog="python -m devstack.accounting", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.accounting", description=main.__doc__ and main.__doc__.splitlines()[0]
+    )
     parser.add_argument("ledgers", nargs="+", type=Path)
     args = parser.parse_args(argv)
     settings = get_settings()

@@ -93,7 +93,7 @@ def report(audits: list[Audit]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="devstack.audit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="devstack.audit", description=__doc__ and __doc__.split("\n\n")[0])
     parser.add_argument("--strict", action="store_true", help="fail (exit 2) when a distribution could not be audited")
     parser.add_argument(
         "--skip",

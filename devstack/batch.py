@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import cast
 
 import dagster as dg
 
@@ -121,6 +122,7 @@ def evaluate_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, stream: 
         result = sensor(context)
     if isinstance(result, dg.SkipReason):
         return [], cursor, result.skip_message
+    assert isinstance(result, dg.SensorResult)  # what a drain sensor returns otherwise
     skip = result.skip_reason.skip_message if result.skip_reason else None
     return list(result.run_requests or []), result.cursor if result.cursor is not None else cursor, skip
 
@@ -132,7 +134,9 @@ def launch(
     request: dg.RunRequest,
 ) -> RunOutcome | None:
     """Execute the run `request` asks for in `instance`, unless the sensor has one for its key."""
-    if existing_run(instance, request.run_key) is not None:
+    run_key = request.run_key
+    assert run_key is not None  # the drain sensors key every request
+    if existing_run(instance, run_key) is not None:
         return None
     job = defs.resolve_job_def(stream.job_name)
     result = job.execute_in_process(
@@ -146,11 +150,12 @@ def launch(
         },
         raise_on_error=False,
     )
-    outcome = RunOutcome(request.run_key, result.run_id, result.success)
+    outcome = RunOutcome(run_key, result.run_id, result.success)
     for materialization in result.asset_materializations_for_node(stream.asset_name):
         meta = materialization.metadata
-        outcome.landed = meta["dagster/row_count"].value
-        outcome.objects = meta["object_count"].value
+        # The landing asset reports both as integers.
+        outcome.landed = cast(int, meta["dagster/row_count"].value)
+        outcome.objects = cast(int, meta["object_count"].value)
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             target = (
@@ -316,6 +321,7 @@ class _Pass:
             for future in finished:
                 self.finished(*self.futures.pop(future), future)
             for topic in waiting:
+                assert topic.waiting_until is not None  # still waiting: only this loop ends a wait
                 if (
                     not runs_in_flight(self.instance, topic.stream.topic, self.settings.lake_run_timeout_seconds)
                     or time.monotonic() >= topic.waiting_until
@@ -359,14 +365,16 @@ class _Pass:
 
     def finished(self, topic: _TopicPass, request: dg.RunRequest, future: Future) -> None:
         topic.running -= 1
+        run_key = request.run_key
+        assert run_key is not None  # the drain sensors key every request
         try:
             outcome = future.result()
         except Exception as error:  # the worker died (e.g. killed) or could not start
-            self.log(f"[batch] {request.run_key}: the worker running it failed: {error!r}")
-            outcome = RunOutcome(request.run_key, "-", False)
+            self.log(f"[batch] {run_key}: the worker running it failed: {error!r}")
+            outcome = RunOutcome(run_key, "-", False)
         if outcome is None:
-            self.summary.skipped_run_keys.append(request.run_key)
-            self.log(f"[batch] {request.run_key}: the sensor already has a run for this key; skipped")
+            self.summary.skipped_run_keys.append(run_key)
+            self.log(f"[batch] {run_key}: the sensor already has a run for this key; skipped")
         else:
             topic.launched = True
             self.summary.runs.append(outcome)

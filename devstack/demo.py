@@ -162,6 +162,7 @@ def first_rows(settings: Settings, table: str, limit: int = 5) -> tuple[list[str
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM {table} ORDER BY 1 LIMIT %s", (limit,))  # names from the code
+            assert cur.description is not None  # set by a query that returns rows
             return [column.name for column in cur.description], cur.fetchall()
     finally:
         conn.close()
@@ -188,7 +189,7 @@ def print_table(title: str, columns: list[str], rows: list[tuple]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--triples", type=int, default=DEFAULT_TRIPLES, help="triples to post (default %(default)s)")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000, help="emulator seed")
     parser.add_argument(

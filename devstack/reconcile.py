@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
-from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import TopicPartition  # not re-exported by kafka in typeshed's (2.3) stubs
 
 from pinterest_assets.lib.lake.objects import decode_lines
 from pinterest_common import kafka_io

@@ -20,8 +20,9 @@ import asyncio
 import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
@@ -49,7 +50,7 @@ class WsgiToAsgi:
         self.app, self.max_bytes, self.read_timeout_s = app, max_bytes, read_timeout_s
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Mapping[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
@@ -127,7 +128,7 @@ class WsgiToAsgi:
         except _TooSlow:
             return
 
-    def environ(self, scope: dict, body: bytes) -> dict:
+    def environ(self, scope: Mapping[str, Any], body: bytes) -> dict:
         """The WSGI environ (PEP 3333) of a request whose body is `body`, already read."""
         server = scope.get("server") or ("localhost", 80)
         client = scope.get("client") or ("", 0)
@@ -199,11 +200,18 @@ class _HeaderDeadlineProtocol(ASGIProtocol):
 
     read_timeout_s = 10.0
     _header_deadline: asyncio.TimerHandle | None = None
+    # ASGIProtocol's private members used here, missing from typeshed's gunicorn stubs.
+    _callback_parser: object | None
+    _current_request: object | None
+    _closed: bool
+    _keepalive_timeout: Callable[[], None]
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         if self._callback_parser is not None:  # HTTP/1 (not h2, not uWSGI)
-            self._header_deadline = self.worker.loop.call_later(self.read_timeout_s, self._headers_too_slow)
+            loop = self.worker.loop
+            assert loop is not None  # the worker's loop runs its connections
+            self._header_deadline = loop.call_later(self.read_timeout_s, self._headers_too_slow)
 
     def _cancel_header_deadline(self) -> None:
         if self._header_deadline is not None:
@@ -218,7 +226,7 @@ class _HeaderDeadlineProtocol(ASGIProtocol):
 
     def _on_headers_complete(self):
         self._cancel_header_deadline()
-        return super()._on_headers_complete()
+        return super()._on_headers_complete()  # pyright: ignore[reportAttributeAccessIssue]  # not in the stubs
 
     def connection_lost(self, exc) -> None:
         self._cancel_header_deadline()
@@ -232,9 +240,10 @@ class BufferingWorker(gasgi.ASGIWorker):
     def init_process(self) -> None:
         settings = get_settings()
         _HeaderDeadlineProtocol.read_timeout_s = settings.api_read_timeout_s
-        # ASGIWorker builds its connections' protocol from this module global; in this worker
-        # process only, that is the protocol with the header deadline.
-        gasgi.ASGIProtocol = _HeaderDeadlineProtocol
+        # ASGIWorker builds its connections' protocol from this module global (not in typeshed's
+        # stub of the module); in this worker process only, that is the protocol with the header
+        # deadline.
+        cast(Any, gasgi).ASGIProtocol = _HeaderDeadlineProtocol
         super().init_process()
 
     def load_wsgi(self) -> None:

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from kafka import KafkaAdminClient, KafkaProducer, codec
 from kafka.errors import KafkaError
@@ -60,6 +61,16 @@ class Delivery:
         return self.error is None
 
 
+class Publisher(Protocol):
+    """What the API needs of its publisher: a KafkaPublisher, or a stand-in (bench.null_api, tests)."""
+
+    timeout_s: float  # the longest a publish waits for acknowledgements
+
+    def publish(self, records: list[OutgoingRecord]) -> list[Delivery]: ...
+
+    def reachable(self) -> bool: ...
+
+
 class KafkaPublisher:
     """Publishes records and waits for Kafka's acknowledgement (acks=all, idempotent)."""
 
@@ -90,7 +101,8 @@ class KafkaPublisher:
         admin = KafkaAdminClient(
             bootstrap_servers=servers,
             request_timeout_ms=self._timeout_ms,
-            bootstrap_timeout_ms=self._timeout_ms,
+            # kafka-python 3's option, missing from typeshed's stubs of kafka-python (2.3)
+            bootstrap_timeout_ms=self._timeout_ms,  # pyright: ignore[reportCallIssue]
         )
         try:
             producer = self._new_producer()
@@ -113,7 +125,8 @@ class KafkaPublisher:
             request_timeout_ms=self._timeout_ms - self._settings.api_kafka_linger_ms - 1,
             delivery_timeout_ms=self._timeout_ms,
             max_block_ms=self._timeout_ms,
-            bootstrap_timeout_ms=self._timeout_ms,
+            # kafka-python 3's option, missing from typeshed's stubs of kafka-python (2.3)
+            bootstrap_timeout_ms=self._timeout_ms,  # pyright: ignore[reportCallIssue]
             reconnect_backoff_max_ms=1000,
         )
         try:
@@ -146,6 +159,7 @@ class KafkaPublisher:
         if not self._ready.wait(self.timeout_s):
             return [Delivery(error="Kafka is not reachable")] * len(records)
         producer = self._producer
+        assert producer is not None  # connected before ready
         futures: list = []
         for record in records:
             try:
@@ -209,6 +223,7 @@ class KafkaPublisher:
         """Kafka answers a metadata request now."""
         if not self._ready.is_set():
             return False
+        assert self._admin is not None  # connected before ready
         with self._admin_lock:
             try:
                 return bool(self._admin.describe_cluster().get("brokers"))
@@ -220,4 +235,5 @@ class KafkaPublisher:
         self._connector.join()
         if self._producer is not None:
             self._close_producer(self._producer)
+        if self._admin is not None:
             self._admin.close()

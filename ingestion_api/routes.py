@@ -26,7 +26,7 @@ from pinterest_common.schema import EVENT_TYPES, EventType, record_key, validate
 from .auth import require_api_key
 from .dlq import INVALID_IDEMPOTENCY_KEY, Rejection, dead_letter_record
 from .errors import error_response, unavailable_response
-from .kafka_producer import Delivery, KafkaPublisher, OutgoingRecord
+from .kafka_producer import Delivery, OutgoingRecord, Publisher
 from .payload import MalformedJSON, NotAnArray, RawEvent, parse_array, parse_document
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ ENVELOPE_KEY, ENVELOPE_EVENT = "idempotency_key", "event"
 ENVELOPE = frozenset({ENVELOPE_KEY, ENVELOPE_EVENT})
 
 
-def _publisher() -> KafkaPublisher:
+def _publisher() -> Publisher:
     return current_app.extensions["publisher"]
 
 

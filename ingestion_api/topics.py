@@ -5,9 +5,14 @@ reads them back by offset."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from kafka import KafkaAdminClient, TopicPartition
-from kafka.admin import OffsetSpec
+from kafka import KafkaAdminClient
+
+# kafka-python 3's admin API (OffsetSpec, bootstrap_timeout_ms, list_partition_offsets, list_groups,
+# list_group_offsets) is missing from typeshed's stubs of kafka-python (2.3): the client is typed Any.
+from kafka.admin import OffsetSpec  # pyright: ignore[reportAttributeAccessIssue]
+from kafka.structs import TopicPartition  # not re-exported by kafka in typeshed's (2.3) stubs
 
 from pinterest_common.config import Settings
 from pinterest_common.kafka_admin import PLATFORM_TOPICS
@@ -43,12 +48,12 @@ class TopicState:
         return sum(p.messages for p in self.partitions)
 
 
-def _admin(settings: Settings) -> KafkaAdminClient:
+def _admin(settings: Settings) -> Any:
     timeout_ms = int(settings.api_kafka_timeout_s * 1000)
     return KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         request_timeout_ms=timeout_ms,
-        bootstrap_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,  # pyright: ignore[reportCallIssue]
     )
 
 
@@ -61,7 +66,7 @@ def _leaders(admin: KafkaAdminClient, topics: tuple[str, ...]) -> dict[TopicPart
     return dict(sorted(leaders.items()))
 
 
-def _offsets(admin: KafkaAdminClient, partitions: list[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
+def _offsets(admin: Any, partitions: list[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
     answer = admin.list_partition_offsets({tp: spec for tp in partitions}) if partitions else {}
     return {tp: answer[tp].offset for tp in partitions}
 

@@ -152,6 +152,7 @@ def rule_change_counts(event_type: str, raw_df: DataFrame) -> dict[str, int]:
     raw, _ = _conform(EVENT_TYPES[event_type], raw_df)
     cleaning = _CLEANINGS[event_type]()
     row = raw.agg(*_rule_change_aggregates(cleaning)).first()
+    assert row is not None  # an aggregation without groups has one row
     return {rule: row[rule] for rule in cleaning.changes}
 
 
@@ -162,6 +163,7 @@ def null_rates(df: DataFrame, columns: Iterable[str] | None = None) -> dict[str,
     """
     names = df.columns if columns is None else list(columns)
     row = df.agg(F.count(F.lit(1)), *(F.count_if(df[name].isNull()) for name in names)).first()
+    assert row is not None  # an aggregation without groups has one row
     rows = row[0]
     return {name: (row[i + 1] / rows if rows else 0.0) for i, name in enumerate(names)}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from .config import Settings
 from .schema import DLQ_TOPIC, EVENT_TYPES
@@ -36,7 +37,9 @@ def ensure_topics(
 
     wanted = list(dict.fromkeys(topics))
     partitions = settings.topic_partitions if partitions is None else partitions
-    admin = KafkaAdminClient(
+    # Any: kafka-python 3's create_topics (a dict of specs, wait_for_metadata), not the one of
+    # typeshed's stubs (kafka-python 2.3).
+    admin: Any = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="pinterest-kafka-admin",
         request_timeout_ms=int(timeout_s * 1000),

@@ -18,7 +18,8 @@ with warnings.catch_warnings():
     # kafka-python 3.0 loads its protocol schemas with importlib.resources.read_text/open_text,
     # deprecated since Python 3.11: not ours to fix, and not worth a warning in every process.
     warnings.filterwarnings("ignore", message=r"(read_text|open_text) is deprecated", category=DeprecationWarning)
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition  # not re-exported by kafka in typeshed's (2.3) stubs
 
 
 POLL_RECORDS = 5000
@@ -40,7 +41,8 @@ def open_consumer(bootstrap_servers: str, request_timeout_ms: int = 15_000, clie
         isolation_level="read_committed",
         auto_offset_reset="earliest",
         request_timeout_ms=request_timeout_ms,
-        bootstrap_timeout_ms=request_timeout_ms,
+        # kafka-python 3's option, missing from typeshed's stubs of kafka-python (2.3)
+        bootstrap_timeout_ms=request_timeout_ms,  # pyright: ignore[reportCallIssue]
         max_poll_records=POLL_RECORDS,
         # Larger fetches than kafka-python's 1 MiB: fewer round trips for a landing run's range.
         max_partition_fetch_bytes=FETCH_BYTES,

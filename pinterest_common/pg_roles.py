@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from psycopg2 import errors, sql
+from psycopg2.extensions import connection
 
 from .config import ANALYTICS_DB, DAGSTER_DB, PG_API, PG_PUBLISHER, PG_STREAMING, Settings
 
@@ -100,7 +101,7 @@ def _own_schema(cur, owner: str) -> None:
         )
 
 
-def grant_streaming(admin_conn, connect: Callable[[str], object], settings: Settings) -> None:
+def grant_streaming(admin_conn, connect: Callable[[str], connection], settings: Settings) -> None:
     """The streaming database's privileges (the database must exist). `connect(database)`: a
     new admin connection."""
     roles = _roles(settings)
@@ -118,7 +119,9 @@ def grant_streaming(admin_conn, connect: Callable[[str], object], settings: Sett
                 cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(reader)))
                 for table in API_TABLES:
                     cur.execute("SELECT to_regclass(%s)", (f"public.{table}",))
-                    if cur.fetchone()[0] is not None:
+                    row = cur.fetchone()
+                    assert row is not None  # a SELECT without FROM returns one row
+                    if row[0] is not None:
                         cur.execute(
                             sql.SQL("GRANT SELECT ON {} TO {}").format(
                                 sql.Identifier("public", table), sql.Identifier(reader)
@@ -128,7 +131,7 @@ def grant_streaming(admin_conn, connect: Callable[[str], object], settings: Sett
         conn.close()
 
 
-def grant_analytics(admin_conn, connect: Callable[[str], object], settings: Settings) -> None:
+def grant_analytics(admin_conn, connect: Callable[[str], connection], settings: Settings) -> None:
     """pinterest_analytics' privileges (the database must exist)."""
     publisher = _roles(settings).get(PG_PUBLISHER)
     grant_database(admin_conn, ANALYTICS_DB, {publisher: "CONNECT, TEMPORARY"} if publisher else {})
@@ -143,7 +146,7 @@ def grant_analytics(admin_conn, connect: Callable[[str], object], settings: Sett
         conn.close()
 
 
-def provision(settings: Settings, connect: Callable[[str], object]) -> None:
+def provision(settings: Settings, connect: Callable[[str], connection]) -> None:
     """Every role and privilege of the platform, on databases that exist (idempotent).
     `connect(database)`: a new connection as the admin (PINTEREST_PG_USER)."""
     admin = connect("postgres")

@@ -340,6 +340,7 @@ def rule_broken(rule: Rule, kind: str, value: Any, received: datetime) -> bool:
         return text != "" and re.search(rule.pattern or "", text) is None
     if kind == DATETIME:
         moment = parse_datetime(value)
+        assert moment is not None  # type-valid: in one of the formats
         if rule.earliest is not None and moment < datetime.fromisoformat(rule.earliest):
             return True
         return rule.max_ahead_s is not None and (moment - received).total_seconds() > rule.max_ahead_s

@@ -92,7 +92,9 @@ def resolve(settings: Settings) -> list[str]:
             .getOrCreate()
         )
         try:
-            jars = [urlparse(url).path for url in session.conf.get("spark.jars").split(",") if url]
+            resolved = session.conf.get("spark.jars")
+            assert resolved is not None  # without a default, get() answers a value or raises
+            jars = [urlparse(url).path for url in resolved.split(",") if url]
         finally:
             session.stop()
     if not jars:

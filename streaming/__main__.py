@@ -17,7 +17,7 @@ from streaming.job import StreamingJob
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument(
         "--checkpoint",
         default=settings.streaming_checkpoint,

@@ -19,11 +19,12 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming.query import StreamingQuery
 
 from pinterest_common import pg_roles
 from pinterest_common.config import PG_STREAMING, Settings
@@ -38,7 +39,7 @@ from .status import Heartbeat
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 2.0
+HEARTBEAT_S = 2  # whole seconds: StreamingQuery.awaitTermination's timeout
 RESTART_BACKOFF_S = (5.0, 60.0)  # first and largest pause before restarting a failed query
 STOP_TIMEOUT_S = 60.0  # longest wait for the running micro-batch on SIGTERM
 
@@ -60,9 +61,11 @@ def drop_dedup_state(spark: SparkSession, checkpoint: str) -> None:
     """Remove `<checkpoint>/state`, the dedup state of the releases before issue 18, with which
     Spark refuses a plan that has no such operator; offsets and commits stay, so the query
     resumes where it stopped (the sink's keys still store each event once)."""
-    jvm = spark.sparkContext._jvm
+    # Py4J: the JVM's classes and objects are looked up at run time (Any).
+    jvm: Any = spark.sparkContext._jvm
+    jsc: Any = spark.sparkContext._jsc
     state = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/state")
-    fs = state.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs = state.getFileSystem(jsc.hadoopConfiguration())
     if fs.exists(state):
         log.warning("removing %s, the dedup state of an earlier release: the plan keeps no state", state)
         fs.delete(state, True)
@@ -81,7 +84,9 @@ def _writer_ready(settings: Settings) -> bool:
                 "  SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace"
                 "  AND relkind IN ('r', 'v') AND relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))"
             )
-            return bool(cur.fetchone()[0])
+            row = cur.fetchone()
+            assert row is not None  # a SELECT without FROM returns one row
+            return bool(row[0])
     finally:
         conn.close()
 
@@ -159,6 +164,7 @@ class StreamingJob:
                 backoff = min(backoff * 2, RESTART_BACKOFF_S[1])
 
     def _start(self) -> StreamingQuery:
+        assert self._spark is not None  # run() starts the session first
         records = kafka_records(self._spark, self.settings)
         return (
             copy_lines(cleaned(api_records(records), self.settings.relaxed_rules))
@@ -205,6 +211,7 @@ class StreamingJob:
         quarantined = lines.pop(QUARANTINED)
         if not any(lines.values()) and not quarantined:
             return
+        assert self._spark is not None  # run() starts the session before the query
         query_id = next(q.id for q in self._spark.streams.active if q.name == QUERY_NAME)
         counts = ", ".join(f"{len(rows)} {name}" for name, rows in lines.items())
         counts += f" events, {len(quarantined)} quarantined"

@@ -149,7 +149,9 @@ class PostgresSink:
                         _copy(cur, table, TABLE_COLUMNS[event_type], batch.rows[event_type])
                         cur.execute(insert_events_sql(event_type))
                         cur.execute(duplicate_copies_sql(event_type))
-                        copies[event_type] = cur.fetchone()[0]
+                        row = cur.fetchone()
+                        assert row is not None  # count(*) returns one row
+                        copies[event_type] = row[0]
                 if batch.quarantined:
                     _copy(cur, QUARANTINE_TABLE, QUARANTINED_COLUMNS, batch.quarantined)
                     cur.execute(INSERT_QUARANTINED)

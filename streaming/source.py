@@ -26,10 +26,11 @@ driver only groups the lines by target (`lines_by_target`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, DataType, StringType, TimestampType
+from pyspark.sql.types import ArrayType, DataType, StringType, StructType, TimestampType
 
 from pinterest_common.cleaning import age_group, clean
 from pinterest_common.config import Settings
@@ -151,7 +152,8 @@ def copy_lines(df: DataFrame) -> DataFrame:
     quarantined_line = _line(*(quarantined[name] for name in QUARANTINED_COLUMNS))
     target, line = F.when(reason.isNotNull(), F.lit(QUARANTINED)), F.when(reason.isNotNull(), quarantined_line)
     for name, et in EVENT_TYPES.items():
-        fields = [copy_field(F.col(name)[field.name], field.dataType) for field in types[name].fields]
+        struct = cast(StructType, types[name])  # each event type's cleaned columns, in one struct
+        fields = [copy_field(F.col(name)[field.name], field.dataType) for field in struct.fields]
         target = target.when(topic == et.topic, F.lit(name))
         line = line.when(topic == et.topic, _line(*fields, *metadata.values()))
     return df.select(target.alias("target"), line.alias("line"))

@@ -78,7 +78,7 @@ def _interrupted(signum, _frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.chaos", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack.chaos", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument(
         "--scenarios",
         type=parse_scenarios,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg2
 import requests
+from psycopg2.extensions import cursor
 
 from ingestion_api.canonical import CANONICAL_TRIPLE
 from ingestion_api.traffic import RETRY_STATUSES, Emulator, EmulatorOptions, Summary
@@ -102,9 +103,11 @@ class Traffic:
     the event's client id."""
 
     def __init__(self, ctx: Context, ledger: Path, events: int, rate: float, seed: int):
+        self.triples = max(1, math.ceil(events / 3))
+        self.ledger = ledger
         options = EmulatorOptions(
             url=ctx.api_url,
-            count=max(1, math.ceil(events / 3)),
+            count=self.triples,
             rate=rate,
             concurrency=4,
             batch_size=10,
@@ -151,7 +154,7 @@ class Traffic:
     def under_load(self, fault: str, result: ScenarioResult) -> None:
         """Note how much of the traffic came before `fault`; a problem if all of it did."""
         s = self.emulator.summary
-        total = self.emulator.options.count * 3
+        total = self.triples * 3
         result.notes.append(f"{fault} after {s.sent} of {total} events were answered")
         if not self._thread.is_alive():
             result.problems.append(f"the traffic had ended before {fault}: the fault did not come under load")
@@ -430,13 +433,20 @@ def streaming_caught_up(ctx: Context, ledger: Path, result: ScenarioResult) -> f
     return elapsed
 
 
+def count_batches(cur: cursor) -> int:
+    """streaming_batches() on an open cursor (a polling loop keeps one connection)."""
+    cur.execute("SELECT count(*) FROM streaming_batches")
+    row = cur.fetchone()
+    assert row is not None  # count(*) returns one row
+    return row[0]
+
+
 def streaming_batches(settings: Settings) -> int:
     """How many micro-batches the streaming job has applied (rows of `streaming_batches`)."""
     conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database), connect_timeout=3)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM streaming_batches")
-            return cur.fetchone()[0]
+            return count_batches(cur)
     finally:
         conn.close()
 

@@ -111,25 +111,27 @@ def _kill_leaders(ctx: Context, cluster: KafkaCluster, api: IngestionApi, result
     ledger = ctx.ledger(2)
     probe = Probe(ctx, ledger)
     probe.until_accepted(120)  # learns the partition the probe's key maps to
+    partition = probe.partition
+    assert partition is not None  # set by the acknowledgement
     recoveries, resyncs = [], []
     for kill in range(1, CLUSTER_KILLS + 1):
         share = ctx.events // CLUSTER_KILLS
         traffic = Traffic(ctx, ledger, share, rate_for(share, 20), ctx.seed + 20 + kill).start()
         traffic.wait_accepted(share // 4)
-        leader = cluster.leader(PIN.topic, probe.partition)
+        leader = cluster.leader(PIN.topic, partition)
         if leader is None:
-            raise RuntimeError(f"{PIN.topic}/{probe.partition} has no leader before kill {kill}")
+            raise RuntimeError(f"{PIN.topic}/{partition} has no leader before kill {kill}")
         traffic.under_load(f"kill {kill}", result)
         pid = kill_9(cluster.node(leader).pid_file, f"kafka-{leader}")
         killed = time.monotonic()
         ctx.say(
             f"kill {kill}/{CLUSTER_KILLS}: SIGKILLed kafka-{leader} (pid {pid}), leader of "
-            f"{PIN.topic}/{probe.partition}, after {traffic.accepted} acknowledged events of this round"
+            f"{PIN.topic}/{partition}, after {traffic.accepted} acknowledged events of this round"
         )
         recoveries.append(probe.until_accepted())
-        new_leader = cluster.leader(PIN.topic, probe.partition)
+        new_leader = cluster.leader(PIN.topic, partition)
         ctx.say(
-            f"kill {kill}: the API acknowledges on {PIN.topic}/{probe.partition} again after "
+            f"kill {kill}: the API acknowledges on {PIN.topic}/{partition} again after "
             f"{recoveries[-1]:.1f}s (new leader kafka-{new_leader})"
         )
         time.sleep(max(0.0, CLUSTER_DOWN_S - (time.monotonic() - killed)))

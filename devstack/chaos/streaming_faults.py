@@ -19,12 +19,14 @@ from collections.abc import Callable
 import psycopg2
 
 from ..reconcile import ClientKey
+from ..streaming_service import SparkStreaming
 from .harness import (
     CATCH_UP_TIMEOUT_S,
     Context,
     Traffic,
     acknowledged_keys,
     check_traffic,
+    count_batches,
     drain_until_ok,
     kill_9,
     reconcile,
@@ -45,7 +47,7 @@ SINK_APPLICATION = "pinterest-streaming"  # the application_name of the sink's c
 def _flowing(ctx: Context, traffic: Traffic) -> None:
     """Wait until a tenth of the traffic is acknowledged and the job has written some of it."""
     traffic.wait_accepted(ctx.events // 10)
-    first: list[ClientKey] = acknowledged_keys(traffic.emulator.options.ledger)[:10]
+    first: list[ClientKey] = acknowledged_keys(traffic.ledger)[:10]
     wait_for_streaming(ctx, first, timeout_s=300)
 
 
@@ -56,12 +58,10 @@ def _new_batch(ctx: Context, timeout_s: float = WATCH_S) -> int | None:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM streaming_batches")
-            before = cur.fetchone()[0]
+            before = count_batches(cur)
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                cur.execute("SELECT count(*) FROM streaming_batches")
-                if (count := cur.fetchone()[0]) > before:
+                if (count := count_batches(cur)) > before:
                     return count
                 time.sleep(POLL_S)
             return None
@@ -77,14 +77,18 @@ def _newest_batch_id(ctx: Context) -> tuple[str, int]:
                 "SELECT query_id, max(batch_id) FROM streaming_batches GROUP BY query_id "
                 "ORDER BY max(committed_at) DESC LIMIT 1"
             )
-            return cur.fetchone()
+            row = cur.fetchone()
     finally:
         conn.close()
+    if row is None:
+        raise RuntimeError("streaming_batches is empty: no micro-batch has committed")
+    return row
 
 
 def driver_killed(ctx: Context, result: ScenarioResult) -> None:
     ledger = ctx.ledger(4)
     job = ctx.service("streaming")
+    assert isinstance(job, SparkStreaming)  # the stack's streaming service
     traffic = Traffic(ctx, ledger, ctx.events, rate_for(ctx.events, TRAFFIC_S), ctx.seed + 4).start()
     _flowing(ctx, traffic)
     traffic.under_load("the driver was killed", result)

@@ -41,8 +41,9 @@ def stale_streams(instance: dg.DagsterInstance) -> tuple[dict[str, int], list[st
     raw = {stream.name: newest_materialization(instance, stream.asset_name) for stream in DRAINED_TOPICS}
     stale = []
     for stream in DRAINED_TOPICS:
+        newest_raw = raw[stream.name]
         cleaned = newest_materialization(instance, CLEANED_TABLES[stream.name])
-        if raw[stream.name] is not None and (cleaned is None or not covers(instance, cleaned, raw[stream.name])):
+        if newest_raw is not None and (cleaned is None or not covers(instance, cleaned, newest_raw)):
             stale.append(stream.name)
     return {name: record.storage_id for name, record in raw.items() if record is not None}, stale
 

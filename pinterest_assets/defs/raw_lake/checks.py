@@ -37,10 +37,12 @@ NO_CHECKSUMS = "the latest landing was recorded before objects carried their che
 def _landing_metadata(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> Mapping[str, Any] | None:
     """The metadata of this run's materialization of `asset_key`, else of the latest one."""
     records = context.instance.fetch_materializations(asset_key, limit=50).records
-    for record in records:
-        if record.run_id == context.run.run_id:
-            return record.asset_materialization.metadata
-    return records[0].asset_materialization.metadata if records else None
+    if not records:
+        return None
+    record = next((r for r in records if r.run_id == context.run.run_id), records[0])
+    materialization = record.asset_materialization
+    assert materialization is not None  # fetch_materializations' records are materializations
+    return materialization.metadata
 
 
 def _value(metadata: Mapping[str, Any], key: str) -> Any:

@@ -106,7 +106,7 @@ def evaluate_drain(
     summary = _summary(stream, offsets, landed, in_flight, plan.backlog)
     if not requests:
         return dg.SensorResult(skip_reason=f"nothing to land: {summary}", cursor=plan.cursor.to_json())
-    context.log.info(f"{len(requests)} run(s): {', '.join(r.run_key for r in requests)}; {summary}")
+    context.log.info(f"{len(requests)} run(s): {', '.join(r.tags[RUN_KEY_TAG] for r in requests)}; {summary}")
     return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
 
 

@@ -52,8 +52,8 @@ def streaming_tables_freshness(postgres: PostgresResource, kafka: KafkaResource)
             "oldest_waiting_seconds": round(waited, 3),
             "job_active": bool(heartbeat and heartbeat.active),
         }
-        if newest[table.name] is not None:
-            metadata["newest_row_age_seconds"] = round((now - newest[table.name]).total_seconds(), 3)
+        if (newest_row := newest[table.name]) is not None:
+            metadata["newest_row_age_seconds"] = round((now - newest_row).total_seconds(), 3)
         yield dg.AssetCheckResult(
             asset_key=table.name,
             check_name=FRESHNESS_CHECK,

@@ -115,7 +115,8 @@ def _api_line(record: KafkaRecord) -> LakeLine | None:
         return None
     key, value = record.key, record.value
     try:
-        texts = [header.decode() for _, header in headers]
+        # A header without value (None) raises AttributeError, caught below: the fast path checks nothing first.
+        texts = [header.decode() for _, header in headers]  # pyright: ignore[reportOptionalMemberAccess]
         key_text = None if key is None else key.decode()
         value_text = None if value is None else value.decode()
     except (AttributeError, UnicodeDecodeError):  # a header without value, or bytes that are not UTF-8

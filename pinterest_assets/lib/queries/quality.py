@@ -150,6 +150,7 @@ def split_counts(marked: DataFrame) -> dict[str, int]:
         "new_index_entries": F.col(NEW_ENTRY),
     }
     row = marked.agg(*(F.count_if(condition).alias(name) for name, condition in aggregates.items())).first()
+    assert row is not None  # an aggregation without groups has one row
     return {name: int(row[name]) for name in aggregates}
 
 
@@ -267,7 +268,9 @@ def table_figures(table: str, frame: DataFrame, key: str, columns: Sequence[str]
     }
     if table == "cleaned_pins":
         aggregates["unknown"] = F.count_if(F.col("category").isNotNull() & ~F.col("category").isin(list(CATEGORIES)))
-    row = frame.agg(*(expr.alias(name) for name, expr in aggregates.items())).first().asDict()
+    first = frame.agg(*(expr.alias(name) for name, expr in aggregates.items())).first()
+    assert first is not None  # an aggregation without groups has one row
+    row = first.asDict()
     rows = row["rows"]
     figures = {
         "rows": rows,
