@@ -63,7 +63,7 @@ def stop_group(pgid: int, grace_s: float = GRACE_S, within_s: float = STOP_WITHI
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.ui", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack.ui", description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
