@@ -30,6 +30,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import psycopg2
@@ -220,6 +221,7 @@ def retried(isolated_full_stack):
     kafka_pid = read_pid(next(s for s in settings_stack(settings).services if s.name == "kafka").pid_file)
     os.kill(kafka_pid, signal.SIGSTOP)
     try:
+        _wait_until_stopped(kafka_pid)
         with ThreadPoolExecutor(3) as pool:
             frozen = dict(zip(events, pool.map(lambda t: _post_named(settings, t, events[t], keys[t]), events)))
     finally:
@@ -526,6 +528,15 @@ def _kafka_copies(settings, key: str) -> set[tuple[str, int, int]]:
     return {
         (r.topic, r.partition, r.offset) for r, metadata in api_records(settings) if metadata.client_event_id == key
     }
+
+
+def _wait_until_stopped(pid: int, timeout_s: float = 30) -> None:
+    """Until every thread of `pid` is stopped (state T): on a loaded machine the group stop that
+    SIGSTOP starts completes only once each thread has been scheduled."""
+    deadline = time.monotonic() + timeout_s
+    while any((task / "stat").read_text().rsplit(") ", 1)[1][0] != "T" for task in Path(f"/proc/{pid}/task").iterdir()):
+        assert time.monotonic() < deadline, f"Kafka ({pid}) did not stop within {timeout_s}s of SIGSTOP"
+        time.sleep(0.05)
 
 
 def _copies_within(settings, key: str, timeout_s: float) -> bool:
