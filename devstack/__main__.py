@@ -11,7 +11,7 @@ import sys
 
 from pinterest_common.config import get_settings
 
-from .dotenv import DOTENV, write_dotenv
+from .dotenv import write_dotenv
 from .jars import SetupError
 from .services import remove_server_dirs
 from .stack import Stack
@@ -29,10 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "up":
             stack.up()
             print("[devstack] all services are up")
+            dotenv = stack.settings.dotenv
             if write_dotenv(stack.settings):
-                print(f"[devstack] {DOTENV.name}: the settings, instance and secrets for a plain `dagster dev` here")
-            else:
-                print(f"[devstack] {DOTENV} is not ours: left as it is (plain `dagster dev` may not see this stack)")
+                print(f"[devstack] {dotenv}: the settings, instance and secrets for a plain `dagster dev` there")
+            elif dotenv is not None:
+                print(f"[devstack] {dotenv} is not ours: left as it is (plain `dagster dev` may not see this stack)")
             return _print_status(stack)
         elif args.command == "down":
             stopped = stack.down()

@@ -1,4 +1,4 @@
-"""The repository's `.env`, written by `make up`: Dagster's own commands (`dagster dev`, `dg dev`,
+"""The repository's `.env` (PINTEREST_DOTENV), written by `make up`: Dagster's own commands (`dagster dev`, `dg dev`,
 `dagster-webserver`, `dagster-daemon`) load it from the directory they start in, so a plain
 `dagster dev` in the repository root opens the instance, settings and generated secrets that
 `make ui`, `make batch` and the demo use (instead of a throw-away instance).
@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pinterest_assets.instance import instance_environment, write_instance_config
-from pinterest_common.config import DEFAULTS, REPO_ROOT, Settings
+from pinterest_common.config import DEFAULTS, Settings
 
-DOTENV = REPO_ROOT / ".env"
 MARKER = "# Written by `make up` (devstack/dotenv.py); rewritten each time. Not committed: it holds secrets."
 
 
@@ -36,9 +35,11 @@ def _line(name: str, value: str) -> str:
     return f"{name}={value}"
 
 
-def write_dotenv(settings: Settings, path: Path = DOTENV) -> bool:
-    """Write `path` (and the instance's dagster.yaml); False, untouched, if someone else's file is there."""
-    if path.exists() and MARKER not in path.read_text().splitlines()[:1]:
+def write_dotenv(settings: Settings, path: Path | None = None) -> bool:
+    """Write `path` (default: settings.dotenv) and the instance's dagster.yaml; False, nothing
+    written, when there is no path or someone else's file is there."""
+    path = path or settings.dotenv
+    if path is None or (path.exists() and MARKER not in path.read_text().splitlines()[:1]):
         return False
     write_instance_config(settings.dagster_home)
     text = "\n".join([MARKER, *(_line(n, v) for n, v in dotenv_values(settings).items())]) + "\n"

@@ -33,6 +33,7 @@ def fresh_environment(state_dir: Path) -> dict[str, str]:
         "PINTEREST_HOME": os.environ.get("PINTEREST_HOME") or str(get_settings().home),
         "PINTEREST_STACK_DIR": str(state_dir),
         "DAGSTER_HOME": str(state_dir / "dagster"),
+        "PINTEREST_DOTENV": str(state_dir / ".env"),  # the repository's .env is the local stack's
     }
 
 

@@ -76,6 +76,9 @@ DEFAULTS: dict[str, str] = {
     # Data quality (pinterest_common.schema rules, pinterest_common.quarantine).
     "PINTEREST_RELAXED_RULES": "",
     "PINTEREST_QUARANTINE_WARN_SHARE": "0.05",
+    # Where `make up` writes the variables a plain `dagster dev` loads (devstack/dotenv.py):
+    # empty, the repository's `.env`; `none`, nowhere.
+    "PINTEREST_DOTENV": "",
 }
 
 # Secrets that, when their variable is unset, are generated once for the local stack into
@@ -103,6 +106,12 @@ DATABASES = (STREAMING_DB, ANALYTICS_DB, DAGSTER_DB)
 # hadoop-aws must match the Hadoop client bundled with pyspark (see pinterest_common.spark_jars.hadoop_version).
 SPARK_KAFKA_PACKAGE = "org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}"
 HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:{hadoop_version}"
+
+
+def _dotenv_path(value: str) -> Path | None:
+    if value.strip().lower() == "none":
+        return None
+    return Path(value).expanduser() if value.strip() else REPO_ROOT / ".env"
 
 
 def _env(name: str, environ: dict[str, str] | None = None) -> str:
@@ -230,6 +239,7 @@ class Settings:
     streaming_observe_interval_seconds: int
     relaxed_rules: tuple[str, ...]  # CLEANING rules of the contract that no longer quarantine
     quarantine_warn_share: float  # the quarantine check warns above this share of raw records
+    dotenv: Path | None  # where `make up` writes the .env plain `dagster dev` loads; None: nowhere
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -289,6 +299,7 @@ class Settings:
                 tuple(n.strip() for n in get("PINTEREST_RELAXED_RULES").split(",") if n.strip())
             ),
             quarantine_warn_share=float(get("PINTEREST_QUARANTINE_WARN_SHARE")),
+            dotenv=_dotenv_path(get("PINTEREST_DOTENV")),
         )
 
     # Derived locations under PINTEREST_HOME.

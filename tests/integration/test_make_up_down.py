@@ -82,6 +82,9 @@ def test_make_up_twice_status_healthy_then_down_leaves_nothing(own_stack_environ
     pids = _pids(state_dir)
     assert len(pids) >= len(SERVICES), pids
 
+    dotenv = (state_dir / ".env").read_text()  # PINTEREST_DOTENV of fresh_environment: not the repository's
+    assert f"DAGSTER_HOME={state_dir / 'dagster'}\n" in dotenv, dotenv
+
     second = _make("up", env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert _pids(state_dir) == pids, "a second `make up` must reuse the running services"

@@ -47,3 +47,12 @@ def test_a_file_it_did_not_write_is_left_alone(tmp_path):
     path.write_text("MY_VARIABLE=mine\n")
     assert not write_dotenv(settings(tmp_path), path)
     assert path.read_text() == "MY_VARIABLE=mine\n"
+
+
+def test_where_it_goes_follows_pinterest_dotenv(tmp_path):
+    from pinterest_common.config import REPO_ROOT
+
+    assert settings(tmp_path).dotenv == REPO_ROOT / ".env"  # `make up`: the repository's
+    assert settings(tmp_path, PINTEREST_DOTENV=str(tmp_path / "x.env")).dotenv == tmp_path / "x.env"
+    off = settings(tmp_path, PINTEREST_DOTENV="none")
+    assert off.dotenv is None and not write_dotenv(off)
