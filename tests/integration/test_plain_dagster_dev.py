@@ -42,6 +42,15 @@ RUN_TIMEOUT_S = 900
 MATERIALIZATIONS = '{ assetOrError(assetKey: {path: ["%s"]}) { ... on Asset { assetMaterializations(limit: 100) { runId timestamp } } } }'
 
 
+RUNS = "{ runsOrError(limit: 200) { ... on Runs { results { assetSelection { path } } } } }"
+
+
+def launched_runs(base: str) -> int:
+    """Runs that select ASSET, whatever their state."""
+    runs = graphql(base, RUNS)["runsOrError"]["results"]
+    return sum(1 for run in runs if [ASSET] in [key["path"] for key in run["assetSelection"] or []])
+
+
 def materializations(base: str) -> list[dict]:
     return graphql(base, MATERIALIZATIONS % ASSET)["assetOrError"]["assetMaterializations"]
 
@@ -95,7 +104,7 @@ def plain_dagster_dev(batched, tmp_path_factory) -> Iterator[str]:
 
 def test_plain_dagster_dev_shows_the_history_and_materialises_an_analytics_asset(plain_dagster_dev):
     base = plain_dagster_dev
-    before = materializations(base)
+    before, runs_before = materializations(base), launched_runs(base)
     assert before, "the batch's materialisation is not in the instance plain dagster dev opened"
     with browser_page([]) as page, screenshot(page, "plain_dagster_dev_materialize.png"):
         page.goto(f"{base}/assets/{ASSET}", wait_until="domcontentloaded")
@@ -104,6 +113,9 @@ def test_plain_dagster_dev_shows_the_history_and_materialises_an_analytics_asset
         page.goto(f"{base}/assets/{ASSET}?view=events", wait_until="domcontentloaded")
         expect(page.get_by_text(before[0]["runId"][:8]).first).to_be_visible()
         page.locator("button:has-text('Materialize')").first.click()
+        # The browser stays until the UI's launch has reached the instance (closing it at once
+        # was seen to cancel the launch under load).
+        wait_for(lambda: launched_runs(base) > runs_before, 300, f"no run of {ASSET} launched from the UI")
     newer = wait_for(
         lambda: len(materializations(base)) > len(before) and materializations(base),
         RUN_TIMEOUT_S,
