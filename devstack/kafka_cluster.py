@@ -55,6 +55,9 @@ class KafkaNode(Kafka):
             **super()._properties(),
             "node.id": str(self.node_id),
             "controller.quorum.voters": voters,
+            # Kafka's default again (the single node's is 30 s): in a cluster, the session timeout is
+            # how soon the controller moves leadership off a broker that died.
+            "broker.session.timeout.ms": "9000",
             "default.replication.factor": replicas,
             "min.insync.replicas": str(MIN_INSYNC_REPLICAS),
             "unclean.leader.election.enable": "false",
