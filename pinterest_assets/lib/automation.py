@@ -21,7 +21,7 @@ import dagster as dg
 
 AC = dg.AutomationCondition
 
-# Dagster run tag of the refresh runs the automation launches (dagster.yaml: one at a time).
+# Dagster run tag of the refresh runs, the automation's and the job's (dagster.yaml: one at a time).
 REFRESH_TAG = "pinterest/refresh"
 
 
