@@ -184,10 +184,15 @@ def test_dagster_dev_serves_the_location_and_its_sensors_land_events(stack_setti
 
     # With every warning shown (PYTHONWARNINGS=default): no deprecation at all (Dagster's own
     # notice that `dagster dev` is superseded by `dg dev` is a SupersessionWarning), nothing about
-    # our code, and no error.
+    # our code, and no error. One exception, Dagster's own: its daemon evaluates every automation
+    # tick through its own deprecated `AssetSelection.keys` (dagster/_daemon/asset_daemon.py),
+    # whatever the conditions (shown only with every warning on, as here).
     log = log_path.read_text(errors="replace")
     warned = [
-        line for line in log.splitlines() if "DeprecationWarning" in line or ("Warning" in line and "pinterest" in line)
+        line
+        for line in log.splitlines()
+        if ("DeprecationWarning" in line or ("Warning" in line and "pinterest" in line))
+        and not ("dagster/_daemon/asset_daemon.py" in line and "`AssetSelection.keys` is deprecated" in line)
     ]
     assert warned == [], "\n".join(warned)
     assert "Traceback" not in log and not re.search(r"\bERROR\b", log), log[-5000:]
