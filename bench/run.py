@@ -7,7 +7,9 @@ docs/benchmarks.json and docs/BENCHMARKS.md.
 Order: the whole stack idle (footprint), streaming (the streaming job then stops, so that it
 does not compete with what follows), ingest, drain (the event topics are emptied first with
 Kafka's delete-records, so it lands exactly the events it produced), Spark batch. A sampler reads the process-tree RSS of every service each second
-throughout; the peaks are reported per service and per part.
+throughout; the peaks are reported per service and per part. Until the run completes, its
+results go to docs/benchmarks.partial.json (after each part), so an interrupted run leaves the
+committed report as it was.
 """
 
 from __future__ import annotations
@@ -191,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
                     sampler.extra.pop("bench process (drain: run_batch)", None)
                     if part == "streaming":
                         stop_service(settings, "streaming")
-                _save(results, sampler, json_path, md_path)
+                _save(results, sampler, partial_path(json_path))
             sampler.sample()
-        _save(results, sampler, json_path, md_path)
+        _save(results, sampler, partial_path(json_path))
     results["seconds"] = round(time.monotonic() - started, 1)
     _save(results, sampler, json_path, md_path)
+    partial_path(json_path).unlink(missing_ok=True)
     scaling_md = scaling.write(json_path, md_path.parent / "SCALING.md")
     say(f"done in {results['seconds'] / 60:.1f} min; results: {json_path}, {md_path}, {scaling_md}")
     print(goals_table(results))
@@ -203,7 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if not results["errors"] else 1
 
 
-def _save(results: dict, sampler: RssSampler, json_path: Path, md_path: Path) -> None:
+def partial_path(json_path: Path) -> Path:
+    """Where a run keeps its results until it completes (an interrupted run leaves the report alone)."""
+    return json_path.with_name(f"{json_path.stem}.partial{json_path.suffix}")
+
+
+def _save(results: dict, sampler: RssSampler, json_path: Path, md_path: Path | None = None) -> None:
+    """The results as JSON, and with `md_path` the report rendered from them."""
     results["goals"] = all_goals(results)
     results["footprint_peak_mb"] = {name: round(mb, 1) for name, mb in sorted(sampler.peak.items())}
     results["footprint_peak_by_part_mb"] = {
@@ -211,7 +220,8 @@ def _save(results: dict, sampler: RssSampler, json_path: Path, md_path: Path) ->
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    _write_report(results, md_path)
+    if md_path is not None:
+        _write_report(results, md_path)
 
 
 def _write_report(results: dict, md_path: Path) -> None:

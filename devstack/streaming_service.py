@@ -60,7 +60,6 @@ class SparkStreaming(Service):
             "SPARK_MASTER": s.spark_master,
             "PINTEREST_SPARK_DRIVER_MEMORY": self.driver_memory,
             "PINTEREST_STREAMING_DATABASE": s.streaming_database,
-            "PINTEREST_STREAMING_WATERMARK": s.streaming_watermark,
             "PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER": str(s.streaming_max_offsets_per_trigger),
             "PINTEREST_RELAXED_RULES": ",".join(s.relaxed_rules),
         }

@@ -69,7 +69,6 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_STREAMING_DATABASE": "pinterest_streaming",
     "PINTEREST_STREAMING_CHECKPOINT": "${PINTEREST_HOME}/streaming/checkpoint",
     "PINTEREST_STREAMING_TRIGGER_SECONDS": "1",
-    "PINTEREST_STREAMING_WATERMARK": "10 minutes",
     "PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER": "20000",
     "PINTEREST_STREAMING_FRESHNESS_SECONDS": "120",
     "PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS": "30",
@@ -233,7 +232,6 @@ class Settings:
     streaming_database: str
     streaming_checkpoint: str  # a local path or an s3a:// URL
     streaming_trigger_seconds: float
-    streaming_watermark: str  # a Spark interval, e.g. "10 minutes"
     streaming_max_offsets_per_trigger: int
     streaming_freshness_seconds: int
     streaming_observe_interval_seconds: int
@@ -291,7 +289,6 @@ class Settings:
             streaming_database=get("PINTEREST_STREAMING_DATABASE"),
             streaming_checkpoint=_location(get("PINTEREST_STREAMING_CHECKPOINT"), get("PINTEREST_HOME")),
             streaming_trigger_seconds=float(get("PINTEREST_STREAMING_TRIGGER_SECONDS")),
-            streaming_watermark=get("PINTEREST_STREAMING_WATERMARK"),
             streaming_max_offsets_per_trigger=int(get("PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER")),
             streaming_freshness_seconds=int(get("PINTEREST_STREAMING_FRESHNESS_SECONDS")),
             streaming_observe_interval_seconds=int(get("PINTEREST_STREAMING_OBSERVE_INTERVAL_SECONDS")),

@@ -27,28 +27,13 @@ from __future__ import annotations
 
 from psycopg2 import errors, sql
 
+from pinterest_common.cleaning import CLEANED_COLUMNS
 from pinterest_common.pg_roles import API_TABLES
+from pinterest_common.schema import USER
 
-# Columns as the sink writes them, in order: an event type's cleaned columns
-# (pinterest_common.cleaning.CLEANED_COLUMNS, users with their age group), then the metadata.
-EVENT_COLUMNS = {
-    "pin": (
-        "ind",
-        "unique_id",
-        "title",
-        "description",
-        "follower_count",
-        "poster_name",
-        "tag_list",
-        "is_image_or_video",
-        "image_src",
-        "save_location",
-        "category",
-        "downloaded",
-    ),
-    "geo": ("ind", "country", "coordinates", "timestamp"),
-    "user": ("ind", "user_name", "age", "date_joined", "age_group"),
-}
+# Columns as the sink writes them, in order: an event type's cleaned columns (one list with the
+# batch tables), users with their age group, then the metadata.
+EVENT_COLUMNS = {**CLEANED_COLUMNS, USER.name: (*CLEANED_COLUMNS[USER.name], "age_group")}
 METADATA_COLUMNS = ("event_id", "received_at", "kafka_partition", "kafka_offset", "client_event_id")
 TABLE_COLUMNS = {event_type: (*columns, *METADATA_COLUMNS) for event_type, columns in EVENT_COLUMNS.items()}
 # Columns of `quarantined_events` as the sink writes them (`quarantined_at` is the insert's time).

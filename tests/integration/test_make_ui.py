@@ -2,7 +2,7 @@
 webserver, the daemon, the code servers and the runs the sensors had launched by then.
 
 On a stack of its own (the sensors land and clean its data, nobody else's): the golden triples
-go through the API, the drain sensor lands them, the refresh sensor starts a Spark run, and
+go through the API, the drain sensor lands them, the refresh automation starts a Spark run, and
 Ctrl-C comes while that run's JVM is up, the slowest thing to stop. Ctrl-C is what a terminal
 sends: SIGINT to the foreground process group, here the command's own.
 """

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from pinterest_assets.defs.cleaned.assets import CLEANED_TABLES, read_cleaned
+from pinterest_assets.lib.automation import ANALYTICS_AUTOMATION
 from pinterest_assets.lib.queries.analytics import QUESTIONS, CleanedTables, answer, medians_outside_group_range
 from pinterest_assets.lib.queries.lake_tables import CleanedTable, write_parquet
 from pinterest_assets.lib.queries.previews import chart_markdown, preview_table
@@ -29,6 +30,7 @@ SPECS = [
         question.name,
         deps=list(CLEANED_TABLES.values()),
         group_name=ANALYTICS_GROUP,
+        automation_condition=ANALYTICS_AUTOMATION,
         kinds={"spark", "parquet", "postgres"},
         description=f"{question.description}. Columns: {', '.join(question.columns)}.",
     )

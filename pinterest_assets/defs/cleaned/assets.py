@@ -27,6 +27,10 @@ that pass into the cleaned tables.
 Checks: ERROR (blocking the analytics) only where the pipeline itself would be wrong (raw lines
 not accounted for exactly once, a key or event_id twice, a cleaned row breaking a rule cleaning enforces);
 WARN for the data (categories outside the known list, the quarantine's share).
+
+One unit: a run cleans every stream (those without new raw objects cost little), so the
+automation (pinterest_assets/lib/automation.py) requests all six tables together with the
+answers, one run and one Spark session per refresh.
 """
 
 from collections.abc import Iterator
@@ -38,6 +42,7 @@ from pydantic import Field
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from pinterest_assets.lib.automation import CLEANED_AUTOMATION
 from pinterest_assets.lib.queries import quality
 from pinterest_assets.lib.queries.lake_tables import (
     LAKE_LINE_SCHEMA,
@@ -134,6 +139,7 @@ SPECS = [
             CLEANED_TABLES[stream.name],
             deps=[stream.asset_name],
             group_name=CLEANED_GROUP,
+            automation_condition=CLEANED_AUTOMATION,
             kinds={"spark", "parquet", "s3"},
             description=(
                 f"{stream.name.capitalize()} events cleaned by the shared rules (pinterest_common.cleaning), one row "
@@ -145,6 +151,7 @@ SPECS = [
             QUARANTINE_TABLES[stream.name],
             deps=[stream.asset_name],
             group_name=CLEANED_GROUP,
+            automation_condition=CLEANED_AUTOMATION,
             kinds={"spark", "parquet", "postgres"},
             description=(
                 f"Raw {stream.name} lines the contract refuses (pinterest_common.quarantine), whole, with the Kafka "
@@ -200,7 +207,7 @@ def _examples(counts: dict[str, int]) -> dg.MetadataValue:
     )
 
 
-@dg.multi_asset(specs=SPECS, check_specs=CHECK_SPECS, can_subset=True, name="clean_raw_events")
+@dg.multi_asset(specs=SPECS, check_specs=CHECK_SPECS, can_subset=False, name="clean_raw_events")
 def cleaned_tables(
     context: dg.AssetExecutionContext,
     config: CleanConfig,
@@ -214,7 +221,6 @@ def cleaned_tables(
     url = lambda key: f"s3a://{bucket}/{key}"  # noqa: E731
     run_version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
     now = datetime.now(UTC)
-    selected = context.selected_asset_keys
     selected_checks = context.selected_asset_check_keys
     if settings.relaxed_rules:
         context.log.info(f"relaxed cleaning rules (PINTEREST_RELAXED_RULES): {', '.join(settings.relaxed_rules)}")
@@ -227,8 +233,6 @@ def cleaned_tables(
 
     for stream in DRAINED_TOPICS:
         cleaned_name, quarantine_name = CLEANED_TABLES[stream.name], QUARANTINE_TABLES[stream.name]
-        if not {dg.AssetKey(cleaned_name), dg.AssetKey(quarantine_name)} & selected:
-            continue
         table, quarantine_table = (
             CleanedTable(client, bucket, cleaned_name),
             CleanedTable(client, bucket, quarantine_name),
@@ -296,37 +300,33 @@ def cleaned_tables(
         figures = quality.table_figures(cleaned_name, cleaned, CLEANED_KEYS[stream.name], CLEANED_COLUMNS[stream.name])
         quarantine = read_quarantine(spark, quarantine_table, quarantine_version).collect()
         reasons = quality.reason_counts(quarantine)
-        if dg.AssetKey(quarantine_name) in selected:
-            connection = postgres.connect_publisher(ANALYTICS_DB)
-            try:
-                replace_quarantine_table(connection, quarantine_name, quarantine)
-            finally:
-                connection.close()
-            yield dg.MaterializeResult(
-                asset_key=quarantine_name,
-                metadata={
-                    "dagster/row_count": len(quarantine),
-                    "reasons": _examples(reasons),
-                    "relaxed_rules": ", ".join(settings.relaxed_rules) or "none",
-                    "version": quarantine_version or "none",
-                    "dagster/uri": url(
-                        quarantine_table.version_key(quarantine_version)
-                        if quarantine_version
-                        else quarantine_table.prefix
-                    ),
-                    "postgres_table": f"{ANALYTICS_DB}.public.{quarantine_name}",
-                },
-            )
-        if dg.AssetKey(cleaned_name) in selected:
-            metadata.update(
-                {
-                    "dagster/row_count": figures["rows"],
-                    "null_rates": dg.MetadataValue.json(figures["null_rates"]),
-                    "version": version or "none",
-                    "dagster/uri": url(table.version_key(version)) if version else url(table.prefix),
-                }
-            )
-            yield dg.MaterializeResult(asset_key=cleaned_name, metadata=metadata)
+        connection = postgres.connect_publisher(ANALYTICS_DB)
+        try:
+            replace_quarantine_table(connection, quarantine_name, quarantine)
+        finally:
+            connection.close()
+        yield dg.MaterializeResult(
+            asset_key=quarantine_name,
+            metadata={
+                "dagster/row_count": len(quarantine),
+                "reasons": _examples(reasons),
+                "relaxed_rules": ", ".join(settings.relaxed_rules) or "none",
+                "version": quarantine_version or "none",
+                "dagster/uri": url(
+                    quarantine_table.version_key(quarantine_version) if quarantine_version else quarantine_table.prefix
+                ),
+                "postgres_table": f"{ANALYTICS_DB}.public.{quarantine_name}",
+            },
+        )
+        metadata.update(
+            {
+                "dagster/row_count": figures["rows"],
+                "null_rates": dg.MetadataValue.json(figures["null_rates"]),
+                "version": version or "none",
+                "dagster/uri": url(table.version_key(version)) if version else url(table.prefix),
+            }
+        )
+        yield dg.MaterializeResult(asset_key=cleaned_name, metadata=metadata)
 
         for name, bad in figures["violations"].items():
             yield from check(cleaned_name, name, bad == 0, {"violating_rows": bad})
