@@ -13,6 +13,7 @@ from pinterest_common.config import get_settings
 
 from .dotenv import write_dotenv
 from .jars import SetupError
+from .local_secrets import ensure_local_secrets
 from .services import remove_server_dirs
 from .stack import Stack
 
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     parser.add_argument("command", choices=["fetch", "up", "down", "status", "clean-state"])
     args = parser.parse_args(argv)
+    ensure_local_secrets()
     stack = Stack(get_settings())
     try:
         if args.command == "fetch":

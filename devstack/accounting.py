@@ -35,6 +35,7 @@ from pinterest_common.config import Settings
 from pinterest_common.s3 import s3_client
 from pinterest_common.schema import EVENT_TYPES
 
+from .local_secrets import ensure_local_secrets
 from .reconcile import ClientKey
 
 ID = "client_event_id"
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("ledgers", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    ensure_local_secrets()
     settings = get_settings()
     spark = build_spark_session(settings, "pinterest-accounting")
     try:

@@ -46,6 +46,7 @@ from pinterest_assets.lib.topics import DRAINED_TOPICS, PARTITION_TAG, RUN_KEY_T
 from pinterest_common import kafka_io
 from pinterest_common.config import DAGSTER_DB, Settings
 
+from .local_secrets import ensure_local_secrets
 from .process import pid_alive
 
 LAUNCHED_BY_TAG, LAUNCHED_BY = "pinterest/launched_by", "make batch"
@@ -487,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "those that pass (`make requarantine`)",
     )
     args = parser.parse_args(argv)
+    ensure_local_secrets()
     if args.land_only and args.requarantine:
         parser.error("--requarantine needs the Spark refresh that --land-only skips")
     summary = run_batch(refresh_downstream=not args.land_only, recheck_quarantine=args.requarantine)

@@ -38,6 +38,7 @@ from pinterest_common.config import ANALYTICS_DB, Settings, get_settings
 from pinterest_common.spark import build_spark_session
 
 from .accounting import account
+from .local_secrets import ensure_local_secrets
 from .reconcile import (
     ACKNOWLEDGED,
     ClientKey,
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    ensure_local_secrets()
     settings = get_settings()
     say = Progress()
     require_healthy_stack(settings)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pinterest_common.config import Settings, get_settings
 
+from .local_secrets import ensure_local_secrets
 from .process import free_ports
 from .services import remove_server_dirs
 from .stack import Stack
@@ -53,6 +54,7 @@ def fresh_stack(
     state_dir.chmod(0o755)  # PostgreSQL runs as another user when we are root
     saved = dict(os.environ)
     os.environ.update(fresh_environment(state_dir))
+    ensure_local_secrets(Path(os.environ["PINTEREST_HOME"]))
     settings = get_settings()
     stack = Stack(settings, state_dir)
     if services is not None:

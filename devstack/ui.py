@@ -25,6 +25,7 @@ from pathlib import Path
 from pinterest_assets.instance import prepare_instance
 from pinterest_common.config import REPO_ROOT, get_settings
 
+from .local_secrets import ensure_local_secrets
 from .process import pid_alive
 
 GRACE_S = 6.0  # dagster dev's own shutdown, then SIGTERM
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+    ensure_local_secrets()
     prepare_instance(get_settings())  # DAGSTER_HOME, its dagster.yaml and the variables it reads
     dagster = str(Path(sys.executable).with_name("dagster"))
     cmd = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]

@@ -22,6 +22,7 @@ from pinterest_common.config import get_settings
 
 from ..fresh import fresh_stack
 from ..jars import SetupError
+from ..local_secrets import ensure_local_secrets
 from .drain_faults import drain_killed, s3_restarted
 from .garbage import garbage_in_topics
 from .harness import Context, Progress, check_cleaned_tables
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGINT, _interrupted)
     say = Progress()
+    ensure_local_secrets()
     settings = get_settings()
     workdir = settings.home / "chaos" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     workdir.mkdir(parents=True, exist_ok=True)

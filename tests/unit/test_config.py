@@ -1,7 +1,10 @@
 import re
 from pathlib import Path
 
-from pinterest_common.config import DEFAULTS, REPO_ROOT, Settings
+import pytest
+
+from devstack.local_secrets import ensure_local_secrets
+from pinterest_common.config import DEFAULTS, REPO_ROOT, MissingSecret, Settings
 
 
 def test_defaults_point_at_the_local_stack():
@@ -44,8 +47,12 @@ def test_env_example_documents_every_variable():
     assert set(DEFAULTS) <= documented
 
 
-def test_local_secrets_are_generated_once_and_kept_out_of_repr(tmp_path):
+def test_local_secrets_are_generated_once_by_the_devstack_and_kept_out_of_repr(tmp_path):
+    assert Settings.from_env({"PINTEREST_HOME": str(tmp_path)}).pg_password == ""  # reading generates nothing
+    assert not (tmp_path / "secrets.env").exists()
+    ensure_local_secrets(tmp_path)
     first = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
+    ensure_local_secrets(tmp_path)
     again = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
     assert len(first.pg_password) >= 24 and first.pg_password == again.pg_password
     assert first.s3_secret_access_key and first.s3_secret_access_key != first.pg_password
@@ -55,12 +62,22 @@ def test_local_secrets_are_generated_once_and_kept_out_of_repr(tmp_path):
     assert explicit.pg_password == "from-env"
 
 
+def test_a_password_neither_set_nor_generated_is_a_clear_error(tmp_path):
+    settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
+    with pytest.raises(MissingSecret, match="PINTEREST_PG_PASSWORD is not set .*make up"):
+        settings.pg_dsn("dagster")
+
+
 def test_role_passwords_are_added_to_an_older_secrets_file_without_changing_it(tmp_path):
+    from devstack.local_secrets import ensure_local_secrets
+
     (tmp_path / "secrets.env").write_text("PINTEREST_S3_SECRET_ACCESS_KEY=old-s3\nPINTEREST_PG_PASSWORD=old-pg\n")
+    ensure_local_secrets(tmp_path)
     settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path)})
     assert (settings.pg_password, settings.s3_secret_access_key) == ("old-pg", "old-s3")
     passwords = {settings.pg_streaming_password, settings.pg_api_password, settings.pg_publisher_password}
     assert len(passwords) == 3 and all(len(p) >= 24 for p in passwords) and "old-pg" not in passwords
+    ensure_local_secrets(tmp_path)
     assert Settings.from_env({"PINTEREST_HOME": str(tmp_path)}) == settings
     assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
     assert all(p not in repr(settings) for p in passwords)
@@ -69,6 +86,7 @@ def test_role_passwords_are_added_to_an_older_secrets_file_without_changing_it(t
 def test_each_component_connects_as_its_own_role(tmp_path):
     from pinterest_common.config import PG_API, PG_PUBLISHER, PG_STREAMING
 
+    ensure_local_secrets(tmp_path)
     settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path), "PINTEREST_PG_API_PASSWORD": "it's a secret"})
     assert "user=pinterest " in settings.pg_dsn("dagster") + " "
     assert "user=pinterest_streaming_writer " in settings.pg_dsn("pinterest_streaming", PG_STREAMING)

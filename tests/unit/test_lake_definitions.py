@@ -12,6 +12,7 @@ import yaml
 from dagster_aws.s3 import S3Resource
 from dagster_pyspark import PySparkResource
 
+from devstack.local_secrets import ensure_local_secrets
 from pinterest_assets import instance as instance_module
 from pinterest_assets.definitions import build_definitions
 from pinterest_assets.lib.topics import DRAINED_TOPICS
@@ -140,6 +141,7 @@ def test_loading_the_definitions_warns_about_nothing():
 
 
 def test_the_instance_config_keeps_everything_in_postgres_through_env_references(tmp_path, monkeypatch):
+    ensure_local_secrets(tmp_path)
     settings = Settings.from_env({"PINTEREST_HOME": str(tmp_path), "PINTEREST_PG_PORT": "6543"})
     assert settings.dagster_home == tmp_path / "dagster"
     environment = instance_module.instance_environment(settings)
