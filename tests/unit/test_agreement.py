@@ -176,10 +176,39 @@ def test_compare_rows_names_the_key_the_column_and_both_values_of_closed_windows
     }
 
 
-def test_compare_days_compares_event_ids_of_days_ended_before_the_horizon():
-    d1, d2 = date(2026, 11, 30), date(2026, 12, 1)
-    lake = {"e1": d1, "e2": d1, "e3": d2}
-    streaming = {"e1": d1, "e4": d1, "e5": d2}
+def test_compare_days_compares_the_event_ids_received_before_the_horizon_per_day():
+    day1, day2 = datetime(2026, 11, 30, 23, 59, tzinfo=UTC), datetime(2026, 12, 1, 0, 1, tzinfo=UTC)
+    late = datetime(2026, 12, 1, 7, tzinfo=UTC)
+    lake = {"e1": day1, "e2": day1, "e3": day2, "e6": late}
+    streaming = {"e1": day1, "e4": day1, "e3": day2, "e7": late}
     result = agreement.compare_days(lake, streaming, datetime(2026, 12, 1, 6, tzinfo=UTC))
-    assert (result.compared_days, result.not_yet_comparable_days, result.compared_events) == (1, 1, 2)
-    assert result.differences == [agreement.DayCount(d1, 2, 2, ["e2"], ["e4"])]
+    assert (result.compared_days, result.compared_events, result.not_yet_comparable_events) == (2, 3, 2)
+    assert result.differences == [agreement.DayCount(date(2026, 11, 30), 2, 2, ["e2"], ["e4"])]
+
+
+def test_the_demo_line_adds_up_the_agreement_checks_metadata():
+    import dagster as dg
+
+    from devstack.demo import agreement_line
+
+    def evaluation(table, **metadata):
+        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(table), check_name="c", passed=True, metadata=metadata)
+
+    windows = {"disagreeing_windows": 0, "seconds": 12.34}
+    events = {"compared_days": 1, "disagreeing_days": 0, "not_yet_comparable_events": 2, "seconds": 12.34}
+    evaluations = {
+        "profile_popularity": evaluation(
+            "profile_popularity", compared_windows=1200, not_yet_comparable_windows=7, **windows
+        ),
+        "category_trends": evaluation("category_trends", compared_windows=80, not_yet_comparable_windows=3, **windows),
+        "experimental_data": evaluation(
+            "experimental_data", compared_events=100, lines_without_api_headers=4, **events
+        ),
+        "geo_data": evaluation("geo_data", compared_events=101, lines_without_api_headers=0, **events),
+        "user_data": evaluation("user_data", compared_events=102, lines_without_api_headers=0, **events),
+    }
+    assert agreement_line(evaluations) == (
+        "agreement: streaming = lake on 1,200 windows of profile_popularity, 80 of category_trends, 303 events "
+        "over 1 day(s); 0 disagreement(s) (10 windows and 6 events not yet comparable, 4 pin lines without the "
+        "API's headers left out by design); check took 12.3s"
+    )
