@@ -15,7 +15,8 @@ Coverage: per partition, only the offsets below both the lake's committed offset
 streaming job's consumed one are compared (`covered_bounds`, `covered`). A window (a day, for the
 event counts) is compared only when it ends before the `horizon`: the earliest received_at of a
 record not covered yet (now, when all are), less HORIZON_MARGIN (within a partition received_at
-follows the offset up to the API's produce delay). The others are "not yet comparable".
+follows the offset up to the API's produce delay); an event counts (per UTC day) when it was
+received before the horizon. The others are "not yet comparable".
 `compare_rows` and `compare_days` list the differences; floats agree within REL_TOL.
 """
 
@@ -228,28 +229,25 @@ class DayCount:
 @dataclass(frozen=True)
 class DayComparison:
     compared_days: int
-    not_yet_comparable_days: int
-    compared_events: int
+    compared_events: int  # in the lake, received before the horizon
+    not_yet_comparable_events: int  # received after it (on either side)
     differences: list[DayCount]
 
 
-def compare_days(lake: Mapping[str, date], streaming: Mapping[str, date], until: datetime) -> DayComparison:
-    """Event ids per UTC day (`lake` and `streaming`: event_id -> day) compared for the days
-    that end by `until` (the horizon)."""
-    days = set(lake.values()) | set(streaming.values())
-    comparable = {
-        day for day in days if datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) <= until
-    }
-    per_day: dict[date, tuple[set[str], set[str]]] = {day: (set(), set()) for day in comparable}
-    for side, ids in enumerate((lake, streaming)):
-        for event_id, day in ids.items():
-            if day in per_day:
-                per_day[day][side].add(event_id)
+def compare_days(lake: Mapping[str, datetime], streaming: Mapping[str, datetime], until: datetime) -> DayComparison:
+    """Event ids (`lake` and `streaming`: event_id -> received_at) received before `until`, the
+    horizon, compared per UTC day (the day of the horizon up to it)."""
+    per_day: dict[date, tuple[set[str], set[str]]] = {}
+    later: set[str] = set()
+    for side, events in enumerate((lake, streaming)):
+        for event_id, received in events.items():
+            if received < until:
+                per_day.setdefault(received.astimezone(UTC).date(), (set(), set()))[side].add(event_id)
+            else:
+                later.add(event_id)
     differences = [
         DayCount(day, len(mine), len(theirs), sorted(mine - theirs), sorted(theirs - mine))
         for day, (mine, theirs) in sorted(per_day.items())
         if mine != theirs
     ]
-    return DayComparison(
-        len(comparable), len(days) - len(comparable), sum(len(m) for m, _ in per_day.values()), differences
-    )
+    return DayComparison(len(per_day), sum(len(m) for m, _ in per_day.values()), len(later), differences)
