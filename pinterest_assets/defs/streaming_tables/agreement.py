@@ -8,11 +8,12 @@ definitions (pinterest_assets.lib.queries.agreement), over what both pipelines h
 partition, the offsets below both the drain's committed offset (lake.drain_progress) and the
 job's consumed one (`streaming_status`). Windows that end after the horizon (the first record
 not covered by both, less a margin) and events received after it are "not yet comparable",
-counted apart, as are the lines the design keeps out of the streaming tables (records without
-the API's headers: the job skips them, the lake quarantines them as `invalid_headers`). A
-difference is a WARN naming the window or day, the key, the column and both values (the table
-`differences`); the check records its own cost (`seconds`). Not blocking: it runs on demand (the UI, the job
-`streaming_agreement_job`, `make demo`).
+counted apart, as are the lines the design lets the pipelines treat apart (records without the
+API's headers, which the job skips, and those whose headers only the clean step refuses: both
+quarantined by it as `invalid_headers`). A difference is a WARN naming the window or day, the
+key, the column and both values (the table `differences`); the check records its own cost
+(`seconds`). Not blocking: it runs on demand (the UI, the job `streaming_agreement_job`,
+`make demo`).
 """
 
 from __future__ import annotations
@@ -120,13 +121,12 @@ def _streaming_events(cur, table: str, bounds: dict[int, int]) -> dict[str, date
 
 
 def _lake_events(spark, bucket: str, stream: DrainedTopic, keys: list[str], cover: Coverage, relaxed) -> tuple:
-    """The covered lines' streamed events (persisted) and the count of covered lines without the
-    API's headers."""
+    """The covered lines' streamed events (persisted) and the counts of the lines the design
+    lets the pipelines treat apart (`agreement.explained_lines`)."""
     lines = read_lake_lines(spark, bucket, stream.name, keys)
     covered = lines.where(agreement.covered(lines, cover.bounds))
-    row = covered.agg(F.count_if(~agreement.api_lines()).alias("skipped")).first()
-    events = agreement.streamed_events(covered, stream.name, relaxed).persist()
-    return events, int(row["skipped"]) if row else 0
+    explained = agreement.explained_lines(covered, stream.name)
+    return agreement.streamed_events(covered, stream.name, relaxed).persist(), explained
 
 
 @dg.multi_asset_check(
@@ -184,7 +184,7 @@ def streaming_agreement(
     for stream in DRAINED_TOPICS:
         cover = covers[stream.name]
         keys = [o.object_key for o in progress.objects(stream.topic, state="landed") if o.kind == RAW_KIND]
-        events, skipped = _lake_events(spark, raw_lake.bucket, stream, keys, cover, settings.relaxed_rules)
+        events, lines = _lake_events(spark, raw_lake.bucket, stream, keys, cover, settings.relaxed_rules)
         try:
             lake_received = {
                 r["event_id"]: r["received_at"].replace(tzinfo=UTC)
@@ -193,7 +193,7 @@ def streaming_agreement(
             explained = {
                 "covered_offsets": cover.covered_offsets,
                 "lake_offsets": cover.lake_offsets,
-                "lines_without_api_headers": skipped,
+                **lines,
                 "horizon": dg.MetadataValue.timestamp(cover.horizon),
             }
             by_day = agreement.compare_days(lake_received, received[stream.name], cover.horizon)

@@ -30,7 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pinterest_common.quarantine import record_problem
+from pinterest_common.quarantine import INVALID_HEADERS, lake_line_problem, record_problem
+from pinterest_common.schema import EVENT_TYPES
 from pinterest_common.streaming_contract import (
     IMAGE,
     POPULARITY_SCORE,
@@ -79,6 +80,24 @@ def streamed_events(lines: DataFrame, event_type: str, relaxed: Iterable[str] = 
     events = quality.cleaned_events(triaged, event_type)
     client = F.coalesce(F.nullif(F.col("client_event_id"), F.lit("")), F.col("event_id"))
     return _first(_first(events, client), F.col("event_id"))
+
+
+def explained_lines(lines: DataFrame, event_type: str) -> dict[str, int]:
+    """The lines whose treatment the design lets differ: `lines_without_api_headers` (no
+    event_id or received_at: the job skips them) and `lines_streamed_with_refused_headers` (the
+    job reads them; their event_id is no UUID, or their event_type or schema_version is not the
+    API's). The clean step quarantines both as `invalid_headers`."""
+    refused = lake_line_problem(EVENT_TYPES[event_type], quality.LINE_COLUMNS) == INVALID_HEADERS
+    counts = {
+        "lines_without_api_headers": ~api_lines(),
+        "lines_streamed_with_refused_headers": api_lines() & F.coalesce(refused, F.lit(False)),
+    }
+    row = (
+        lines.withColumn("received_at_ts", received_at_timestamp())
+        .agg(*(F.count_if(condition).alias(name) for name, condition in counts.items()))
+        .first()
+    )
+    return {name: int(row[name]) if row else 0 for name in counts}
 
 
 def covered(lines: DataFrame, bounds: Mapping[int, int]) -> Column:
