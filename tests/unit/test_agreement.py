@@ -162,7 +162,7 @@ def test_covered_lines_are_below_both_offsets_per_partition(spark):
     bounds = agreement.covered_bounds({0: 4, 1: 9}, {"0": 6, "1": 2, "2": 5})
     assert bounds == {0: 4, 1: 2, 2: 0}
     lines = [line(3, "10:00:00", "{}"), line(4, "10:00:00", "{}"), line(1, "10:00:00", "{}", partition=1)]
-    kept = frame(spark, lines).where(agreement.covered(frame(spark, lines), bounds)).collect()
+    kept = frame(spark, lines).where(agreement.covered(bounds)).collect()
     assert sorted((r["kafka_partition"], r["kafka_offset"]) for r in kept) == [(0, 3), (1, 1)]
 
 

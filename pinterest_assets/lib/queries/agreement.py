@@ -12,12 +12,13 @@ by streaming/aggregates.py's definitions with the contract's windows, media and 
 (pinterest_common.streaming_contract).
 
 Coverage: per partition, only the offsets below both the lake's committed offset and the
-streaming job's consumed one are compared (`covered_bounds`, `covered`). A window (a day, for the
-event counts) is compared only when it ends before the `horizon`: the earliest received_at of a
-record not covered yet (now, when all are), less HORIZON_MARGIN (within a partition received_at
-follows the offset up to the API's produce delay); an event counts (per UTC day) when it was
-received before the horizon. The others are "not yet comparable".
-`compare_rows` and `compare_days` list the differences; floats agree within REL_TOL.
+streaming job's consumed one are compared (`covered_bounds`, `covered`). A window is compared
+only when it ends by the `horizon`: the earliest received_at of a record not covered yet (now,
+when all are), less HORIZON_MARGIN (within a partition received_at follows the offset up to the
+API's produce delay); an event is compared (per UTC day) when it was received before the
+horizon. The others are "not yet comparable". `explained_lines` counts the lines the design
+lets the pipelines treat apart. `compare_rows` and `compare_days` list the differences; floats
+agree within REL_TOL.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def explained_lines(lines: DataFrame, event_type: str) -> dict[str, int]:
     return {name: int(row[name]) if row else 0 for name in counts}
 
 
-def covered(lines: DataFrame, bounds: Mapping[int, int]) -> Column:
+def covered(bounds: Mapping[int, int]) -> Column:
     """Whether a line's offset is below its partition's bound (`covered_bounds`)."""
     condition = F.lit(False)
     for partition, bound in bounds.items():
