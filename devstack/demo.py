@@ -6,15 +6,17 @@ Against the stack `make up` started (Kafka, PostgreSQL, S3 server, API, streamin
    the same one when it retries), writing every event tried to a ledger;
 2. one pass of the batch pipeline through the Dagster instance (`make batch`'s code: drain
    runs, then the Spark refresh of the cleaned and analytics assets), so the runs are in the UI;
-3. waits until the streaming tables hold every acknowledged event, then observes them in Dagster;
+3. waits until the streaming tables hold every acknowledged event, then observes them in Dagster
+   and runs the agreement check (the streaming tables against the raw lake, recomputed by Spark);
 4. prints the report: accepted and rejected events, the ledger reconciled by client event against
    Kafka and the raw lake (at least once: a retry may leave copies) and the streaming tables
-   (exactly once), the accounting of every acknowledged event as
+   (exactly once), the agreement line, the accounting of every acknowledged event as
    cleaned or quarantined exactly once (devstack.accounting, with the quarantine's reasons), every
    asset check's latest result, the first rows of the main answers and the top live profiles,
    and where the UI is.
 Exit status 1 when a stage lost or duplicated an acknowledged event, an event is unaccounted
-for or twice after cleaning, an error-severity check failed, or a step failed (a WARN check,
+for or twice after cleaning, the streaming tables disagree with the raw lake, an
+error-severity check failed, or a step failed (any other WARN check,
 e.g. a new category, does not fail the demo). The services stay up; `make down` stops them.
 
     python -m devstack.demo [--triples N] [--seed S]
@@ -27,6 +29,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg2
@@ -134,6 +137,41 @@ def observe_streaming_tables(say: Progress) -> bool:
     return result.success
 
 
+def check_agreement(say: Progress) -> tuple[str, bool]:
+    """Run the agreement check (the streaming tables against the raw lake, recomputed with Spark)
+    through Dagster: the report's line, and whether the two pipelines agree."""
+    from devstack.batch import CONSOLE_LOGS
+    from pinterest_assets.definitions import build_definitions
+    from pinterest_assets.defs.streaming_tables.agreement import STREAMING_AGREEMENT_JOB
+
+    say("comparing the streaming tables with the raw lake (Spark) ...")
+    with dg.DagsterInstance.get() as instance:
+        job = build_definitions().resolve_job_def(STREAMING_AGREEMENT_JOB.name)
+        result = job.execute_in_process(run_config=CONSOLE_LOGS, instance=instance, raise_on_error=False)
+    evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+    if not result.success or not evaluations:
+        return f"agreement: the check failed to run (run {result.run_id})", False
+    return agreement_line(evaluations), all(e.passed for e in evaluations.values())
+
+
+def agreement_line(evaluations: dict[str, dg.AssetCheckEvaluation]) -> str:
+    """The report's agreement line from the agreement check's evaluations (by table)."""
+    meta: dict[str, dict[str, Any]] = {t: {k: v.value for k, v in e.metadata.items()} for t, e in evaluations.items()}
+    windows = {table: meta[table] for table in ("profile_popularity", "category_trends")}
+    events = [m for table, m in meta.items() if table not in windows]
+    disagreements = sum(m["disagreeing_windows"] for m in windows.values()) + sum(m["disagreeing_days"] for m in events)
+    not_yet = sum(m["not_yet_comparable_windows"] for m in windows.values())
+    apart = sum(m["lines_without_api_headers"] + m["lines_streamed_with_refused_headers"] for m in events)
+    return (
+        f"agreement: streaming = lake on {windows['profile_popularity']['compared_windows']:,} windows of "
+        f"profile_popularity, {windows['category_trends']['compared_windows']:,} of category_trends, "
+        f"{sum(m['compared_events'] for m in events):,} events over {max(m['compared_days'] for m in events)} "
+        f"day(s); {disagreements} disagreement(s) ({not_yet:,} windows and "
+        f"{sum(m['not_yet_comparable_events'] for m in events):,} events not yet comparable, {apart:,} lines "
+        f"whose headers the pipelines treat apart by design); check took {meta['experimental_data']['seconds']:.1f}s"
+    )
+
+
 def check_results() -> list[tuple[str, str]]:
     """(check, outcome) of the latest execution of every asset check in the code location."""
     from pinterest_assets.definitions import build_definitions
@@ -215,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     acknowledged = ledger.keys(ACKNOWLEDGED)
     wait_for_streaming(settings, acknowledged, say, args.catch_up_timeout)
     observed = observe_streaming_tables(say)
+    agreement, agreed = check_agreement(say)
 
     say("reconciling the ledger by client event against every store ...")
     kafka = kafka_clients(settings)
@@ -248,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     for stage in stages:
         print("    " + stage.line())
     print("    " + accounting.line())
+    print(f"\n  {agreement}")
     print("\n  asset checks (latest result)")
     for name, outcome in checks:
         print(f"    {name:<72} {outcome}")
@@ -272,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         for what, ok in (
             ("the batch pipeline failed", batch_ok),
             ("observing the streaming tables failed", observed),
+            ("the streaming tables disagree with the raw lake (see the agreement line)", agreed),
             ("the emulator saw unexpected answers", not emulator.unexpected),
             ("the emulator gave up on events", not emulator.failed),
         )
@@ -282,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(
         "[demo] ok: every acknowledged event is in Kafka and the raw lake (with any retried copies), in the "
-        "streaming tables exactly once, cleaned or quarantined exactly once, and no error-severity asset check failed"
+        "streaming tables exactly once, cleaned or quarantined exactly once, the streaming tables agree with the raw "
+        "lake, and no error-severity asset check failed"
     )
     return 0
 

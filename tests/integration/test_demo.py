@@ -55,4 +55,14 @@ def test_the_demo_reconciles_every_stage_and_passes_every_check(isolated_full_st
     quarantined = int(re.search(r" \+ ([\d,]+) quarantined; 0 unaccounted", result.stdout).group(1))
     assert built > 0 and quarantined == built, output[-6000:]
     assert re.search(r"experimental_data\.fresh_while_events_flow\s+passed", result.stdout)
+    agreement = re.search(
+        r"^  agreement: streaming = lake on ([\d,]+) windows of profile_popularity, ([\d,]+) of category_trends, "
+        r"([\d,]+) events over \d+ day\(s\); 0 disagreement\(s\)",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert agreement, output[-6000:]
+    assert all(int(n.replace(",", "")) > 0 for n in agreement.groups()), agreement.group(0)
+    for table in ("profile_popularity", "category_trends", "experimental_data", "geo_data", "user_data"):
+        assert re.search(rf"{table}\.agrees_with_lake\s+passed", result.stdout), table
     assert "top live profiles" in result.stdout and "[demo] ok" in result.stdout

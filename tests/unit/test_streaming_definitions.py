@@ -1,5 +1,5 @@
 """The streaming tables in Dagster: observable assets next to the batch lineage, their freshness
-check, and the sensor that observes them (no services needed)."""
+and agreement checks, and the sensor that observes them (no services needed)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from datetime import UTC
 import dagster as dg
 
 from pinterest_assets.definitions import build_definitions
+from pinterest_assets.defs.streaming_tables.agreement import (
+    AGREEMENT_CHECK,
+    STREAMING_AGREEMENT_JOB,
+    streaming_agreement,
+)
 from pinterest_assets.defs.streaming_tables.checks import FRESHNESS_CHECK
 from pinterest_assets.defs.streaming_tables.jobs import OBSERVE_STREAMING_JOB
 from pinterest_assets.defs.streaming_tables.sensors import streaming_observation_sensor
@@ -35,7 +40,17 @@ def test_tables_are_observable_in_the_streaming_group_downstream_of_the_topics()
         for key in graph.asset_check_keys
         if key.asset_key.to_user_string() in TABLES
     }
-    assert checks == {(table, FRESHNESS_CHECK) for table in ("experimental_data", "geo_data", "user_data")}
+    freshness = {(table, FRESHNESS_CHECK) for table in ("experimental_data", "geo_data", "user_data")}
+    assert checks == freshness | {(table, AGREEMENT_CHECK) for table in TABLES}
+
+
+def test_the_agreement_job_runs_the_agreement_checks_only_and_blocks_nothing():
+    defs = streaming_definitions()
+    job = defs.resolve_job_def(STREAMING_AGREEMENT_JOB.name)
+    assert set(job.graph.node_dict) == {"streaming_agreement"}
+    specs = list(streaming_agreement.check_specs)
+    assert {spec.asset_key.to_user_string() for spec in specs} == TABLES
+    assert not any(spec.blocking for spec in specs)
 
 
 def test_the_observation_job_observes_every_table_and_checks_freshness():

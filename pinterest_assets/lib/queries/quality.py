@@ -68,14 +68,18 @@ def _position(prefix: str = "") -> Column:
     return F.struct(*(F.col(prefix + name).alias(name) for name in KAFKA_POSITION))
 
 
-def triage(lines: DataFrame, event_type: str, relaxed: Iterable[str] = ()) -> DataFrame:
+def triage(
+    lines: DataFrame, event_type: str, relaxed: Iterable[str] = (), record_check: Column | None = None
+) -> DataFrame:
     """The lake lines with `reason` (NULL for a line that is cleaned, else why not) and `event`
-    (its fields as text), from one parse of each value."""
+    (its fields as text), from one parse of each value. `record_check`: the check of the record
+    itself (default `lake_line_problem`, which may read `received_at_ts`, the parsed received_at)."""
     et = EVENT_TYPES[event_type]
     variant, stamp = "_variant", "received_at_ts"  # lake_line_problem reads received_at_ts
     parsed = lines.select("*", received_at_timestamp().alias(stamp), parse_value(F.col("value")).alias(variant))
     parsed, fields = with_value_fields(parsed, et.field_names, variant)
-    reason = variant_reason(et, F.col(variant), F.col(stamp), lake_line_problem(et, LINE_COLUMNS), relaxed, fields)
+    first = record_check if record_check is not None else lake_line_problem(et, LINE_COLUMNS)
+    reason = variant_reason(et, F.col(variant), F.col(stamp), first, relaxed, fields)
     event = F.struct(*(fields.text[name].alias(name) for name in et.field_names))
     return parsed.select(*lines.columns, reason.alias(REASON), event.alias(EVENT))
 
