@@ -11,7 +11,10 @@ when a cleaned table was. Both differ from `AutomationCondition.eager()` on purp
   drain run nearly always is: the cleaned tables would never refresh.
 Assets requested on one tick go in one run, so new cleaned tables and the answers that read them
 share one run and one Spark session (`any_deps_updated()` is true on the tick the dependencies are
-requested, and ignores their update by that same run). One refresh run at a time: the
+requested, and ignores their update by that same run). That holds while the previous run is still
+at work: the clean step is one unit, requested whole once one of its tables is done (the others
+may still be in progress), and the answers join it even if they or those tables are still in
+progress in the previous run; the new run waits for that one. One refresh run at a time: the
 `REFRESH_TAG` limit in dagster.yaml.
 """
 
@@ -41,6 +44,11 @@ _DEP_FAILED_A_BLOCKING_CHECK = AC.any_deps_match(
     AC.any_checks_match(AC.check_failed() & ~AC.will_be_requested(), blocking_only=True)
 ).with_label("a_cleaned_table_failed_a_blocking_check")
 
+# A cleaned table in progress that is not requested again on this tick: the answers wait for it.
+_DEP_IN_PROGRESS = AC.any_deps_match(AC.in_progress() & ~AC.will_be_requested()).with_label(
+    "a_cleaned_table_in_progress_not_requested_again"
+)
+
 # Requested on the previous tick, while no dependency is requested on this one (the answers then
 # join that run although they were requested a tick before).
 _REQUESTED_ALONE = (AC.newly_requested() & ~AC.any_deps_match(AC.will_be_requested())).with_label(
@@ -53,7 +61,6 @@ CLEANED_AUTOMATION = (
 
 ANALYTICS_AUTOMATION = (
     (AC.any_deps_updated().since(_REQUESTED_ALONE) | _FIRST_INPUTS.since(AC.newly_requested()))
-    & ~AC.in_progress()
-    & ~AC.any_deps_in_progress()
+    & ~_DEP_IN_PROGRESS
     & ~_DEP_FAILED_A_BLOCKING_CHECK
 ).with_label("answer_on_new_cleaned_data")
