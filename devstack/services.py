@@ -192,9 +192,6 @@ class Kafka(Service):
             mechanism = kafka.sasl_mechanism
             properties |= {
                 "sasl.enabled.mechanisms": mechanism,
-                # The refusal of a wrong password, then the close 1 s later (0.1 s by default): when
-                # both arrive in one read, kafka-python drops the refusal and sees a disconnection.
-                "connection.failed.authentication.delay.ms": "1000",
                 f"listener.name.client.{mechanism.lower()}.sasl.jaas.config": (
                     "org.apache.kafka.common.security.scram.ScramLoginModule required;"
                 ),

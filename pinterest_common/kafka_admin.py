@@ -43,6 +43,7 @@ def ensure_topics(
         **settings.kafka.client_config(),
         client_id="pinterest-kafka-admin",
         request_timeout_ms=int(timeout_s * 1000),
+        bootstrap_timeout_ms=int(timeout_s * 1000),  # pyright: ignore[reportCallIssue]
     )
     try:
         missing = [t for t in wanted if t not in set(admin.list_topics())]

@@ -8,10 +8,9 @@ repr hides it, and `describe()` and `diagnose()` name the user, never the passwo
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
-import time
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +20,10 @@ JAAS_LOGIN_MODULES = {
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
 }
-PROBE_TIMEOUT_S = 3.0
-PROBE_DEADLINE_S = 15.0  # bootstrap attempts until one fails for a reason that explains it
+PROBE_TIMEOUT_S = 5.0
+AUTHENTICATION_FAILED = "authentication failed"
+# Kafka's protocol, as much as one SASL authentication needs (header v1, non-flexible versions).
+SASL_HANDSHAKE, SASL_AUTHENTICATE = (17, 1), (36, 1)  # (api key, version)
 
 
 def _jaas_value(value: str) -> str:
@@ -114,62 +115,100 @@ class KafkaConnection:
         if speaks_tls is False and self.uses_tls:
             return f"{where} does not speak TLS (PINTEREST_KAFKA_SECURITY_PROTOCOL is {self.security_protocol})"
         causes = _causes(error)
-        deadline = time.monotonic() + PROBE_DEADLINE_S
-        while speaks_tls is not None and time.monotonic() < deadline and not _explained(causes):
-            failures = self._bootstrap_failures()  # a bootstrap timeout hides its causes
-            if not failures:
-                break  # connected this time
-            causes += failures
-        if any(isinstance(cause, SaslAuthenticationFailedError) for cause in causes):
-            return f"Kafka authentication failed (SASL {self.sasl_mechanism} as user {self.sasl_username})"
+        sasl_answer = None
+        if speaks_tls is not None and self.uses_sasl:
+            try:  # kafka-python's bootstrap hides the broker's answer behind a timeout: ask again
+                sasl_answer = self._sasl_answer(host, int(port))
+            except ssl.SSLCertVerificationError as exc:
+                causes.append(exc)
+        if sasl_answer or any(isinstance(cause, SaslAuthenticationFailedError) for cause in causes):
+            return f"Kafka authentication failed (SASL {self.sasl_mechanism} as user {self.sasl_username})" + (
+                "" if sasl_answer in (None, AUTHENTICATION_FAILED) else f": {self.redact(sasl_answer)}"
+            )
         untrusted = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
         if untrusted is not None:
             trusted = self.ssl_cafile or "the system's CAs"
             return f"{where}: its TLS certificate is not trusted by {trusted} ({untrusted.verify_message})"
         return self.redact(f"{where} is not reachable as {self.describe()}: {type(error).__name__}: {error}")
 
-    def _bootstrap_failures(self) -> list[BaseException]:
-        """The errors of one bootstrap attempt: kafka-python logs each failed connection (an
-        authentication failure, an untrusted certificate) and raises only a timeout in the end.
-        (It may also drop a broker's refusal that arrives with the connection's close: then the
-        attempt shows a disconnection only, and the next one tells.)"""
-        from kafka import KafkaAdminClient
+    def _sasl_answer(self, host: str, port: int) -> str | None:
+        """Why the broker at host:port refuses this user and password (AUTHENTICATION_FAILED, or
+        that it does not offer the mechanism); None when it accepts them or does not answer.
 
-        failures: list[BaseException] = []
-        handler = _KeepErrors(failures)
-        logger = logging.getLogger("kafka.net.manager")
-        logger.addHandler(handler)
-        timeout_ms = int(PROBE_TIMEOUT_S * 1000)
+        One SASL handshake and authentication by hand: kafka-python's connection drops a broker's
+        refusal that arrives together with the connection's close, and its bootstrap then reports
+        a timeout only."""
+        from kafka.net.sasl.scram import ScramClient
+
         try:
-            KafkaAdminClient(
-                **self.client_config(),
-                request_timeout_ms=timeout_ms,
-                # kafka-python 3's option, missing from typeshed's stubs of kafka-python (2.3)
-                bootstrap_timeout_ms=timeout_ms,  # pyright: ignore[reportCallIssue]
-            ).close()
-        except Exception:  # noqa: BLE001 - the failure wanted is the one logged
-            pass
+            sock = socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S)
+        except OSError:
+            return None
+        try:
+            if self.uses_tls:
+                context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+                sock = context.wrap_socket(sock, server_hostname=host)
+            error, body = _call(sock, SASL_HANDSHAKE, _string(self.sasl_mechanism))
+            if error:
+                return f"the broker does not offer {self.sasl_mechanism}"
+            if self.sasl_mechanism == "PLAIN":
+                error, _ = _call(sock, SASL_AUTHENTICATE, _bytes(_plain_token(self.sasl_username, self.sasl_password)))
+                return AUTHENTICATION_FAILED if error else None
+            scram = ScramClient(self.sasl_username, self.sasl_password, self.sasl_mechanism)
+            error, body = _call(sock, SASL_AUTHENTICATE, _bytes(scram.first_message()))
+            if error:
+                return AUTHENTICATION_FAILED
+            scram.process_server_first_message(_authenticate_bytes(body))
+            error, _ = _call(sock, SASL_AUTHENTICATE, _bytes(scram.final_message()))
+            return AUTHENTICATION_FAILED if error else None
+        except ssl.SSLCertVerificationError:
+            raise
+        except (OSError, ValueError, struct.error):
+            return None
         finally:
-            logger.removeHandler(handler)
-        return [cause for failure in failures for cause in _causes(failure)]
+            sock.close()
 
 
-class _KeepErrors(logging.Handler):
-    """Keeps the exceptions that log records carry as arguments."""
-
-    def __init__(self, into: list[BaseException]):
-        super().__init__(logging.WARNING)
-        self.into = into
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        self.into.extend(arg for arg in args if isinstance(arg, BaseException))
+def _string(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack(">h", len(data)) + data
 
 
-def _explained(causes: list[BaseException]) -> bool:
-    from kafka.errors import SaslAuthenticationFailedError
+def _bytes(data: bytes) -> bytes:
+    return struct.pack(">i", len(data)) + data
 
-    return any(isinstance(cause, SaslAuthenticationFailedError | ssl.SSLCertVerificationError) for cause in causes)
+
+def _plain_token(user: str, password: str) -> bytes:
+    return b"\0" + user.encode() + b"\0" + password.encode()
+
+
+def _call(sock: socket.socket, api: tuple[int, int], body: bytes) -> tuple[int, bytes]:
+    """Send one request, read its response: (error code, the rest of the response body)."""
+    header = struct.pack(">hhi", *api, 1) + _string("pinterest-diagnosis")
+    request = header + body
+    sock.sendall(struct.pack(">i", len(request)) + request)
+    (size,) = struct.unpack(">i", _read(sock, 4))
+    response = _read(sock, size)
+    (error,) = struct.unpack(">h", response[4:6])  # after the correlation id
+    return error, response[6:]
+
+
+def _authenticate_bytes(body: bytes) -> bytes:
+    """auth_bytes of a SaslAuthenticate v1 response body (after its error code)."""
+    (message_length,) = struct.unpack(">h", body[:2])
+    offset = 2 + max(message_length, 0)
+    (length,) = struct.unpack(">i", body[offset : offset + 4])
+    return body[offset + 4 : offset + 4 + length]
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed by the broker")
+        data += chunk
+    return data
 
 
 def _causes(error: BaseException) -> list[BaseException]:

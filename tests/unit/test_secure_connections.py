@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import threading
 
 import dagster as dg
@@ -161,3 +162,29 @@ def test_the_spark_driver_follows_the_settings(tmp_path):
     conf = spark_conf(settings, "app")
     assert (conf["spark.driver.host"], conf["spark.driver.bindAddress"]) == ("10.0.0.5", "0.0.0.0")
     assert spark_conf(settings_with(tmp_path), "app")["spark.driver.host"] == "127.0.0.1"
+
+
+def test_a_mechanism_the_broker_does_not_offer_is_named():
+    """A broker (plaintext, SASL_PLAINTEXT) that answers the SASL handshake with error 33,
+    UNSUPPORTED_SASL_MECHANISM: the diagnosis asks it itself and says so."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def refuse_the_mechanism() -> None:
+        tls_probe, _ = server.accept()
+        with tls_probe:  # a plaintext broker hangs up on a TLS ClientHello
+            tls_probe.recv(4096)
+        conn, _ = server.accept()
+        with conn:
+            (size,) = struct.unpack(">i", conn.recv(4))
+            request = conn.recv(size)
+            assert struct.unpack(">hh", request[:4]) == (17, 1)  # SaslHandshake v1
+            response = request[4:8] + struct.pack(">hi", 33, 0)  # correlation id, error, no mechanisms
+            conn.sendall(struct.pack(">i", len(response)) + response)
+
+    threading.Thread(target=refuse_the_mechanism, daemon=True).start()
+    try:
+        kafka = KafkaConnection(f"127.0.0.1:{server.getsockname()[1]}", "SASL_PLAINTEXT", "PLAIN", "alice", PASSWORD)
+        diagnosis = kafka.diagnose(KafkaConnectionError("timed out"))
+    finally:
+        server.close()
+    assert diagnosis == "Kafka authentication failed (SASL PLAIN as user alice): the broker does not offer PLAIN"
