@@ -7,6 +7,25 @@ DEMO_TRIPLES ?= 20000
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
 AUDIT_ARGS ?=
+# The local stack's Kafka client listener (KAFKA_SECURITY=sasl_ssl: SASL_SSL, SCRAM-SHA-512) and
+# PostgreSQL (PG_TLS=on: TLS required, clients verify-full), both with certificates from the stack's
+# own CA; pass the same to every make target that talks to the stack. See docs/DEPLOYMENT.md.
+KAFKA_SECURITY ?=
+PG_TLS ?=
+LOCAL_CA = $(or $(PINTEREST_STACK_DIR),$(PINTEREST_HOME)/stack)/tls/ca.pem
+ifeq ($(KAFKA_SECURITY),sasl_ssl)
+export PINTEREST_KAFKA_SECURITY_PROTOCOL ?= SASL_SSL
+export PINTEREST_KAFKA_SASL_MECHANISM ?= SCRAM-SHA-512
+export PINTEREST_KAFKA_SSL_CAFILE ?= $(LOCAL_CA)
+else ifneq ($(KAFKA_SECURITY),)
+$(error KAFKA_SECURITY=$(KAFKA_SECURITY): sasl_ssl, or unset for PLAINTEXT)
+endif
+ifeq ($(PG_TLS),on)
+export PINTEREST_PG_SSLMODE ?= verify-full
+export PINTEREST_PG_SSLROOTCERT ?= $(LOCAL_CA)
+else ifneq ($(PG_TLS),)
+$(error PG_TLS=$(PG_TLS): on, or unset)
+endif
 
 .PHONY: help install up down status test clean-state batch requarantine ui demo audit lint bench chaos
 

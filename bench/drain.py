@@ -44,7 +44,7 @@ def backlog(settings: Settings) -> dict[str, int]:
     from pinterest_assets.lib.lake.progress import ProgressStore
     from pinterest_common import kafka_io
 
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain")
+    consumer = kafka_io.open_consumer(settings.kafka, client_id="bench-drain")
     progress = ProgressStore(lambda: psycopg2.connect(settings.pg_dsn(DAGSTER_DB)))
     out = {}
     try:
@@ -98,7 +98,7 @@ def bare_loop(settings: Settings) -> dict:
 
     client = s3_client(settings)
     client.create_bucket(Bucket="bench-drain-bare")
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain-bare")
+    consumer = kafka_io.open_consumer(settings.kafka, client_id="bench-drain-bare")
     events = objects = gzip_bytes = 0
 
     def put(values: list[bytes]) -> None:
@@ -143,7 +143,7 @@ def profile_range(settings: Settings, records: int) -> dict:
     from pinterest_common import kafka_io
 
     pin = EVENT_TYPES["pin"]
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-drain-profile")
+    consumer = kafka_io.open_consumer(settings.kafka, client_id="bench-drain-profile")
     try:
         offsets = kafka_io.partition_offsets(consumer, pin.topic) or {}
         partition, held = max(offsets.items(), key=lambda item: item[1].end - item[1].earliest)
@@ -188,8 +188,8 @@ def truncate_topics(settings: Settings) -> dict[str, int]:
 
     from pinterest_common import kafka_io
 
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-truncate")
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = kafka_io.open_consumer(settings.kafka, client_id="bench-truncate")
+    admin = KafkaAdminClient(**settings.kafka.client_config())
     deleted = {}
     try:
         for event_type in EVENT_TYPES.values():

@@ -174,7 +174,7 @@ def produce(settings, count_events: int, seed: int = 2024, log=print) -> dict:
 
     ensure_topics(settings, settings.topic_partitions)
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **settings.kafka.client_config(),
         acks="all",
         linger_ms=20,
         batch_size=512 * 1024,

@@ -32,6 +32,9 @@ class NullPublisher:
     def reachable(self) -> bool:
         return True
 
+    def problem(self) -> str:
+        return ""
+
     def close(self) -> None:
         pass
 

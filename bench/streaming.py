@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from pinterest_common.config import Settings
+from pinterest_common.kafka_security import KafkaConnection
 from pinterest_common.schema import EVENT_TYPES
 from pinterest_common.streaming_contract import EVENT_TABLES
 
@@ -132,7 +133,7 @@ def goals(latency: dict, sweep: list[dict]) -> dict:
     }
 
 
-def _produce_paced(bootstrap: str, rate: float, duration: float, start_at: float, produced) -> None:
+def _produce_paced(kafka: KafkaConnection, rate: float, duration: float, start_at: float, produced) -> None:
     """One producer process: emulator events straight into the event topics at `rate`/s."""
     from kafka import KafkaProducer
 
@@ -146,7 +147,7 @@ def _produce_paced(bootstrap: str, rate: float, duration: float, start_at: float
         for triple in triples(3000, seed=77, pool=3000)
         for name, event in zip(EVENT_ORDER, triple)
     ]
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024)
+    producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=5, batch_size=256 * 1024)
     total = int(rate * duration)
     sent = 0
     time.sleep(max(0.0, start_at - time.time()))
@@ -186,12 +187,12 @@ def lag_run(settings: Settings, rate: float, duration: float, catch_up_s: float 
     workers = [
         context.Process(
             target=_produce_paced,
-            args=(settings.kafka_bootstrap_servers, rate / processes, duration, start_at, counter),
+            args=(settings.kafka, rate / processes, duration, start_at, counter),
             daemon=True,
         )
         for counter in counters
     ]
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="bench-streaming-lag")
+    consumer = kafka_io.open_consumer(settings.kafka, client_id="bench-streaming-lag")
     conn = psycopg2.connect(settings.pg_dsn(settings.streaming_database))
     conn.autocommit = True
     cur = conn.cursor()

@@ -59,6 +59,8 @@ def _print_status(stack: Stack) -> int:
     for row in rows:
         state = "healthy" if row.healthy else ("unhealthy" if row.running else "stopped")
         print(f"{row.name:<10} {state:<10} {row.endpoint:<28} {row.log}")
+        if row.detail:
+            print(f"{'':<10} {row.detail}")
     return 0 if all(row.healthy for row in rows) else 3
 
 

@@ -7,7 +7,7 @@ import sys
 
 from .jars import SetupError
 from .process import port_open, spawn, wait_until
-from .services import LOCALHOST, Service
+from .services import LOCALHOST, Service, connection_environment
 
 
 class IngestionApi(Service):
@@ -43,6 +43,7 @@ class IngestionApi(Service):
             "PINTEREST_PG_API_USER": s.pg_api_user,
             "PINTEREST_PG_API_PASSWORD": s.pg_api_password,
             "PINTEREST_STREAMING_DATABASE": s.streaming_database,
+            **connection_environment(s),
         }
 
     def _launch(self) -> None:
@@ -79,6 +80,15 @@ class IngestionApi(Service):
         import requests
 
         try:
-            return requests.get(f"{self.endpoint}/healthz", timeout=3).status_code == 200
-        except requests.RequestException:
+            answer = requests.get(f"{self.endpoint}/healthz", timeout=3)
+        except requests.RequestException as exc:
+            self.problem = f"the API does not answer: {exc}"
             return False
+        if answer.status_code == 200:
+            return True
+        try:
+            detail = answer.json().get("detail") or answer.text[:200]
+        except ValueError:
+            detail = answer.text[:200]
+        self.problem = f"the API answers {answer.status_code}: {detail}"
+        return False

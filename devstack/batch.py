@@ -192,7 +192,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, recheck_quaranti
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    return {tp.partition: end for tp, end in kafka_io.end_offsets(settings.kafka_bootstrap_servers, [topic]).items()}
+    return {tp.partition: end for tp, end in kafka_io.end_offsets(settings.kafka, [topic]).items()}
 
 
 def _progress(settings: Settings) -> ProgressStore:

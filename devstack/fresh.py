@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,17 +43,20 @@ def fresh_stack(
     prefix: str = "test-stack-",
     services: Sequence[str] | None = None,
     keep_state: bool = False,
+    environment: Callable[[Path], Mapping[str, str]] | None = None,
 ) -> Iterator[Settings]:
     """A new stack of real services on free ports in a temporary state directory under
     `$PINTEREST_HOME/tmp`, with its settings exported to os.environ until it is stopped.
     `services`: the names of the services to start (default: all). The Stack object is
-    available as `settings_stack(settings)` while it runs."""
+    available as `settings_stack(settings)` while it runs. `environment`: more variables, given the
+    state directory (e.g. `devstack.tls.secure_environment`)."""
     base = get_settings().home / "tmp"
     base.mkdir(parents=True, exist_ok=True)
     state_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     state_dir.chmod(0o755)  # PostgreSQL runs as another user when we are root
     saved = dict(os.environ)
     os.environ.update(fresh_environment(state_dir))
+    os.environ.update(environment(state_dir) if environment else {})
     ensure_local_secrets(Path(os.environ["PINTEREST_HOME"]))
     settings = get_settings()
     stack = Stack(settings, state_dir)

@@ -52,7 +52,7 @@ class KafkaNode(Kafka):
         replicas = str(REPLICATION_FACTOR)
         voters = ",".join(f"{node}@{LOCALHOST}:{controller}" for node, (_, controller) in sorted(self._ports.items()))
         return {
-            **super()._properties(),
+            **self._base_properties(self.port, self.controller_port),  # PLAINTEXT: the fault suite's own cluster
             "node.id": str(self.node_id),
             "controller.quorum.voters": voters,
             # Kafka's default again (the single node's is 30 s): in a cluster, the session timeout is

@@ -161,7 +161,7 @@ def api_records(settings: Settings) -> Iterator[tuple[ConsumerRecord, RecordMeta
     """Every record of the three event topics, from the first offset to the end, that carries the
     API's headers, with them parsed. Records from other writers are skipped, as the streaming job
     skips them (the raw lake holds them too, without an event_id)."""
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, client_id="pinterest-reconcile")
+    consumer = kafka_io.open_consumer(settings.kafka, client_id="pinterest-reconcile")
     try:
         start, end = {}, {}
         for event_type in EVENT_TYPES.values():

@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pinterest_common import pg_roles
@@ -22,9 +22,28 @@ from pinterest_common.s3 import s3_client
 
 from . import kafka_ids
 from .jars import SetupError, require_tool, resolve_classpath
-from .process import port_open, read_pid, spawn, terminate, wait_until
+from .process import free_ports, port_open, read_pid, spawn, terminate, wait_until
+from .tls import LocalTls, local_tls
 
 LOCALHOST = "127.0.0.1"
+TLS_REQUIRING_SSLMODES = ("require", "verify-ca", "verify-full")
+
+
+def connection_environment(settings: Settings) -> dict[str, str]:
+    """The variables of how clients connect (Kafka's security, PostgreSQL's TLS, the Spark driver's
+    address), for a service started with this stack's settings."""
+    s = settings
+    return {
+        "PINTEREST_KAFKA_SECURITY_PROTOCOL": s.kafka_security_protocol,
+        "PINTEREST_KAFKA_SASL_MECHANISM": s.kafka_sasl_mechanism,
+        "PINTEREST_KAFKA_SASL_USERNAME": s.kafka_sasl_username,
+        "PINTEREST_KAFKA_SASL_PASSWORD": s.kafka_sasl_password,
+        "PINTEREST_KAFKA_SSL_CAFILE": s.kafka_ssl_cafile,
+        "PINTEREST_PG_SSLMODE": s.pg_sslmode,
+        "PINTEREST_PG_SSLROOTCERT": s.pg_sslrootcert,
+        "PINTEREST_SPARK_DRIVER_HOST": s.spark_driver_host,
+        "PINTEREST_SPARK_DRIVER_BIND_ADDRESS": s.spark_driver_bind_address,
+    }
 
 
 @dataclass
@@ -42,6 +61,7 @@ class Service:
     start_timeout: float = 90.0
 
     def __init__(self, settings: Settings, state_dir: Path):
+        self.problem = ""  # why the last health check failed, when it knows (`make status` shows it)
         self.settings = settings
         self.state_dir = state_dir
         self.dir = state_dir / self.name
@@ -81,7 +101,9 @@ class Service:
 
     def status(self) -> ServiceStatus:
         running = self.running()
-        return ServiceStatus(self.name, running, running and self.healthy(), self.endpoint, self.log_file)
+        healthy = running and self.healthy()
+        detail = self.problem if running and not healthy else ""
+        return ServiceStatus(self.name, running, healthy, self.endpoint, self.log_file, detail)
 
 
 def _java() -> str:
@@ -114,6 +136,9 @@ class Kafka(Service):
     def _properties(self) -> dict[str, str]:
         """server.properties of a single combined broker/controller node."""
         port, controller = self.port, self.controller_port
+        return self._base_properties(port, controller) | self._client_listener_properties()
+
+    def _base_properties(self, port: int, controller: int) -> dict[str, str]:
         return {
             "process.roles": "broker,controller",
             "node.id": "1",
@@ -142,6 +167,52 @@ class Kafka(Service):
             # heap for the broker's life: 128 MB by default, 16 MB for a local node.
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         }
+
+    def _client_listener_properties(self) -> dict[str, str]:
+        """The clients' listener on `port` as they connect (PINTEREST_KAFKA_SECURITY_PROTOCOL), with
+        the stack's certificate and SCRAM users; the broker's own traffic then moves to a PLAINTEXT
+        listener on another loopback port. Nothing for PLAINTEXT."""
+        kafka = self.settings.kafka
+        if kafka.security_protocol == "PLAINTEXT":
+            return {}
+        if kafka.uses_sasl and not kafka.sasl_mechanism.startswith("SCRAM-"):
+            raise SetupError(f"the local Kafka offers SCRAM-SHA-256/512 users, not {kafka.sasl_mechanism}")
+        (internal,) = free_ports(1)
+        loopback = f"{LOCALHOST}:{self.port}"
+        properties = {
+            "listeners": f"CLIENT://{loopback},INTERNAL://{LOCALHOST}:{internal},"
+            f"CONTROLLER://{LOCALHOST}:{self.controller_port}",
+            "advertised.listeners": f"CLIENT://{loopback},INTERNAL://{LOCALHOST}:{internal}",
+            "inter.broker.listener.name": "INTERNAL",
+            "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENT:{kafka.security_protocol}",
+        }
+        if kafka.uses_tls:
+            properties |= {"ssl.keystore.type": "PEM", "ssl.keystore.location": str(self._keystore())}
+        if kafka.uses_sasl:
+            mechanism = kafka.sasl_mechanism
+            properties |= {
+                "sasl.enabled.mechanisms": mechanism,
+                f"listener.name.client.{mechanism.lower()}.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+            }
+        return properties
+
+    def _keystore(self) -> Path:
+        """The broker's key and certificate in one PEM file (mode 0600), from the stack's CA."""
+        tls: LocalTls = local_tls(self.state_dir).ensure()
+        keystore = self.dir / "keystore.pem"
+        fd = os.open(keystore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(tls.key.read_text() + tls.certificate.read_text())
+        return keystore
+
+    def _format_args(self) -> list[str]:
+        """StorageTool's arguments that create the SCRAM user of the clients' settings."""
+        kafka = self.settings.kafka
+        if not kafka.uses_sasl:
+            return []
+        return ["--add-scram", f"{kafka.sasl_mechanism}=[name={kafka.sasl_username},password={kafka.sasl_password}]"]
 
     def _cluster_id(self) -> str:
         """The id the node's storage is formatted with (every node of a cluster shares one)."""
@@ -179,11 +250,22 @@ class Kafka(Service):
         self.dir.mkdir(parents=True, exist_ok=True)
         config = self._config()
         if not (self.dir / "data" / "meta.properties").exists():
-            subprocess.run(
-                self._java_cmd("kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(config)),
-                check=True,
+            formatted = subprocess.run(
+                self._java_cmd(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    self._cluster_id(),
+                    "-c",
+                    str(config),
+                    *self._format_args(),
+                ),
                 capture_output=True,
+                text=True,
             )
+            if formatted.returncode != 0:  # the command line holds the SCRAM password: not in the message
+                output = self.settings.kafka.redact(formatted.stderr.strip() or formatted.stdout.strip())
+                raise SetupError(f"formatting Kafka's storage failed (exit {formatted.returncode}): {output[-2000:]}")
         spawn(self._java_cmd("kafka.Kafka", str(config)), self.log_file, self.pid_file)
 
     def healthy(self) -> bool:
@@ -192,13 +274,20 @@ class Kafka(Service):
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        kafka = replace(self.settings.kafka, bootstrap_servers=self.endpoint)
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.endpoint, request_timeout_ms=3000)
-        except (KafkaError, OSError, ValueError):
+            admin = KafkaAdminClient(
+                **kafka.client_config(),
+                request_timeout_ms=3000,
+                bootstrap_timeout_ms=3000,  # pyright: ignore[reportCallIssue]
+            )
+        except (KafkaError, OSError, ValueError) as exc:
+            self.problem = kafka.diagnose(exc)
             return False
         try:
             return bool(admin.describe_cluster().get("brokers"))
-        except (KafkaError, OSError):
+        except (KafkaError, OSError) as exc:
+            self.problem = kafka.diagnose(exc)
             return False
         finally:
             admin.close()
@@ -331,6 +420,15 @@ def remove_server_dirs(stack_dirs: list[Path]) -> list[Path]:
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed
+
+
+def _postgres_problem(error: str, sslmode: str) -> str:
+    """libpq's error in one line (it names the host, user and database, never the password), and
+    what a refusal without TLS means."""
+    message = " ".join(line.strip() for line in error.splitlines() if line.strip())
+    if "no encryption" in message:
+        return f"PostgreSQL requires TLS (PINTEREST_PG_SSLMODE is {sslmode}): {message}"
+    return f"PostgreSQL: {message}"
 
 
 class Postgres(Service):
@@ -495,6 +593,7 @@ class Postgres(Service):
         options = (
             f"-c listen_addresses={self.settings.pg_host} -p {self.settings.pg_port} "
             f"-c unix_socket_directories={server_dir} -c shared_buffers=64MB -c max_connections=200"
+            + self._tls_options(server_dir)
         )
         self._run_server_tool(
             "pg_ctl start",
@@ -515,6 +614,31 @@ class Postgres(Service):
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
 
+    @property
+    def requires_tls(self) -> bool:
+        """The clients' sslmode insists on TLS (PINTEREST_PG_SSLMODE): the server then accepts nothing else."""
+        return self.settings.pg_sslmode in TLS_REQUIRING_SSLMODES
+
+    def _tls_options(self, server_dir: Path) -> str:
+        """pg_ctl options for TLS only (ssl=on with the stack's certificate, a pg_hba.conf that
+        rejects connections without it), when the clients require TLS; else none."""
+        if not self.requires_tls:
+            return ""
+        tls = local_tls(self.state_dir).ensure()
+        certificate, key, hba = server_dir / "server.crt", server_dir / "server.key", server_dir / "pg_hba_tls.conf"
+        certificate.write_text(tls.certificate.read_text())
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # PostgreSQL refuses a key others may read
+        with os.fdopen(fd, "w") as out:
+            out.write(tls.key.read_text())
+        hba.write_text(
+            "local all all scram-sha-256\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+            "hostssl all all ::1/128 scram-sha-256\n"
+            "hostnossl all all all reject\n"
+        )
+        self._chown_to_server_user(certificate, key, hba)
+        return f" -c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key} -c hba_file={hba}"
+
     def remove_data(self) -> None:
         """Delete the cluster's server directory if it lives outside the stack directory (what is
         inside goes with the stack directory). Stop the server first."""
@@ -533,7 +657,8 @@ class Postgres(Service):
         try:
             self._connect().close()
             return True
-        except psycopg2.OperationalError:
+        except psycopg2.OperationalError as exc:
+            self.problem = _postgres_problem(str(exc), self.settings.pg_sslmode)
             return False
 
     def provision(self) -> None:

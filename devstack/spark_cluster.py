@@ -1,7 +1,7 @@
 """A Spark standalone cluster on this machine: one master and N workers, started from the
 pyspark distribution's own classes (SPARK_HOME is the pyspark package directory), bound to
 127.0.0.1 on free ports. For the benchmarks and the test that runs the batch assets with
-SPARK_MASTER=spark://... (pinterest_common.spark pins the driver to 127.0.0.1 too).
+SPARK_MASTER=spark://... (the driver listens on PINTEREST_SPARK_DRIVER_HOST, 127.0.0.1 by default).
 
     with StandaloneCluster(state_dir, workers=2, worker_memory="1g") as master_url:
         ...  # SPARK_MASTER=master_url

@@ -12,7 +12,7 @@ from pinterest_common.spark_jars import ensure_resolved
 from streaming.status import JobStatus
 
 from .process import _reap, pid_alive, read_pid, spawn, terminate
-from .services import Service
+from .services import Service, connection_environment
 
 HEARTBEAT_MAX_AGE_S = 15.0  # the job beats every 2 s
 STOP_TIMEOUT_S = 90.0  # the running micro-batch finishes first
@@ -62,6 +62,7 @@ class SparkStreaming(Service):
             "PINTEREST_STREAMING_DATABASE": s.streaming_database,
             "PINTEREST_STREAMING_MAX_OFFSETS_PER_TRIGGER": str(s.streaming_max_offsets_per_trigger),
             "PINTEREST_RELAXED_RULES": ",".join(s.relaxed_rules),
+            **connection_environment(s),
         }
 
     def _launch(self) -> None:

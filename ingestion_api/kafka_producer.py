@@ -70,6 +70,10 @@ class Publisher(Protocol):
 
     def reachable(self) -> bool: ...
 
+    def problem(self) -> str:
+        """Why Kafka is not reachable, in words (the health check's answer)."""
+        ...
+
 
 class KafkaPublisher:
     """Publishes records and waits for Kafka's acknowledgement (acks=all, idempotent)."""
@@ -89,17 +93,17 @@ class KafkaPublisher:
         self._replace_lock = threading.Lock()
         self._failing_since: float | None = None  # monotonic time of the first failure in a row
         self._ready = threading.Event()
+        self._problem = "not connected to Kafka yet"
         self._closing = threading.Event()
         self._connector = threading.Thread(target=self._connect_until_ready, name="kafka-connect", daemon=True)
         self._connector.start()
 
     def _connect_once(self) -> None:
-        servers = self._settings.kafka_bootstrap_servers
         created = ensure_topics(self._settings, self._settings.topic_partitions, timeout_s=self.timeout_s)
         if created:
             log.info("created topics %s", ", ".join(created))
         admin = KafkaAdminClient(
-            bootstrap_servers=servers,
+            **self._settings.kafka.client_config(),
             request_timeout_ms=self._timeout_ms,
             # kafka-python 3's option, missing from typeshed's stubs of kafka-python (2.3)
             bootstrap_timeout_ms=self._timeout_ms,  # pyright: ignore[reportCallIssue]
@@ -113,7 +117,7 @@ class KafkaPublisher:
 
     def _new_producer(self) -> KafkaProducer:
         producer = KafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            **self._settings.kafka.client_config(),
             acks="all",
             enable_idempotence=True,
             linger_ms=self._settings.api_kafka_linger_ms,
@@ -143,14 +147,17 @@ class KafkaPublisher:
             try:
                 self._connect_once()
             except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning(
-                    "Kafka at %s not ready (%s); retrying in %.1fs", self._settings.kafka_bootstrap_servers, exc, pause
-                )
+                self._problem = self._settings.kafka.diagnose(exc)
+                log.warning("%s; retrying in %.1fs", self._problem, pause)
                 self._closing.wait(pause)
                 pause = min(pause * 2, RECONNECT_BACKOFF_S[1])
                 continue
             self._ready.set()
-            log.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
+            log.info(
+                "connected to Kafka at %s as %s",
+                self._settings.kafka_bootstrap_servers,
+                self._settings.kafka.describe(),
+            )
             return
 
     def publish(self, records: list[OutgoingRecord]) -> list[Delivery]:
@@ -229,6 +236,11 @@ class KafkaPublisher:
                 return bool(self._admin.describe_cluster().get("brokers"))
             except (KafkaError, OSError):
                 return False
+
+    def problem(self) -> str:
+        if not self._ready.is_set():
+            return self._problem
+        return f"Kafka at {self._settings.kafka_bootstrap_servers} does not answer metadata requests"
 
     def close(self) -> None:
         self._closing.set()

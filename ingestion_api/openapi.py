@@ -216,7 +216,10 @@ def build_openapi(settings: Settings) -> dict:
         "get": {
             "summary": "Kafka is reachable",
             "operationId": "healthz",
-            "responses": {"200": {"description": "Kafka answers"}, "503": {"description": "Kafka does not answer"}},
+            "responses": {
+                "200": {"description": "Kafka answers"},
+                "503": {"description": "Kafka does not answer; `detail` says why (e.g. authentication failed)"},
+            },
         }
     }
     paths["/recommendations/profiles"] = {

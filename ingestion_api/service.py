@@ -1,4 +1,4 @@
-"""GET /healthz (Kafka reachable) and GET /openapi.json; both open without an API key."""
+"""GET /healthz (Kafka reachable, else why not) and GET /openapi.json; both open without an API key."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def healthz() -> Response:
     publisher = current_app.extensions["publisher"]
     if publisher.reachable():
         return jsonify({"status": "ok", "kafka": "reachable"})
-    return unavailable_response({"error": "Kafka unavailable", "kafka": "unreachable"}, publisher.timeout_s)
+    return unavailable_response(
+        {"error": "Kafka unavailable", "kafka": "unreachable", "detail": publisher.problem()}, publisher.timeout_s
+    )
 
 
 @service.get("/openapi.json")

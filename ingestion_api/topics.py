@@ -51,7 +51,7 @@ class TopicState:
 def _admin(settings: Settings) -> Any:
     timeout_ms = int(settings.api_kafka_timeout_s * 1000)
     return KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **settings.kafka.client_config(),
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,  # pyright: ignore[reportCallIssue]
     )

@@ -35,7 +35,13 @@ def instance_environment(settings: Settings) -> dict[str, str]:
         "PINTEREST_PG_PORT": str(settings.pg_port),
         "PINTEREST_PG_USER": settings.pg_user,
         "PINTEREST_PG_PASSWORD": settings.pg_password,
+        # libpq reads these where dagster.yaml's storage names no sslmode (dagster-postgres).
+        "PGSSLMODE": settings.pg_sslmode,
     }
+    if settings.pg_sslrootcert:
+        environment["PGSSLROOTCERT"] = settings.pg_sslrootcert
+    if settings.kafka.uses_sasl:
+        environment["PINTEREST_KAFKA_SASL_PASSWORD"] = settings.kafka_sasl_password
     if settings.pg_publisher_password:
         environment["PINTEREST_PG_PUBLISHER_PASSWORD"] = settings.pg_publisher_password
     if settings.s3_secret_access_key:

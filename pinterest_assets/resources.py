@@ -2,7 +2,7 @@
 Kafka (offsets and ranges for the drain), PostgreSQL (the lake's progress, the analytics), the
 raw lake (bucket and roll limits), S3 and Spark.
 
-Secrets (the PostgreSQL passwords, the S3 secret key) are always `dg.EnvVar` references, so the
+Secrets (the PostgreSQL passwords, the S3 secret key, Kafka's SASL password) are always `dg.EnvVar` references, so the
 UI shows the variable's name, never the value. The process sets them: a deployment's
 environment, `make up`'s `.env` for plain `dagster dev`, pinterest_assets.instance for
 `make ui`, `make batch` and the tests (the values pinterest_common.config settles on).
@@ -25,6 +25,7 @@ from pydantic import Field
 from pinterest_common import kafka_io
 from pinterest_common.config import DAGSTER_DB, Settings, get_settings
 from pinterest_common.kafka_io import PartitionOffsets
+from pinterest_common.kafka_security import KafkaConnection
 from pinterest_common.spark import spark_conf
 
 from .lib.lake.objects import RollLimits
@@ -45,6 +46,8 @@ class PostgresResource(dg.ConfigurableResource):
     )
     publisher_password: str | None = Field(default=None, description="Shown as the environment variable.")
     connect_timeout_s: int = 10
+    sslmode: str = Field(default="prefer", description="libpq's sslmode (PINTEREST_PG_SSLMODE).")
+    sslrootcert: str | None = Field(default=None, description="The CA file that verify-* modes trust.")
 
     def connect(self, database: str | None = None) -> Any:
         """A new psycopg2 connection as the admin role (the caller closes it)."""
@@ -67,6 +70,8 @@ class PostgresResource(dg.ConfigurableResource):
             dbname=database,
             connect_timeout=self.connect_timeout_s,
             application_name="pinterest-assets",
+            sslmode=self.sslmode,
+            sslrootcert=self.sslrootcert,  # psycopg2 leaves out None
         )
 
 
@@ -74,10 +79,26 @@ class KafkaResource(dg.ConfigurableResource):
     """The Kafka cluster the API writes to (KAFKA_BOOTSTRAP_SERVERS)."""
 
     bootstrap_servers: str = Field(description="Comma-separated host:port list of the brokers.")
+    security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    sasl_mechanism: str = Field(default="SCRAM-SHA-512", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")
+    sasl_username: str = Field(default="", description="The SASL user.")
+    sasl_password: str | None = Field(default=None, description="Shown as the environment variable when set from one.")
+    ssl_cafile: str = Field(default="", description="The CA file (PEM) to trust; empty: the system's.")
     request_timeout_ms: int = Field(default=10_000, description="Timeout of one Kafka request.")
     read_idle_timeout_s: float = Field(
         default=60.0, description="A landing run fails if reading its range makes no progress for this long."
     )
+
+    @property
+    def connection(self) -> KafkaConnection:
+        return KafkaConnection(
+            self.bootstrap_servers,
+            self.security_protocol,
+            self.sasl_mechanism,
+            self.sasl_username,
+            self.sasl_password or "",
+            self.ssl_cafile,
+        )
 
     def partition_offsets(self, topic: str) -> dict[int, PartitionOffsets] | None:
         """Earliest and end offset per partition (metadata only); None if the topic is missing.
@@ -85,7 +106,7 @@ class KafkaResource(dg.ConfigurableResource):
         Bounded for sensor ticks: at worst about 3 request timeouts (bootstrap, metadata, and
         half a timeout for each of the two offset lookups), well inside Dagster's 60 s.
         """
-        consumer = kafka_io.open_consumer(self.bootstrap_servers, self.request_timeout_ms, "pinterest-lake-sensor")
+        consumer = kafka_io.open_consumer(self.connection, self.request_timeout_ms, "pinterest-lake-sensor")
         try:
             return kafka_io.partition_offsets(consumer, topic, timeout_ms=self.request_timeout_ms // 2)
         finally:
@@ -100,7 +121,7 @@ class KafkaResource(dg.ConfigurableResource):
 
     def read_range(self, topic: str, partition: int, start: int, end: int) -> Iterator:
         """The records of one partition with offsets in [start, end), in order, as they arrive."""
-        consumer = kafka_io.open_consumer(self.bootstrap_servers, self.request_timeout_ms, "pinterest-lake-landing")
+        consumer = kafka_io.open_consumer(self.connection, self.request_timeout_ms, "pinterest-lake-landing")
         try:
             yield from kafka_io.read_range(consumer, topic, partition, start, end, self.read_idle_timeout_s)
         finally:
@@ -163,6 +184,7 @@ def public_spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
 
 PG_PASSWORD, S3_SECRET_KEY = "PINTEREST_PG_PASSWORD", "PINTEREST_S3_SECRET_ACCESS_KEY"
 PUBLISHER_PASSWORD = "PINTEREST_PG_PUBLISHER_PASSWORD"
+KAFKA_SASL_PASSWORD = "PINTEREST_KAFKA_SASL_PASSWORD"
 
 
 class S3Resource(dagster_aws.s3.S3Resource):
@@ -189,9 +211,20 @@ def build_resources(settings: Settings) -> dict[str, object]:
         database=DAGSTER_DB,
         publisher_user=settings.pg_publisher_user,
         publisher_password=dg.EnvVar(PUBLISHER_PASSWORD),
+        sslmode=settings.pg_sslmode,
+        sslrootcert=settings.pg_sslrootcert or None,
+    )
+    kafka = settings.kafka
+    kafka_resource = KafkaResource(
+        bootstrap_servers=kafka.bootstrap_servers,
+        security_protocol=kafka.security_protocol,
+        sasl_mechanism=kafka.sasl_mechanism,
+        sasl_username=kafka.sasl_username if kafka.uses_sasl else "",
+        sasl_password=dg.EnvVar(KAFKA_SASL_PASSWORD) if kafka.uses_sasl else None,
+        ssl_cafile=kafka.ssl_cafile,
     )
     return {
-        "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),
+        "kafka": kafka_resource,
         # No endpoint: AWS S3 itself; no keys: the AWS credential chain.
         "s3": S3Resource(
             endpoint_url=settings.s3_endpoint_url,

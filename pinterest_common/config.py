@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .kafka_security import KafkaConnection
 from .schema import check_relaxable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,13 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_STACK_DIR": "${PINTEREST_HOME}/stack",
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
     "PINTEREST_KAFKA_CONTROLLER_PORT": "9093",
+    # How clients connect to Kafka (pinterest_common.kafka_security): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL;
+    # with SASL, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the CA file (PEM) to trust, empty for the system's.
+    "PINTEREST_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+    "PINTEREST_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "PINTEREST_KAFKA_SASL_USERNAME": "pinterest",
+    "PINTEREST_KAFKA_SASL_PASSWORD": "",
+    "PINTEREST_KAFKA_SSL_CAFILE": "",
     "PINTEREST_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
     "PINTEREST_S3_BUCKET": "pinterest-data-lake",
     "PINTEREST_S3_REGION": "us-east-1",
@@ -30,6 +38,9 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_PG_PORT": "5432",
     "PINTEREST_PG_USER": "pinterest",
     "PINTEREST_PG_PASSWORD": "",
+    # libpq's sslmode (disable, prefer, require, verify-ca, verify-full) and CA file, for every connection.
+    "PINTEREST_PG_SSLMODE": "prefer",
+    "PINTEREST_PG_SSLROOTCERT": "",
     # One role per component, least privilege (created by the local stack; see docs/SECURITY.md).
     "PINTEREST_PG_STREAMING_USER": "pinterest_streaming_writer",
     "PINTEREST_PG_STREAMING_PASSWORD": "",
@@ -39,6 +50,9 @@ DEFAULTS: dict[str, str] = {
     "PINTEREST_PG_PUBLISHER_PASSWORD": "",
     "SPARK_MASTER": "local[2]",
     "PINTEREST_SPARK_DRIVER_MEMORY": "2g",
+    # Where executors reach the driver, and the address it listens on (docs/DEPLOYMENT.md: remote Spark).
+    "PINTEREST_SPARK_DRIVER_HOST": "127.0.0.1",
+    "PINTEREST_SPARK_DRIVER_BIND_ADDRESS": "127.0.0.1",
     # Dagster and the batch lake (pinterest_assets). DAGSTER_HOME may refer to ${PINTEREST_HOME}.
     "DAGSTER_HOME": "${PINTEREST_HOME}/dagster",
     "PINTEREST_LAKE_MAX_RECORDS_PER_RUN": "250000",
@@ -87,6 +101,7 @@ LOCAL_SECRETS = (
     "PINTEREST_PG_STREAMING_PASSWORD",
     "PINTEREST_PG_API_PASSWORD",
     "PINTEREST_PG_PUBLISHER_PASSWORD",
+    "PINTEREST_KAFKA_SASL_PASSWORD",
 )
 LOCAL_SECRETS_FILE = "secrets.env"
 
@@ -169,6 +184,11 @@ class Settings:
     stack_dir: Path  # the local stack's data, logs and pid files (devstack)
     kafka_bootstrap_servers: str
     kafka_controller_port: int
+    kafka_security_protocol: str
+    kafka_sasl_mechanism: str
+    kafka_sasl_username: str
+    kafka_sasl_password: str = field(repr=False)
+    kafka_ssl_cafile: str
     s3_endpoint_url: str | None
     s3_bucket: str
     s3_region: str
@@ -178,6 +198,8 @@ class Settings:
     pg_port: int
     pg_user: str
     pg_password: str = field(repr=False)
+    pg_sslmode: str
+    pg_sslrootcert: str
     pg_streaming_user: str
     pg_streaming_password: str = field(repr=False)
     pg_api_user: str
@@ -186,6 +208,8 @@ class Settings:
     pg_publisher_password: str = field(repr=False)
     spark_master: str
     spark_driver_memory: str
+    spark_driver_host: str
+    spark_driver_bind_address: str
     api_port: int
     api_keys: tuple[str, ...] = field(repr=False)
     api_workers: int
@@ -226,6 +250,11 @@ class Settings:
             stack_dir=_under_home(get("PINTEREST_STACK_DIR"), get("PINTEREST_HOME")),
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_controller_port=int(get("PINTEREST_KAFKA_CONTROLLER_PORT")),
+            kafka_security_protocol=get("PINTEREST_KAFKA_SECURITY_PROTOCOL"),
+            kafka_sasl_mechanism=get("PINTEREST_KAFKA_SASL_MECHANISM"),
+            kafka_sasl_username=get("PINTEREST_KAFKA_SASL_USERNAME"),
+            kafka_sasl_password=get("PINTEREST_KAFKA_SASL_PASSWORD"),
+            kafka_ssl_cafile=get("PINTEREST_KAFKA_SSL_CAFILE"),
             s3_endpoint_url=_optional(get("PINTEREST_S3_ENDPOINT_URL")),
             s3_bucket=get("PINTEREST_S3_BUCKET"),
             s3_region=get("PINTEREST_S3_REGION"),
@@ -235,6 +264,8 @@ class Settings:
             pg_port=int(get("PINTEREST_PG_PORT")),
             pg_user=get("PINTEREST_PG_USER"),
             pg_password=get("PINTEREST_PG_PASSWORD"),
+            pg_sslmode=get("PINTEREST_PG_SSLMODE"),
+            pg_sslrootcert=get("PINTEREST_PG_SSLROOTCERT"),
             pg_streaming_user=get("PINTEREST_PG_STREAMING_USER"),
             pg_streaming_password=get("PINTEREST_PG_STREAMING_PASSWORD"),
             pg_api_user=get("PINTEREST_PG_API_USER"),
@@ -243,6 +274,8 @@ class Settings:
             pg_publisher_password=get("PINTEREST_PG_PUBLISHER_PASSWORD"),
             spark_master=get("SPARK_MASTER"),
             spark_driver_memory=get("PINTEREST_SPARK_DRIVER_MEMORY"),
+            spark_driver_host=get("PINTEREST_SPARK_DRIVER_HOST"),
+            spark_driver_bind_address=get("PINTEREST_SPARK_DRIVER_BIND_ADDRESS"),
             api_port=int(get("PINTEREST_API_PORT")),
             api_keys=tuple(key.strip() for key in get("PINTEREST_API_KEYS").split(",") if key.strip()),
             api_workers=int(get("PINTEREST_API_WORKERS")),
@@ -285,6 +318,18 @@ class Settings:
         return self.home / "cache"
 
     @property
+    def kafka(self) -> KafkaConnection:
+        """How every Kafka client connects (kafka-python's `client_config()`, Spark's `spark_options()`)."""
+        return KafkaConnection(
+            self.kafka_bootstrap_servers,
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_sasl_username,
+            self.kafka_sasl_password,
+            self.kafka_ssl_cafile,
+        )
+
+    @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
 
@@ -321,6 +366,8 @@ class Settings:
                 ("dbname", database),
                 ("user", user),
                 ("password", password),
+                ("sslmode", self.pg_sslmode),
+                *((("sslrootcert", self.pg_sslrootcert),) if self.pg_sslrootcert else ()),
             )
         )
 

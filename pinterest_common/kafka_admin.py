@@ -40,9 +40,10 @@ def ensure_topics(
     # Any: kafka-python 3's create_topics (a dict of specs, wait_for_metadata), not the one of
     # typeshed's stubs (kafka-python 2.3).
     admin: Any = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **settings.kafka.client_config(),
         client_id="pinterest-kafka-admin",
         request_timeout_ms=int(timeout_s * 1000),
+        bootstrap_timeout_ms=int(timeout_s * 1000),  # pyright: ignore[reportCallIssue]
     )
     try:
         missing = [t for t in wanted if t not in set(admin.list_topics())]

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .kafka_security import KafkaConnection
+
 with warnings.catch_warnings():
     # kafka-python 3.0 loads its protocol schemas with importlib.resources.read_text/open_text,
     # deprecated since Python 3.11: not ours to fix, and not worth a warning in every process.
@@ -32,9 +34,9 @@ class PartitionOffsets:
     end: int  # the offset the next record will get (end offset)
 
 
-def open_consumer(bootstrap_servers: str, request_timeout_ms: int = 15_000, client_id: str = "pinterest") -> Any:
+def open_consumer(kafka: KafkaConnection, request_timeout_ms: int = 15_000, client_id: str = "pinterest") -> Any:
     return KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.client_config(),
         client_id=client_id,
         group_id=None,
         enable_auto_commit=False,
@@ -93,9 +95,9 @@ def read_range(
             raise TimeoutError(f"{topic} p{partition}: no progress past offset {position} (reading up to {end})")
 
 
-def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+def end_offsets(kafka: KafkaConnection, topics: Iterable[str]) -> dict[TopicPartition, int]:
     """The end offset of every partition of `topics` (those that exist): where a later read starts."""
-    consumer = open_consumer(bootstrap_servers)
+    consumer = open_consumer(kafka)
     try:
         return {
             TopicPartition(topic, p): o.end
@@ -136,10 +138,10 @@ def read_partitions(
             )
 
 
-def read_to_end(bootstrap_servers: str, start: Mapping[TopicPartition, int], idle_timeout_s: float = 30.0) -> list[Any]:
+def read_to_end(kafka: KafkaConnection, start: Mapping[TopicPartition, int], idle_timeout_s: float = 30.0) -> list[Any]:
     """Every record from the `start` offsets up to the partitions' end offsets as of now."""
-    stop = end_offsets(bootstrap_servers, sorted({tp.topic for tp in start}))
-    consumer = open_consumer(bootstrap_servers)
+    stop = end_offsets(kafka, sorted({tp.topic for tp in start}))
+    consumer = open_consumer(kafka)
     try:
         return list(read_partitions(consumer, start, {tp: stop[tp] for tp in start if tp in stop}, idle_timeout_s))
     finally:

@@ -25,8 +25,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",  # progress bars would garble the run logs
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": settings.spark_driver_host,
+        "spark.driver.bindAddress": settings.spark_driver_bind_address,
         "spark.local.dir": str(settings.home / "spark-tmp"),
         "spark.hadoop.fs.s3a.bucket.probe": "0",
         # With the default S3A input stream of Hadoop 3.5 (its analytics-accelerator classes) every

@@ -62,7 +62,7 @@ def kafka_records(spark: SparkSession, settings: Settings) -> DataFrame:
     """The stream of the three topics, as `record_columns`."""
     raw = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .options(**settings.kafka.spark_options())
         .option("subscribe", ",".join(EVENT_TYPE_OF_TOPIC))
         .option("startingOffsets", "earliest")
         .option("includeHeaders", "true")

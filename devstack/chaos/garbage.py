@@ -52,9 +52,7 @@ def garbage_records(event_type: str) -> list[tuple[str, bytes | None, bytes, lis
 
 def write_garbage(settings: Settings) -> dict[tuple[str, int, int], tuple[str, str | None]]:
     """Write the garbage; (topic, partition, offset) -> (kind, forged event_id or None)."""
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", max_request_size=2 * 1024 * 1024
-    )
+    producer = KafkaProducer(**settings.kafka.client_config(), acks="all", max_request_size=2 * 1024 * 1024)
     try:
         pending = []
         for name, event_type in EVENT_TYPES.items():

@@ -153,7 +153,7 @@ INVALID_CASES = {
 @pytest.mark.parametrize("case", list(INVALID_CASES))
 def test_every_invalid_case_gets_its_status_a_readable_error_and_a_dead_letter(api, stack_settings, case):
     path, body, content_type, status, reason, problem = INVALID_CASES[case]
-    start = end_offsets(stack_settings.kafka_bootstrap_servers, (DLQ_TOPIC,))
+    start = end_offsets(stack_settings.kafka, (DLQ_TOPIC,))
     answer = post(api, path, body, content_type)
 
     assert answer.status_code == status
@@ -161,9 +161,7 @@ def test_every_invalid_case_gets_its_status_a_readable_error_and_a_dead_letter(a
     assert any(problem in p for p in answer.json["problems"]), answer.json["problems"]
     if case == "wrong type":  # every problem is named, not only the first
         assert len(answer.json["problems"]) == 3
-    letters = [
-        parse_dead_letter(r.headers, r.value) for r in read_to_end(stack_settings.kafka_bootstrap_servers, start)
-    ]
+    letters = [parse_dead_letter(r.headers, r.value) for r in read_to_end(stack_settings.kafka, start)]
     [letter] = [d for d in letters if d["event_id"] == answer.json["dead_letter_id"]]
     assert (letter["status"], letter["reason"], letter["endpoint"]) == (status, reason, path)
     assert letter["problems"] == answer.json["problems"]
@@ -175,14 +173,14 @@ def test_every_invalid_case_gets_its_status_a_readable_error_and_a_dead_letter(a
 
 
 def test_an_invalid_event_in_a_batch_is_dead_lettered_alone_and_the_rest_accepted(api, stack_settings):
-    start = end_offsets(stack_settings.kafka_bootstrap_servers, PLATFORM_TOPICS)
+    start = end_offsets(stack_settings.kafka, PLATFORM_TOPICS)
     good = json.dumps(CANONICAL_TRIPLE["geo"])
     answer = post(api, "/geo/batch", f"[{good}, {json.dumps(BAD_GEO)}]".encode())
 
     assert answer.status_code == 207
     accepted, rejected = answer.json["results"]
     assert (accepted["status"], rejected["status"]) == (202, 422)
-    records = read_to_end(stack_settings.kafka_bootstrap_servers, start)
+    records = read_to_end(stack_settings.kafka, start)
     by_id = {RecordMetadata.from_headers(r.headers).event_id: r for r in records}
     assert by_id[accepted["event_id"]].value == good.encode()
     letter = parse_dead_letter(by_id[rejected["dead_letter_id"]].headers, by_id[rejected["dead_letter_id"]].value)
@@ -197,7 +195,7 @@ def test_healthz_reports_kafka_reachable(api):
 def test_the_topics_command_shows_partitions_offsets_and_consumer_group_lag(api, stack_settings, capsys):
     assert post(api, "/geo/", json.dumps(CANONICAL_TRIPLE["geo"]).encode()).status_code == 202
     group = f"test-lag-{uuid.uuid4().hex[:8]}"
-    latest = end_offsets(stack_settings.kafka_bootstrap_servers, ("pinterest.geo",))
+    latest = end_offsets(stack_settings.kafka, ("pinterest.geo",))
     committed = {tp: max(0, offset - 1) for tp, offset in latest.items()}  # one record behind where there are any
     consumer = KafkaConsumer(
         bootstrap_servers=stack_settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False

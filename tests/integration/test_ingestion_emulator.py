@@ -29,7 +29,7 @@ def gunicorn_url(isolated_stack):
 @pytest.mark.parametrize(("batch_size", "count"), [(1, 600), (50, 3000)])
 def test_every_acknowledged_event_is_in_kafka_exactly_once(isolated_stack, gunicorn_url, tmp_path, batch_size, count):
     ledger = tmp_path / "ledger.jsonl"
-    start = end_offsets(isolated_stack.kafka_bootstrap_servers, EVENT_TOPICS)
+    start = end_offsets(isolated_stack.kafka, EVENT_TOPICS)
     options = EmulatorOptions(
         url=gunicorn_url,
         count=count,
@@ -53,7 +53,7 @@ def test_every_acknowledged_event_is_in_kafka_exactly_once(isolated_stack, gunic
     ids = [entry["event_id"] for entry in entries]
     assert len(set(ids)) == len(ids) == summary.accepted
 
-    records = read_to_end(isolated_stack.kafka_bootstrap_servers, start)
+    records = read_to_end(isolated_stack.kafka, start)
     found = Counter(RecordMetadata.from_headers(r.headers).event_id for r in records)
     # Each acknowledged event once, and no other record: a retried post stored under a second
     # event_id would be one record too many.

@@ -113,6 +113,6 @@ def test_kafka_down_means_503_within_the_bound_then_acceptance_without_a_restart
 
     # Exactly the acknowledged events are in Kafka: nothing answered 503 landed later.
     start = {TopicPartition(topic, p): 0 for topic in EVENT_TOPICS for p in range(settings.topic_partitions)}
-    records = read_to_end(settings.kafka_bootstrap_servers, start)
+    records = read_to_end(settings.kafka, start)
     assert sorted(RecordMetadata.from_headers(r.headers).event_id for r in records) == sorted(accepted)
     assert all(r.value == body for r in records)

@@ -41,6 +41,9 @@ class FakePublisher:
     def reachable(self) -> bool:
         return self.up
 
+    def problem(self) -> str:
+        return "Kafka at 127.0.0.1:9 is not reachable as PLAINTEXT"
+
     def on(self, topic: str) -> list[OutgoingRecord]:
         return [r for r in self.records if r.topic == topic]
 
@@ -243,6 +246,7 @@ def test_healthz_follows_kafka(client, publisher):
     publisher.up = False
     answer = client.get("/healthz")
     assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert answer.json["detail"] == publisher.problem()
 
 
 def test_unknown_paths_and_methods_answer_json(client):

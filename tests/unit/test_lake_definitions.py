@@ -151,6 +151,7 @@ def test_the_instance_config_keeps_everything_in_postgres_through_env_references
         "PINTEREST_PG_PORT": "6543",
         "PINTEREST_PG_USER": "pinterest",
         "PINTEREST_PG_PASSWORD": settings.pg_password,
+        "PGSSLMODE": "prefer",  # libpq's, for dagster-postgres
         # the secrets the resources name as EnvVars
         "PINTEREST_PG_PUBLISHER_PASSWORD": settings.pg_publisher_password,
         "PINTEREST_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key,
