@@ -55,7 +55,7 @@ def differences(evaluation: dg.AssetCheckEvaluation) -> list[dict]:
 
 def wait_for_heartbeat(settings) -> None:
     """Until the streaming job's heartbeat reports every Kafka record of the event topics consumed."""
-    consumer = kafka_io.open_consumer(settings.kafka_bootstrap_servers, 10_000, "pinterest-agreement-test")
+    consumer = kafka_io.open_consumer(settings.kafka, 10_000, "pinterest-agreement-test")
     try:
         ends = {
             (topic, str(p)): offsets.end
