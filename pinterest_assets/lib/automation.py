@@ -28,9 +28,12 @@ AC = dg.AutomationCondition
 REFRESH_TAG = "pinterest/refresh"
 
 
-# Inputs exist, the asset does not: true once, when that becomes so (e.g. the automation turned on
-# after raw data landed).
-_FIRST_INPUTS = (AC.missing() & ~AC.any_deps_missing()).newly_true().with_label("inputs_exist_asset_missing")
+# Inputs exist, the asset does not, and no run is making it: true once, when that becomes so (e.g.
+# the automation turned on after raw data landed). Not while it is in progress: in the first
+# refresh, its inputs appear before it does, which would request it a second time.
+_FIRST_INPUTS = (
+    (AC.missing() & ~AC.any_deps_missing() & ~AC.in_progress()).newly_true().with_label("inputs_exist_asset_missing")
+)
 
 # A raw asset updated later than the last request. `newly_updated()` directly under the dependency
 # operator keeps the update's time, which `since` needs to let an update win over a request on the
