@@ -26,6 +26,7 @@ def test_environment_overrides_and_empty_endpoint_means_aws():
             "PINTEREST_S3_ENDPOINT_URL": "",
             "PINTEREST_S3_ACCESS_KEY_ID": "",
             "PINTEREST_PG_PORT": "6543",
+            "PINTEREST_PG_PASSWORD": "from-the-environment",
         }
     )
     assert settings.home == Path("/srv/pinterest")
@@ -35,6 +36,7 @@ def test_environment_overrides_and_empty_endpoint_means_aws():
     assert settings.s3_access_key_id is None
     assert settings.pg_port == 6543
     assert "port=6543" in settings.pg_dsn("dagster")
+    assert "password=from-the-environment" in settings.pg_dsn("dagster")
 
 
 def test_env_example_documents_every_variable():
