@@ -21,6 +21,8 @@ from .process import free_ports
 from .services import remove_server_dirs
 from .stack import Stack
 
+THROWAWAY_GRACE_S = 5.0  # how long a service of a stack about to be deleted may shut down
+
 
 def fresh_environment(state_dir: Path) -> dict[str, str]:
     """The variables that point a stack at free ports, at `state_dir` and at its Dagster instance."""
@@ -73,7 +75,9 @@ def fresh_stack(
         _RUNNING.pop(id(settings), None)
         # Stop every service of the stack, also those started later with start_service().
         stack.services = Stack(settings, state_dir).services
-        stack.down()
+        # A throw-away stack's data is deleted next: a service still shutting down after a few
+        # seconds is killed (Kafka and the S3 server were seen to take the whole 30 s at times).
+        stack.down(grace_s=None if keep_state else THROWAWAY_GRACE_S)
         os.environ.clear()
         os.environ.update(saved)
         if not keep_state:

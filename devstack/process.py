@@ -51,7 +51,10 @@ def spawn(cmd: list[str], log_file: Path, pid_file: Path, env: dict[str, str] | 
     return proc.pid
 
 
-def terminate(pid_file: Path, timeout: float = 30.0) -> bool:
+STOP_GRACE_S = 30.0  # a service's own shutdown after SIGTERM, before SIGKILL
+
+
+def terminate(pid_file: Path, timeout: float = STOP_GRACE_S) -> bool:
     """SIGTERM the process group in `pid_file`, SIGKILL it after `timeout`. True if it ran."""
     pid = read_pid(pid_file)
     if pid is None:

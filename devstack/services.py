@@ -22,7 +22,7 @@ from pinterest_common.s3 import s3_client
 
 from . import kafka_ids
 from .jars import SetupError, require_tool, resolve_classpath
-from .process import free_ports, port_open, read_pid, spawn, terminate, wait_until
+from .process import STOP_GRACE_S, free_ports, port_open, read_pid, spawn, terminate, wait_until
 from .tls import LocalTls, local_tls
 
 LOCALHOST = "127.0.0.1"
@@ -96,8 +96,9 @@ class Service:
         wait_until(self.healthy, self.start_timeout, self.name, self.log_file)
         self.provision()
 
-    def stop(self) -> bool:
-        return terminate(self.pid_file)
+    def stop(self, grace_s: float = STOP_GRACE_S) -> bool:
+        """SIGTERM, then SIGKILL after `grace_s`. True if it ran."""
+        return terminate(self.pid_file, grace_s)
 
     def status(self) -> ServiceStatus:
         running = self.running()
@@ -677,15 +678,25 @@ class Postgres(Service):
         # The components' least-privileged roles and their grants (idempotent, every start).
         pg_roles.provision(self.settings, self._connect)
 
-    def stop(self) -> bool:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> bool:
         if not self.running():
             self.pid_file.unlink(missing_ok=True)
             return False
         subprocess.run(
             self._as_server_user(
-                [str(self.bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+                [
+                    str(self.bin_dir() / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(max(1, round(grace_s))),
+                    "stop",
+                ]
             ),
             capture_output=True,
         )
-        terminate(self.pid_file)
+        terminate(self.pid_file, grace_s)
         return True

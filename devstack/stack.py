@@ -27,8 +27,13 @@ class Stack:
         for service in self.services:
             service.start()
 
-    def down(self) -> list[str]:
-        return [service.name for service in reversed(self.services) if service.stop()]
+    def down(self, grace_s: float | None = None) -> list[str]:
+        """Stop every service, the last started first; `grace_s`: how long each may shut down
+        after SIGTERM before it is killed (default: the service's own)."""
+        stopping = reversed(self.services)
+        if grace_s is None:
+            return [service.name for service in stopping if service.stop()]
+        return [service.name for service in stopping if service.stop(grace_s)]
 
     def status(self) -> list[ServiceStatus]:
         return [service.status() for service in self.services]

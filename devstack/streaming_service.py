@@ -11,7 +11,7 @@ from pathlib import Path
 from pinterest_common.spark_jars import ensure_resolved
 from streaming.status import JobStatus
 
-from .process import _reap, pid_alive, read_pid, spawn, terminate
+from .process import STOP_GRACE_S, _reap, pid_alive, read_pid, spawn, terminate
 from .services import Service, connection_environment
 
 HEARTBEAT_MAX_AGE_S = 15.0  # the job beats every 2 s
@@ -91,13 +91,13 @@ class SparkStreaming(Service):
             and time.time() - status.updated_at < HEARTBEAT_MAX_AGE_S
         )
 
-    def stop(self) -> bool:
+    def stop(self, grace_s: float = STOP_TIMEOUT_S) -> bool:
         """SIGTERM to the job alone (it stops its query, then Spark), then the group if needed."""
         pid = read_pid(self.pid_file)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_TIMEOUT_S
+            deadline = time.monotonic() + grace_s
             while pid_alive(pid) and time.monotonic() < deadline:
                 _reap(pid)
                 time.sleep(0.2)
-        return terminate(self.pid_file) or pid is not None
+        return terminate(self.pid_file, min(grace_s, STOP_GRACE_S)) or pid is not None
